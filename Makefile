@@ -1,0 +1,16 @@
+# Folio: `make dev` runs the service locally, `make test` runs every test.
+.PHONY: dev test lint fmt
+
+dev:
+	scripts/dev.sh
+
+test:
+	scripts/test.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/venv.sh && .venv/bin/cfn-lint template.yaml
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,70 @@
+//! Drives a worker from an emulator queue, as Lambda's SQS event source does in the cloud:
+//! a message the worker handles is deleted; one it fails stays for redelivery (and, after
+//! the queue's limit, moves to the dead-letter queue).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use folio_shared::queue::{QueueMessage, QueueWorker};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub fn spawn(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    worker: Arc<dyn QueueWorker>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return,
+                received = sqs
+                    .receive_message()
+                    .queue_url(&queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .send() => received,
+            };
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(error) => {
+                    tracing::warn!(queue = %queue_url, error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "receive failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for message in messages {
+                let queued = QueueMessage {
+                    id: message.message_id.clone().unwrap_or_default(),
+                    body: message.body.clone().unwrap_or_default(),
+                    receive_count: message
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(1),
+                    receipt_handle: message.receipt_handle.clone(),
+                };
+                match worker.handle(&queued).await {
+                    Ok(()) => {
+                        let deleted = sqs
+                            .delete_message()
+                            .queue_url(&queue_url)
+                            .set_receipt_handle(message.receipt_handle)
+                            .send()
+                            .await;
+                        if let Err(error) = deleted {
+                            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "delete failed");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(message_id = %queued.id, %error, "message left for redelivery")
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,258 @@
+//! Creates the local stack's resources in the emulator, idempotently: the upload bucket
+//! (CORS, upload events to a queue), the records table (TTL), the queues with their
+//! dead-letter queues, and the events topic.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_s3::types::{
+    CorsConfiguration, CorsRule, Event, NotificationConfiguration, QueueConfiguration,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// The names of a stack's resources, from one prefix.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub bucket: String,
+    pub table: String,
+    pub uploads_queue: String,
+    pub notifications_queue: String,
+    pub topic: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str) -> Self {
+        Names {
+            bucket: format!("{prefix}-uploads"),
+            table: format!("{prefix}-records"),
+            uploads_queue: format!("{prefix}-uploads"),
+            notifications_queue: format!("{prefix}-notifications"),
+            topic: format!("{prefix}-events"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Provisioned {
+    pub names: Names,
+    pub uploads_queue_url: String,
+    pub uploads_dlq_url: String,
+    pub notifications_queue_url: String,
+    pub notifications_dlq_url: String,
+    pub topic_arn: String,
+}
+
+impl Provisioned {
+    /// Configuration values for what was provisioned; the environment overrides them.
+    pub fn config_defaults(&self, webhook_secret: &str) -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("FOLIO_TABLE", self.names.table.clone()),
+            ("FOLIO_UPLOAD_BUCKETS", self.names.bucket.clone()),
+            (
+                "FOLIO_NOTIFICATIONS_QUEUE_URL",
+                self.notifications_queue_url.clone(),
+            ),
+            ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
+            ("FOLIO_EVENT_BUS_NAME", "default".to_string()),
+            ("FOLIO_WEBHOOK_SECRET", webhook_secret.to_string()),
+            // Local webhook receivers listen on loopback.
+            (
+                "FOLIO_ALLOWED_PRIVATE_NETWORKS",
+                "127.0.0.0/8,::1/128".to_string(),
+            ),
+        ])
+    }
+}
+
+/// How many receives before a message moves to its dead-letter queue. The notifications
+/// queue allows more, since the notifier itself retries through redelivery.
+const UPLOADS_MAX_RECEIVES: u32 = 5;
+const NOTIFICATIONS_MAX_RECEIVES: u32 = 20;
+
+pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisioned> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let (uploads_queue_url, uploads_queue_arn, uploads_dlq_url) =
+        queue_with_dlq(&sqs, &names.uploads_queue, UPLOADS_MAX_RECEIVES, 60).await?;
+    let (notifications_queue_url, _, notifications_dlq_url) = queue_with_dlq(
+        &sqs,
+        &names.notifications_queue,
+        NOTIFICATIONS_MAX_RECEIVES,
+        60,
+    )
+    .await?;
+    bucket(sdk, &names.bucket, &uploads_queue_arn).await?;
+    table(sdk, &names.table).await?;
+    let topic_arn = aws_sdk_sns::Client::new(sdk)
+        .create_topic()
+        .name(&names.topic)
+        .send()
+        .await
+        .context("creating the events topic")?
+        .topic_arn
+        .context("the emulator returned no topic ARN")?;
+    Ok(Provisioned {
+        names: names.clone(),
+        uploads_queue_url,
+        uploads_dlq_url,
+        notifications_queue_url,
+        notifications_dlq_url,
+        topic_arn,
+    })
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading a queue ARN")?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .context("the emulator returned no queue ARN")
+}
+
+/// `(url, arn, dlq url)` of a queue whose messages move to `<name>-dlq` after `max_receives`.
+async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receives: u32,
+    visibility_secs: u32,
+) -> anyhow::Result<(String, String, String)> {
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .with_context(|| format!("creating {name}-dlq"))?
+        .queue_url
+        .context("the emulator returned no queue URL")?;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": max_receives.to_string(),
+    });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("creating {name}"))?
+        .queue_url
+        .context("the emulator returned no queue URL")?;
+    let arn = queue_arn(sqs, &url).await?;
+    Ok((url, arn, dlq_url))
+}
+
+async fn bucket(sdk: &SdkConfig, name: &str, uploads_queue_arn: &str) -> anyhow::Result<()> {
+    let s3 = folio_shared::aws::s3_client(sdk);
+    if let Err(e) = s3.create_bucket().bucket(name).send().await {
+        let owned = e
+            .as_service_error()
+            .is_some_and(|s| s.is_bucket_already_owned_by_you());
+        if !owned {
+            return Err(e).with_context(|| format!("creating bucket {name}"));
+        }
+    }
+    let cors = CorsRule::builder()
+        .allowed_methods("PUT")
+        .allowed_methods("GET")
+        .allowed_origins("*")
+        .allowed_headers("*")
+        .max_age_seconds(3000)
+        .build()?;
+    s3.put_bucket_cors()
+        .bucket(name)
+        .cors_configuration(CorsConfiguration::builder().cors_rules(cors).build()?)
+        .send()
+        .await
+        .context("setting the upload bucket's CORS rules")?;
+    let uploads = QueueConfiguration::builder()
+        .queue_arn(uploads_queue_arn)
+        .events(Event::S3ObjectCreated)
+        .filter(
+            aws_sdk_s3::types::NotificationConfigurationFilter::builder()
+                .key(
+                    aws_sdk_s3::types::S3KeyFilter::builder()
+                        .filter_rules(
+                            aws_sdk_s3::types::FilterRule::builder()
+                                .name(aws_sdk_s3::types::FilterRuleName::Prefix)
+                                .value("images/")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()?;
+    s3.put_bucket_notification_configuration()
+        .bucket(name)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(uploads)
+                .build(),
+        )
+        .send()
+        .await
+        .context("sending the upload bucket's events to the uploads queue")?;
+    Ok(())
+}
+
+async fn table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let created = ddb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating table {name}")),
+    }
+    ddb.update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ExpiresAt")
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("enabling the table's TTL")?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use folio_cli::local::{self, ServeOptions};
+
+#[derive(Parser)]
+#[command(name = "folio", version, about = "Folio's local gateway and engines")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
+    /// provisioning what it needs and driving the event functions from its queues.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000", env = "FOLIO_SERVE_ADDR")]
+        addr: SocketAddr,
+        /// Prefix of the buckets, tables, queues and topics the stack creates.
+        #[arg(long, default_value = "folio-local", env = "FOLIO_STACK_PREFIX")]
+        prefix: String,
+        /// API keys and the local webhook secret (created on first run).
+        #[arg(long, default_value = ".folio/local.json", env = "FOLIO_STATE_FILE")]
+        state_file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    folio_shared::telemetry::init();
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            prefix,
+            state_file,
+        } => {
+            let running = local::start(ServeOptions {
+                addr,
+                prefix,
+                state_file: state_file.clone(),
+            })
+            .await?;
+            println!("Folio is serving on http://{}", running.addr);
+            println!("  upload bucket: {}", running.provisioned.names.bucket);
+            match &running.created_key {
+                Some(key) => println!(
+                    "  created API key (kept in {}): {key}",
+                    state_file.display()
+                ),
+                None => println!("  API keys: in {}", state_file.display()),
+            }
+            println!("Press Ctrl-C to stop.");
+            tokio::signal::ctrl_c().await?;
+            println!("Stopping.");
+            running.stop().await;
+            Ok(())
+        }
+    }
+}

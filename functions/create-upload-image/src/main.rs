@@ -1,0 +1,6 @@
+//! `create-upload-image`: the `CreateUploadImage` operation behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http(folio_shared::Operation::CreateUploadImage).await
+}

@@ -1,0 +1,6 @@
+//! `delete-image`: the `DeleteImage` operation behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http(folio_shared::Operation::DeleteImage).await
+}

@@ -1,0 +1,6 @@
+//! `update-image-infos`: the `UpdateImageInfos` operation behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http(folio_shared::Operation::UpdateImageInfos).await
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# moto.sh start|stop|status: the AWS emulator (moto server) on loopback.
+# `start` reuses an emulator already answering on the port and prints "started" only when it
+# started one, so callers stop only what they started.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+pidfile="$STATE_DIR/moto-$FOLIO_MOTO_PORT.pid"
+up() { curl -s -m 2 -o /dev/null "http://127.0.0.1:$FOLIO_MOTO_PORT/moto-api/data.json"; }
+
+case "${1:-}" in
+  start)
+    if up; then log "reusing the emulator on port $FOLIO_MOTO_PORT"; echo reused; exit 0; fi
+    "$ROOT/scripts/venv.sh"
+    log "starting the emulator on 127.0.0.1:$FOLIO_MOTO_PORT (log: .folio/moto.log)"
+    nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$FOLIO_MOTO_PORT" \
+      > "$STATE_DIR/moto.log" 2>&1 < /dev/null &
+    echo $! > "$pidfile"
+    for _ in $(seq 1 60); do
+      if up; then echo started; exit 0; fi
+      sleep 0.5
+    done
+    log "the emulator did not answer within 30 s; see .folio/moto.log"; exit 1 ;;
+  stop)
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi ;;
+  status)
+    if up; then echo up; else echo down; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,160 @@
+//! The API operations and the one place requests become responses: parameters parsed,
+//! handler called, errors mapped to `{"RequestId","Code","Message"}` with their status.
+
+use http::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::image::{create_upload, delete, get_infos, update_infos};
+use crate::params::Params;
+use crate::tenant::Tenant;
+use crate::webhook_secret;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    CreateUploadImage,
+    GetImageInfos,
+    UpdateImageInfos,
+    DeleteImage,
+    GetWebhookSecret,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 5] = [
+        Operation::CreateUploadImage,
+        Operation::GetImageInfos,
+        Operation::UpdateImageInfos,
+        Operation::DeleteImage,
+        Operation::GetWebhookSecret,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::CreateUploadImage => "CreateUploadImage",
+            Operation::GetImageInfos => "GetImageInfos",
+            Operation::UpdateImageInfos => "UpdateImageInfos",
+            Operation::DeleteImage => "DeleteImage",
+            Operation::GetWebhookSecret => "GetWebhookSecret",
+        }
+    }
+
+    /// The operation served at `path` (`/CreateUploadImage`, ...).
+    pub fn from_path(path: &str) -> Option<Self> {
+        let name = path.trim_end_matches('/').rsplit('/').next()?;
+        Operation::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// Read-only operations answer GET too, with their parameters in the query string.
+    pub fn allows(self, method: &Method) -> bool {
+        match self {
+            Operation::GetImageInfos | Operation::GetWebhookSecret => {
+                method == Method::GET || method == Method::POST
+            }
+            _ => method == Method::POST,
+        }
+    }
+}
+
+/// A request as the edge received it, whichever edge that is.
+pub struct ApiRequest<'a> {
+    pub method: Method,
+    pub tenant: Option<Tenant>,
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
+}
+
+fn to_value<T: Serialize>(response: T) -> Result<Value, ApiError> {
+    serde_json::to_value(response)
+        .map_err(|e| ApiError::Internal(crate::error::PortError::backend("encoding a response", e)))
+}
+
+async fn dispatch(
+    app: &App,
+    op: Operation,
+    tenant: &Tenant,
+    params: &Params,
+) -> Result<Value, ApiError> {
+    match op {
+        Operation::CreateUploadImage => to_value(create_upload::handle(app, tenant, params).await?),
+        Operation::GetImageInfos => to_value(get_infos::handle(app, tenant, params).await?),
+        Operation::UpdateImageInfos => to_value(update_infos::handle(app, tenant, params).await?),
+        Operation::DeleteImage => to_value(delete::handle(app, tenant, params).await?),
+        Operation::GetWebhookSecret => to_value(webhook_secret::handle(app, tenant)?),
+    }
+}
+
+pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiResponse {
+    let request_id = new_request_id();
+    let span = tracing::info_span!("request", operation = op.name(), request_id = %request_id);
+    let _enter = span.enter();
+    let result = async {
+        if !op.allows(&request.method) {
+            return Err(ApiError::MethodNotAllowed {
+                method: request.method.to_string(),
+            });
+        }
+        let tenant = request.tenant.as_ref().ok_or(ApiError::Unauthenticated)?;
+        let query = request.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let params = Params::parse(query, request.content_type, request.body)?;
+        dispatch(app, op, tenant, &params).await
+    }
+    .await;
+    match result {
+        Ok(mut value) => {
+            if let Value::Object(map) = &mut value {
+                map.insert("RequestId".into(), Value::String(request_id));
+            }
+            ApiResponse {
+                status: StatusCode::OK,
+                body: value.to_string(),
+            }
+        }
+        Err(error) => {
+            match &error {
+                ApiError::Internal(source) => tracing::error!(error = %source, "request failed"),
+                other => tracing::info!(code = other.code(), message = %other, "request refused"),
+            }
+            ApiResponse {
+                status: error.status(),
+                body: json!({
+                    "RequestId": request_id,
+                    "Code": error.code(),
+                    "Message": error.message(),
+                })
+                .to_string(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_last_path_segment() {
+        assert_eq!(
+            Operation::from_path("/GetImageInfos"),
+            Some(Operation::GetImageInfos)
+        );
+        assert_eq!(
+            Operation::from_path("/prod/DeleteImage/"),
+            Some(Operation::DeleteImage)
+        );
+        assert_eq!(Operation::from_path("/Nope"), None);
+        assert!(Operation::GetImageInfos.allows(&Method::GET));
+        assert!(!Operation::CreateUploadImage.allows(&Method::GET));
+    }
+}

@@ -1,0 +1,60 @@
+//! The application: configuration and the ports, built once per process (Lambda cold start
+//! or `folio serve`), shared by every handler and worker.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::aws::{self, AwsChannels, DynamoRecords, S3Objects, SqsDeliveries};
+use crate::config::{Config, ConfigError};
+use crate::notify::notifier::Notifier;
+use crate::notify::webhook::WebhookPoster;
+use crate::ports::{DeliveryLog, DeliveryQueue, EventChannels, ImageRecords, ObjectStore};
+
+pub struct App {
+    pub config: Config,
+    pub images: Arc<dyn ImageRecords>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub deliveries: Arc<dyn DeliveryQueue>,
+    pub delivery_log: Arc<dyn DeliveryLog>,
+    pub channels: Arc<dyn EventChannels>,
+}
+
+impl App {
+    /// Builds the AWS adapters; no network call is made here.
+    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+        let records = Arc::new(DynamoRecords::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.table,
+        ));
+        App {
+            images: records.clone(),
+            delivery_log: records,
+            objects: Arc::new(S3Objects::new(aws::s3_client(sdk))),
+            deliveries: Arc::new(SqsDeliveries::new(
+                aws_sdk_sqs::Client::new(sdk),
+                &config.notifications_queue_url,
+            )),
+            channels: Arc::new(AwsChannels::new(
+                aws_sdk_sns::Client::new(sdk),
+                aws_sdk_eventbridge::Client::new(sdk),
+            )),
+            config,
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        Ok(App::new(config, &aws::sdk_config().await))
+    }
+
+    pub fn notifier(&self) -> Notifier {
+        Notifier {
+            config: self.config.clone(),
+            queue: self.deliveries.clone(),
+            log: self.delivery_log.clone(),
+            channels: self.channels.clone(),
+            webhooks: WebhookPoster::new(self.config.allowed_private_networks.clone()),
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Records in one DynamoDB table: `pk` = `<tenant key>#<KIND>#<id>`, `sk` = `RECORD` for the
+//! entity and `DELIVERY#...` for its notification attempts; `ExpiresAt` is the TTL attribute.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::Utc;
+
+use super::describe;
+use crate::config::RECORD_TTL;
+use crate::error::PortError;
+use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
+use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
+use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
+
+const RECORD: &str = "RECORD";
+
+#[derive(Clone)]
+pub struct DynamoRecords {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn image_pk(tenant_key: &str, image_id: &str) -> String {
+    format!("{tenant_key}#IMAGE#{image_id}")
+}
+
+fn key(pk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(RECORD))])
+}
+
+fn ttl_from_now() -> i64 {
+    Utc::now().timestamp() + RECORD_TTL.as_secs() as i64
+}
+
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
+    serde_dynamo::to_item(value).map_err(|e| PortError::backend("encoding a record", e))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
+    serde_dynamo::from_item(item).map_err(|e| PortError::backend("decoding a record", e))
+}
+
+fn live_image(item: Item) -> Result<Option<ImageRecord>, PortError> {
+    let record: ImageRecord = from_item(item)?;
+    Ok(record.is_live(Utc::now()).then_some(record))
+}
+
+/// Maps a failed conditional write to `ConditionFailed`, anything else to `Backend`.
+fn conditional<E>(context: &'static str, error: aws_sdk_dynamodb::error::SdkError<E>) -> PortError
+where
+    E: std::error::Error + ConditionalCheck + 'static,
+{
+    match error.as_service_error() {
+        Some(e) if e.is_condition_failed() => PortError::ConditionFailed,
+        _ => PortError::backend(context, describe(error)),
+    }
+}
+
+trait ConditionalCheck {
+    fn is_condition_failed(&self) -> bool;
+}
+
+macro_rules! conditional_check {
+    ($($t:ty),*) => {$(
+        impl ConditionalCheck for $t {
+            fn is_condition_failed(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+
+conditional_check!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError
+);
+
+impl DynamoRecords {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoRecords {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ImageRecords for DynamoRecords {
+    async fn create(&self, record: &ImageRecord) -> Result<(), PortError> {
+        let mut item = to_item(record)?;
+        item.extend(key(image_pk(&record.tenant_key, &record.image_id)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| conditional("creating an image record", e))?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+    ) -> Result<Option<ImageRecord>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(image_pk(tenant_key, image_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::backend("reading an image record", describe(e)))?;
+        match out.item {
+            Some(item) => live_image(item),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_many(
+        &self,
+        tenant_key: &str,
+        ids: &[String],
+    ) -> Result<Vec<ImageRecord>, PortError> {
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut records = Vec::with_capacity(unique.len());
+        // BatchGetItem takes up to 100 keys; the API allows 20 ids, so one batch, re-sent
+        // for whatever DynamoDB leaves unprocessed.
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(
+                    unique
+                        .iter()
+                        .map(|id| key(image_pk(tenant_key, id)))
+                        .collect(),
+                ))
+                .build()
+                .map_err(|e| PortError::backend("building a batch read", e))?,
+        );
+        for round in 0..8 {
+            let Some(request) = pending.take() else { break };
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| PortError::backend("reading image records", describe(e)))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                records.extend(live_image(item)?);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if pending.is_some() {
+            return Err(PortError::backend(
+                "reading image records",
+                "DynamoDB left keys unprocessed after retries",
+            ));
+        }
+        Ok(records)
+    }
+
+    async fn record_upload(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        result: &UploadResult,
+    ) -> Result<(), PortError> {
+        let status = result.probe.status();
+        let upload = serde_dynamo::to_attribute_value(result)
+            .map_err(|e| PortError::backend("encoding an upload result", e))?;
+        let now = Utc::now().timestamp();
+        // A Normal image stays until deleted; a failed upload expires like an unused one.
+        let update = if status == ImageStatus::Normal {
+            "SET #upload = :upload, #status = :status, Notified = :false REMOVE ExpiresAt"
+        } else {
+            "SET #upload = :upload, #status = :status, Notified = :false, ExpiresAt = :ttl"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(image_pk(tenant_key, image_id))))
+            .update_expression(update)
+            .condition_expression(
+                "attribute_exists(pk) \
+                 AND (attribute_not_exists(ExpiresAt) OR ExpiresAt > :now) \
+                 AND (attribute_not_exists(#upload) OR #upload.#etag <> :etag)",
+            )
+            .expression_attribute_names("#upload", "Upload")
+            .expression_attribute_names("#status", "Status")
+            .expression_attribute_names("#etag", "Etag")
+            .expression_attribute_values(":upload", upload)
+            .expression_attribute_values(":status", s(format!("{status:?}")))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":etag", s(&result.etag));
+        if status != ImageStatus::Normal {
+            request = request.expression_attribute_values(":ttl", n(ttl_from_now()));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| conditional("recording an upload", e))?;
+        Ok(())
+    }
+
+    async fn mark_notified(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        etag: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(image_pk(tenant_key, image_id))))
+            .update_expression("SET Notified = :true")
+            .condition_expression("#upload.#etag = :etag")
+            .expression_attribute_names("#upload", "Upload")
+            .expression_attribute_names("#etag", "Etag")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":etag", s(etag))
+            .send()
+            .await
+            .map_err(|e| conditional("marking an upload notified", e))?;
+        Ok(())
+    }
+
+    async fn update_info(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        info: &InfoUpdate,
+    ) -> Result<(), PortError> {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut values: Item = HashMap::from([(":now".to_string(), n(Utc::now().timestamp()))]);
+        let mut set = |name: &str, value: AttributeValue| {
+            sets.push(format!("{name} = :{name}"));
+            values.insert(format!(":{name}"), value);
+        };
+        if let Some(title) = &info.title {
+            set("Title", s(title));
+        }
+        if let Some(description) = &info.description {
+            set("Description", s(description));
+        }
+        if let Some(cate_id) = info.cate_id {
+            set("CateId", n(cate_id));
+        }
+        match &info.tags {
+            Some(tags) if tags.is_empty() => removes.push("Tags"),
+            Some(tags) => set("Tags", AttributeValue::L(tags.iter().map(s).collect())),
+            None => {}
+        }
+        let mut update = String::new();
+        if !sets.is_empty() {
+            update = format!("SET {}", sets.join(", "));
+        }
+        if !removes.is_empty() {
+            update = format!("{update} REMOVE {}", removes.join(", "));
+        }
+        if update.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(image_pk(tenant_key, image_id))))
+            .update_expression(update)
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(ExpiresAt) OR ExpiresAt > :now)",
+            )
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| match conditional("updating an image record", e) {
+                PortError::ConditionFailed => PortError::NotFound,
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn delete(&self, tenant_key: &str, image_id: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(image_pk(tenant_key, image_id))))
+            .send()
+            .await
+            .map_err(|e| PortError::backend("deleting an image record", describe(e)))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for DynamoRecords {
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> Result<(), PortError> {
+        let kind = match delivery.subject.kind {
+            SubjectKind::Image => "IMAGE",
+        };
+        let mut item = to_item(attempt)?;
+        item.insert(
+            "pk".into(),
+            s(format!(
+                "{}#{kind}#{}",
+                delivery.tenant_key, delivery.subject.id
+            )),
+        );
+        item.insert(
+            "sk".into(),
+            s(format!(
+                "DELIVERY#{}#{}#{:03}",
+                delivery.event_id,
+                delivery.target.label(),
+                attempt.number
+            )),
+        );
+        item.insert("EventId".into(), s(&delivery.event_id));
+        item.insert("EventType".into(), s(&delivery.event_type));
+        item.insert("Target".into(), s(delivery.target.label()));
+        item.insert("ExpiresAt".into(), n(ttl_from_now()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| PortError::backend("recording a delivery attempt", describe(e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+//! AWS adapters of the ports. The only module that knows the SDK.
+
+mod channels;
+mod dynamo;
+mod s3;
+mod sqs;
+
+pub use channels::AwsChannels;
+pub use dynamo::DynamoRecords;
+pub use s3::S3Objects;
+pub use sqs::SqsDeliveries;
+
+use aws_config::SdkConfig;
+
+/// The shared SDK configuration: region, credentials and `AWS_ENDPOINT_URL` from the standard
+/// sources, so local and cloud differ only in configuration.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// An S3 client; path-style addressing when an endpoint is set (emulators need it).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// An SDK error as one readable line, with the service's code and message.
+fn describe<E: std::error::Error>(error: E) -> String {
+    aws_sdk_s3::error::DisplayErrorContext(error).to_string()
+}

@@ -1,0 +1,73 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::describe;
+use crate::error::PortError;
+use crate::notify::Delivery;
+use crate::ports::DeliveryQueue;
+
+#[derive(Clone)]
+pub struct SqsDeliveries {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsDeliveries {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        SqsDeliveries {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsDeliveries {
+    async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), PortError> {
+        for chunk in deliveries.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let body = serde_json::to_string(d)
+                        .map_err(|e| PortError::backend("encoding a delivery", e))?;
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| PortError::backend("building a queue message", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| PortError::backend("queueing deliveries", describe(e)))?;
+            if let Some(failed) = out.failed.first() {
+                return Err(PortError::backend(
+                    "queueing deliveries",
+                    format!("SQS refused a message: {:?}", failed.message),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn postpone(&self, receipt_handle: &str, delay: Duration) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map_err(|e| PortError::backend("postponing a delivery", describe(e)))?;
+        Ok(())
+    }
+}

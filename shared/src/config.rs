@@ -1,0 +1,186 @@
+//! Configuration, from environment variables only. The same names are read in Lambda and
+//! by `folio serve`; endpoints come from the standard `AWS_ENDPOINT_URL`.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `FOLIO_TABLE`: the DynamoDB table of records.
+    pub table: String,
+    /// `FOLIO_UPLOAD_BUCKETS`: comma-separated; the first is the default `StorageLocation`.
+    pub upload_buckets: Vec<String>,
+    /// `FOLIO_NOTIFICATIONS_QUEUE_URL`: where producers put notification deliveries.
+    pub notifications_queue_url: String,
+    /// `FOLIO_EVENTS_TOPIC_ARN`: SNS topic that receives every event (optional).
+    pub events_topic_arn: Option<String>,
+    /// `FOLIO_EVENT_BUS_NAME`: EventBridge bus that receives every event (optional).
+    pub event_bus_name: Option<String>,
+    /// `FOLIO_CDN_DOMAIN`: host that serves the upload buckets for `OutputType=cdn` (optional).
+    pub cdn_domain: Option<String>,
+    /// `FOLIO_WEBHOOK_SECRET`: the master secret that per-tenant webhook signing keys derive from.
+    pub webhook_secret: String,
+    /// `FOLIO_ALLOWED_PRIVATE_NETWORKS`: CIDRs that webhooks may reach although private
+    /// (for local development; empty in the cloud).
+    pub allowed_private_networks: Vec<IpNet>,
+    /// `FOLIO_WEBHOOK_RETRY_BASE_SECONDS` (default 30): first retry delay, doubled each time.
+    pub webhook_retry_base: Duration,
+    /// `FOLIO_WEBHOOK_MAX_ATTEMPTS` (default 9: about an hour of retries with the default base).
+    pub webhook_max_attempts: u32,
+    /// `FOLIO_MAX_IMAGE_SIDE` (default 30000) and `FOLIO_MAX_IMAGE_PIXELS` (default 200 million).
+    pub max_image_side: u32,
+    pub max_image_pixels: u64,
+    /// `AWS_REGION`, for URLs.
+    pub region: String,
+    /// `AWS_ENDPOINT_URL`, set when running against an emulator.
+    pub endpoint_url: Option<String>,
+}
+
+/// How long an upload credential lives, as in VOD.
+pub const UPLOAD_AUTH_TTL: Duration = Duration::from_secs(3000);
+/// How long records of unfinished uploads, tasks and deliveries are kept.
+pub const RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{v:?} is not a whole number"),
+                }),
+            }
+        };
+        let upload_buckets: Vec<String> = required("FOLIO_UPLOAD_BUCKETS")?
+            .split(',')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+        let allowed_private_networks = get("FOLIO_ALLOWED_PRIVATE_NETWORKS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>().map_err(|e| ConfigError::Invalid {
+                    name: "FOLIO_ALLOWED_PRIVATE_NETWORKS",
+                    reason: format!("{s:?}: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            table: required("FOLIO_TABLE")?,
+            upload_buckets,
+            notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
+            events_topic_arn: get("FOLIO_EVENTS_TOPIC_ARN"),
+            event_bus_name: get("FOLIO_EVENT_BUS_NAME"),
+            cdn_domain: get("FOLIO_CDN_DOMAIN"),
+            webhook_secret: required("FOLIO_WEBHOOK_SECRET")?,
+            allowed_private_networks,
+            webhook_retry_base: Duration::from_secs(number(
+                "FOLIO_WEBHOOK_RETRY_BASE_SECONDS",
+                30,
+            )?),
+            webhook_max_attempts: number("FOLIO_WEBHOOK_MAX_ATTEMPTS", 9)? as u32,
+            max_image_side: number("FOLIO_MAX_IMAGE_SIDE", 30_000)? as u32,
+            max_image_pixels: number("FOLIO_MAX_IMAGE_PIXELS", 200_000_000)?,
+            region: get("AWS_REGION")
+                .or_else(|| get("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_string()),
+            endpoint_url: get("AWS_ENDPOINT_URL"),
+        })
+        .and_then(|c| {
+            if c.upload_buckets.is_empty() {
+                Err(ConfigError::Missing("FOLIO_UPLOAD_BUCKETS"))
+            } else {
+                Ok(c)
+            }
+        })
+    }
+
+    pub fn default_bucket(&self) -> &str {
+        // Invariant: from_lookup refuses an empty bucket list.
+        &self.upload_buckets[0]
+    }
+
+    /// The unsigned URL of an object (VOD's `FileURL`): path-style on an emulator endpoint,
+    /// virtual-hosted on AWS.
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        match &self.endpoint_url {
+            Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = [
+            ("FOLIO_TABLE", "t"),
+            ("FOLIO_UPLOAD_BUCKETS", "b1, b2"),
+            ("FOLIO_NOTIFICATIONS_QUEUE_URL", "http://q"),
+            ("FOLIO_WEBHOOK_SECRET", "s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    #[test]
+    fn reads_required_and_defaults() {
+        let m = vars(&[]);
+        let c = Config::from_lookup(|k| m.get(k).cloned()).unwrap();
+        assert_eq!(c.upload_buckets, vec!["b1", "b2"]);
+        assert_eq!(c.default_bucket(), "b1");
+        assert_eq!(c.webhook_max_attempts, 9);
+        assert_eq!(
+            c.object_url("b1", "k/x.png"),
+            "https://b1.s3.us-east-1.amazonaws.com/k/x.png"
+        );
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let mut m = vars(&[("FOLIO_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8,nope")]);
+        let err = Config::from_lookup(|k| m.get(k).cloned()).unwrap_err();
+        assert!(
+            err.to_string().contains("FOLIO_ALLOWED_PRIVATE_NETWORKS"),
+            "{err}"
+        );
+        m.remove("FOLIO_ALLOWED_PRIVATE_NETWORKS");
+        m.remove("FOLIO_TABLE");
+        let err = Config::from_lookup(|k| m.get(k).cloned()).unwrap_err();
+        assert_eq!(err.to_string(), "FOLIO_TABLE is not set");
+    }
+
+    #[test]
+    fn emulator_urls_are_path_style() {
+        let m = vars(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5055/")]);
+        let c = Config::from_lookup(|k| m.get(k).cloned()).unwrap();
+        assert_eq!(c.object_url("b", "k"), "http://127.0.0.1:5055/b/k");
+    }
+}

@@ -1,0 +1,107 @@
+//! The errors of the API edge and of the ports, and the one place that maps them to HTTP.
+
+use http::StatusCode;
+
+/// A boxed error from an SDK or a library, kept for logs; never shown to callers.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What an adapter (DynamoDB, S3, SQS, ...) can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// A conditional write found the item in another state.
+    #[error("the condition of the write was not met")]
+    ConditionFailed,
+    /// The object or item does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Anything else the backend said: network, throttling, permissions, bugs.
+    #[error("{context}: {source}")]
+    Backend {
+        context: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl PortError {
+    pub fn backend(context: &'static str, source: impl Into<BoxError>) -> Self {
+        PortError::Backend {
+            context,
+            source: source.into(),
+        }
+    }
+}
+
+/// Every way an API operation can fail, as its caller sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {reason}")]
+    InvalidParameter { field: String, reason: String },
+    #[error("{field}: the parameter is required")]
+    MissingParameter { field: String },
+    #[error("the request carries no caller identity")]
+    Unauthenticated,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{method} is not allowed on this route")]
+    MethodNotAllowed { method: String },
+    #[error("internal error")]
+    Internal(#[from] PortError),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::InvalidParameter {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn missing(field: impl Into<String>) -> Self {
+        ApiError::MissingParameter {
+            field: field.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidParameter { .. } | ApiError::MissingParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::AlreadyExists(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `Code` field of the error body, as the IMM/VOD APIs name it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParameter { .. } => "InvalidParameter",
+            ApiError::MissingParameter { .. } => "MissingParameter",
+            ApiError::Unauthenticated => "Unauthorized",
+            ApiError::NotFound(_) => "ResourceNotFound",
+            ApiError::AlreadyExists(_) => "ResourceAlreadyExists",
+            ApiError::InvalidState(_) => "InvalidState",
+            ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The `Message` field: the reason for a caller's error, nothing internal for ours.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => {
+                "The service failed to handle the request; quote the RequestId when reporting it."
+                    .to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}

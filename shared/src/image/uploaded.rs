@@ -1,0 +1,252 @@
+//! The upload trigger: for each object S3 reports as created in an upload bucket, read only
+//! its first bytes, probe format and size, record `Normal` or `UploadFail`, and announce it
+//! (`ImageUploadComplete`) for failures too. Redelivered events change nothing.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::model::{self, ImageRecord, ProbeResult, UploadResult};
+use super::probe::{self, FIRST_READ, LAST_READ, Limits, Probe};
+use crate::app::App;
+use crate::error::PortError;
+use crate::notify::delivery::{Event, Subject, SubjectKind};
+use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+
+pub const EVENT_TYPE: &str = "ImageUploadComplete";
+
+/// An object an S3 event reports as created.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CreatedObject {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// The created objects in an S3 event notification (as delivered through SQS), read
+/// leniently: test events and other event types yield nothing.
+pub fn created_objects(body: &str) -> Vec<CreatedObject> {
+    let Ok(event) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let records = event.get("Records").and_then(Value::as_array);
+    records
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.get("eventName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.starts_with("ObjectCreated"))
+        })
+        .filter_map(|r| {
+            let s3 = r.get("s3")?;
+            let bucket = s3.get("bucket")?.get("name")?.as_str()?;
+            let key = s3.get("object")?.get("key")?.as_str()?;
+            // Event keys are URL-encoded, with '+' for spaces.
+            let key = urlencoding::decode(&key.replace('+', " "))
+                .ok()?
+                .into_owned();
+            Some(CreatedObject {
+                bucket: bucket.to_string(),
+                key,
+            })
+        })
+        .collect()
+}
+
+pub struct UploadWorker {
+    pub app: Arc<App>,
+}
+
+#[async_trait]
+impl QueueWorker for UploadWorker {
+    async fn handle(&self, message: &QueueMessage) -> Result<(), WorkerError> {
+        for object in created_objects(&message.body) {
+            self.process(&object).await?;
+        }
+        Ok(())
+    }
+}
+
+impl UploadWorker {
+    pub async fn process(&self, object: &CreatedObject) -> Result<(), PortError> {
+        let app = &self.app;
+        let Some((tenant_key, image_id)) = model::parse_object_key(&object.key) else {
+            tracing::info!(key = %object.key, "not an image upload key; ignored");
+            return Ok(());
+        };
+        let Some(record) = app.images.get(tenant_key, image_id).await? else {
+            tracing::info!(image_id, "no live record for the upload; ignored");
+            return Ok(());
+        };
+        if record.bucket != object.bucket || record.object_key != object.key {
+            tracing::warn!(image_id, key = %object.key, "upload to a key the record does not name; ignored");
+            return Ok(());
+        }
+        let mut head = match app
+            .objects
+            .read_head(&object.bucket, &object.key, FIRST_READ)
+            .await
+        {
+            Ok(head) => head,
+            Err(PortError::NotFound) => {
+                tracing::info!(image_id, "the object is gone; nothing to do");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(done) = record.upload.as_ref().filter(|u| u.etag == head.etag) {
+            // A redelivered event: the result stands; only a notification may be owed.
+            if !record.notified {
+                self.announce(&record, done).await?;
+            }
+            return Ok(());
+        }
+        let limits = Limits {
+            max_side: app.config.max_image_side,
+            max_pixels: app.config.max_image_pixels,
+        };
+        let probed = loop {
+            let complete = head.bytes.len() as u64 >= head.total_size;
+            match probe::probe(&head.bytes, complete, record.image_ext, limits) {
+                Probe::Done(result) => break result,
+                Probe::NeedMore if (head.bytes.len() as u64) < LAST_READ => {
+                    let more = (head.bytes.len() as u64 * 16).min(LAST_READ);
+                    head = app
+                        .objects
+                        .read_head(&object.bucket, &object.key, more)
+                        .await?;
+                }
+                Probe::NeedMore => {
+                    break ProbeResult::Refused {
+                        reason: format!(
+                            "the image header runs past the first {} MiB",
+                            LAST_READ >> 20
+                        ),
+                    };
+                }
+            }
+        };
+        let result = UploadResult {
+            etag: head.etag,
+            file_size: head.total_size,
+            processed_at: Utc::now(),
+            probe: probed,
+        };
+        match app
+            .images
+            .record_upload(tenant_key, image_id, &result)
+            .await
+        {
+            Ok(()) => {}
+            Err(PortError::ConditionFailed) => {
+                // Another delivery recorded this version first (or the record expired); its
+                // run owns the notification.
+                tracing::info!(image_id, "upload already recorded");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        tracing::info!(image_id, status = ?result.probe.status(), size = result.file_size, "upload recorded");
+        self.announce(&record, &result).await
+    }
+
+    /// Queues `ImageUploadComplete` to the record's callback and the configured channels, then
+    /// notes it was queued. The event id is derived from the object version, so a repeat
+    /// after a crash carries the same id.
+    async fn announce(&self, record: &ImageRecord, upload: &UploadResult) -> Result<(), PortError> {
+        let app = &self.app;
+        let event = Event {
+            id: event_id(&record.tenant_key, &record.image_id, &upload.etag),
+            event_type: EVENT_TYPE,
+            tenant_key: record.tenant_key.clone(),
+            subject: Subject {
+                kind: SubjectKind::Image,
+                id: record.image_id.clone(),
+            },
+            payload: payload(
+                record,
+                upload,
+                &app.config.object_url(&record.bucket, &record.object_key),
+            ),
+        };
+        let deliveries = event.deliveries(record.callback_url.as_deref(), &app.config);
+        app.deliveries.enqueue(&deliveries).await?;
+        match app
+            .images
+            .mark_notified(&record.tenant_key, &record.image_id, &upload.etag)
+            .await
+        {
+            // A newer upload replaced this one meanwhile; its own run notifies for it.
+            Ok(()) | Err(PortError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn event_id(tenant_key: &str, image_id: &str, etag: &str) -> String {
+    let digest = Sha256::digest(format!("{tenant_key}/{image_id}/{etag}"));
+    hex::encode(&digest[..16])
+}
+
+/// VOD's `ImageUploadComplete` fields, plus Folio's: the failure reason and the dimensions.
+fn payload(record: &ImageRecord, upload: &UploadResult, file_url: &str) -> Value {
+    let mut body = json!({
+        "EventTime": upload.processed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "EventType": EVENT_TYPE,
+        "ImageId": record.image_id,
+        "Size": upload.file_size,
+        "FileURL": file_url,
+        "AppId": record.app_id,
+    });
+    match &upload.probe {
+        ProbeResult::Image { width, height, .. } => {
+            body["Status"] = json!("success");
+            body["Width"] = json!(width);
+            body["Height"] = json!(height);
+        }
+        ProbeResult::Refused { reason } => {
+            body["Status"] = json!("fail");
+            body["Message"] = json!(reason);
+        }
+    }
+    let extend = record
+        .user_data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .and_then(|d| d.get("Extend").cloned());
+    if let Some(extend) = extend {
+        body["Extend"] = extend;
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_created_objects_and_decodes_keys() {
+        let body = r#"{"Records":[
+            {"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"images%2Fa+b.png"}}},
+            {"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"x"}}}
+        ]}"#;
+        assert_eq!(
+            created_objects(body),
+            vec![CreatedObject {
+                bucket: "b".into(),
+                key: "images/a b.png".into()
+            }]
+        );
+        assert!(created_objects(r#"{"Event":"s3:TestEvent","Service":"Amazon S3"}"#).is_empty());
+        assert!(created_objects("not json").is_empty());
+    }
+
+    #[test]
+    fn event_ids_follow_the_object_version() {
+        assert_eq!(event_id("t", "i", "e1"), event_id("t", "i", "e1"));
+        assert_ne!(event_id("t", "i", "e1"), event_id("t", "i", "e2"));
+    }
+}

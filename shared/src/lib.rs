@@ -1,0 +1,21 @@
+//! Folio's common crate: domain, API types and validation, engines, ports, AWS adapters and
+//! handlers. Function binaries and the `folio` CLI are thin layers over it.
+
+pub mod api;
+pub mod app;
+pub mod aws;
+pub mod config;
+pub mod edge;
+pub mod error;
+pub mod image;
+pub mod notify;
+pub mod params;
+pub mod ports;
+pub mod queue;
+pub mod telemetry;
+pub mod tenant;
+pub mod webhook_secret;
+
+pub use api::Operation;
+pub use app::App;
+pub use config::Config;

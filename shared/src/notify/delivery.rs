@@ -1,0 +1,115 @@
+//! What travels on the notifications queue: one delivery of one event to one target.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// The record an event is about; delivery attempts are recorded beside it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Subject {
+    pub kind: SubjectKind,
+    pub id: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectKind {
+    Image,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "Kind")]
+pub enum Target {
+    #[serde(rename_all = "PascalCase")]
+    Webhook { url: String },
+    #[serde(rename_all = "PascalCase")]
+    Sns { topic_arn: String },
+    #[serde(rename_all = "PascalCase")]
+    EventBridge { bus_name: String },
+}
+
+impl Target {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Target::Webhook { .. } => "webhook",
+            Target::Sns { .. } => "sns",
+            Target::EventBridge { .. } => "eventbridge",
+        }
+    }
+}
+
+/// An event a producer wants delivered.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Stable for the same occurrence, so a redelivered producer message yields the same id
+    /// and receivers can drop duplicates.
+    pub id: String,
+    pub event_type: &'static str,
+    pub tenant_key: String,
+    pub subject: Subject,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Delivery {
+    pub event_id: String,
+    pub event_type: String,
+    pub tenant_key: String,
+    pub subject: Subject,
+    pub target: Target,
+    pub payload: serde_json::Value,
+}
+
+impl Event {
+    /// One delivery per target: the request's webhook, if any, and the configured SNS topic
+    /// and EventBridge bus.
+    pub fn deliveries(&self, webhook_url: Option<&str>, config: &Config) -> Vec<Delivery> {
+        let targets = webhook_url
+            .map(|url| Target::Webhook {
+                url: url.to_string(),
+            })
+            .into_iter()
+            .chain(config.events_topic_arn.iter().map(|arn| Target::Sns {
+                topic_arn: arn.clone(),
+            }))
+            .chain(config.event_bus_name.iter().map(|bus| Target::EventBridge {
+                bus_name: bus.clone(),
+            }));
+        targets
+            .map(|target| Delivery {
+                event_id: self.id.clone(),
+                event_type: self.event_type.to_string(),
+                tenant_key: self.tenant_key.clone(),
+                subject: self.subject.clone(),
+                target,
+                payload: self.payload.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One try at delivering, as recorded.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attempt {
+    pub number: u32,
+    pub at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed; another attempt is scheduled.
+    Retrying,
+    /// Failed and no attempts are left.
+    GaveUp,
+    /// The receiver answered 410 Gone: no more attempts.
+    Stopped,
+}

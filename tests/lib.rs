@@ -1,0 +1,1 @@
+//! Folio integration tests live in `api/`; this library is empty.
