@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
                 addr,
                 prefix,
                 state_file: state_file.clone(),
+                config_overrides: Vec::new(),
             })
             .await?;
             println!("Folio is serving on http://{}", running.addr);

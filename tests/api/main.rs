@@ -1,1 +1,10 @@
-fn main() {}
+//! Folio's integration tests: HTTP to the local gateway, which talks to the AWS emulator
+//! that `make test` starts. One binary, a module per feature.
+
+mod events;
+mod harness;
+mod image_library;
+mod notifications;
+mod receiver;
+mod tenancy;
+mod validation;

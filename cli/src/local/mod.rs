@@ -25,6 +25,8 @@ pub struct ServeOptions {
     pub prefix: String,
     /// Where API keys and the webhook secret are kept between runs.
     pub state_file: PathBuf,
+    /// Configuration values that win over the environment (tests use them).
+    pub config_overrides: Vec<(&'static str, String)>,
 }
 
 /// A running local stack. Dropping it does not stop it; call [`Running::stop`].
@@ -65,8 +67,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
 
     let defaults = provisioned.config_defaults(&state.webhook_secret);
     let config = Config::from_lookup(|name| {
-        std::env::var(name)
-            .ok()
+        let overridden = options.config_overrides.iter().find(|(k, _)| *k == name);
+        overridden
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
             .or_else(|| defaults.get(name).cloned())
     })?;
     let app = Arc::new(App::new(config, &sdk));

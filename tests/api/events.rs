@@ -1,0 +1,73 @@
+//! Every sample event in `events/` through the handler of its function, as
+//! `cargo lambda invoke --data-file events/<name>.json` would send it.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use folio_shared::Operation;
+use folio_shared::image::uploaded::UploadWorker;
+use folio_shared::queue::handle_sqs_event;
+use serde_json::Value;
+
+use crate::harness::Stack;
+
+fn read(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_event_runs_through_its_handler() {
+    let stack = Stack::start().await;
+    let app = stack.running.app.clone();
+    let http = [
+        (
+            "create-upload-image.json",
+            Operation::CreateUploadImage,
+            "ImageId",
+        ),
+        (
+            "get-image-infos.json",
+            Operation::GetImageInfos,
+            "NonExistImageIds",
+        ),
+        (
+            "update-image-infos.json",
+            Operation::UpdateImageInfos,
+            "NonExistImageIds",
+        ),
+        (
+            "delete-image.json",
+            Operation::DeleteImage,
+            "NonExistImageIds",
+        ),
+        (
+            "get-webhook-secret.json",
+            Operation::GetWebhookSecret,
+            "WebhookSecret",
+        ),
+    ];
+    for (file, op, field) in http {
+        let request =
+            lambda_http::request::from_str(&read(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let response = folio_shared::edge::handle_lambda(&app, op, request).await;
+        let status = response.status();
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(status, 200, "{file}: {body}");
+        assert!(body.get(field).is_some(), "{file}: no {field} in {body}");
+        assert!(body["RequestId"].is_string(), "{file}");
+    }
+
+    // Sample S3 upload events (one real, one s3:TestEvent) for an image this stack never
+    // created: both are consumed, neither fails.
+    let uploads: SqsEvent = serde_json::from_str(&read("image-uploaded.json")).unwrap();
+    assert_eq!(uploads.records.len(), 2);
+    let response = handle_sqs_event(&UploadWorker { app: app.clone() }, uploads).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    // A delivery to the emulator's default EventBridge bus succeeds.
+    let deliveries: SqsEvent = serde_json::from_str(&read("notifier.json")).unwrap();
+    let response = handle_sqs_event(&app.notifier(), deliveries).await;
+    assert!(response.batch_item_failures.is_empty());
+    stack.stop().await;
+}

@@ -1,0 +1,209 @@
+//! A whole Folio stack per test, in-process, against the emulator `make test` started:
+//! uniquely named resources, two tenants, an HTTP client speaking to the local gateway.
+
+use std::time::Duration;
+
+use base64::Engine;
+use folio_cli::local::{self, LocalState, Running, ServeOptions};
+use serde_json::{Value, json};
+
+pub const ALICE: &str = "key-alice";
+pub const BOB: &str = "key-bob";
+pub const MASTER_SECRET: &str = "test-master-secret";
+
+pub struct Stack {
+    pub base: String,
+    pub running: Running,
+    pub sdk: aws_config::SdkConfig,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `Message` of an error reply.
+    pub fn message(&self) -> &str {
+        self.body["Message"].as_str().unwrap_or_default()
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Stack::start_with(Vec::new()).await
+    }
+
+    pub async fn start_with(config_overrides: Vec<(&'static str, String)>) -> Stack {
+        assert!(
+            std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+            "the integration tests need the AWS emulator: run them with `make test`"
+        );
+        let prefix = unique("t");
+        let state_file = std::env::temp_dir().join(format!("folio-tests/{prefix}.json"));
+        LocalState::new(
+            &[(ALICE, "tenant-alice"), (BOB, "tenant-bob")],
+            MASTER_SECRET,
+        )
+        .save(&state_file)
+        .expect("writing the test state file");
+        let running = local::start(ServeOptions {
+            addr: "127.0.0.1:0".parse().expect("a socket address"),
+            prefix,
+            state_file,
+            config_overrides,
+        })
+        .await
+        .expect("starting the local stack");
+        Stack {
+            base: format!("http://{}", running.addr),
+            running,
+            sdk: folio_shared::aws::sdk_config().await,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    pub async fn post(&self, key: &str, operation: &str, body: Value) -> Reply {
+        let response = self
+            .http
+            .post(format!("{}/{operation}", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("the gateway answers");
+        reply(response).await
+    }
+
+    pub async fn get(&self, key: &str, operation: &str, query: &[(&str, &str)]) -> Reply {
+        let response = self
+            .http
+            .get(format!("{}/{operation}", self.base))
+            .bearer_auth(key)
+            .query(query)
+            .send()
+            .await
+            .expect("the gateway answers");
+        reply(response).await
+    }
+
+    /// CreateUploadImage; returns the reply body and the upload URL from `UploadAuth`.
+    pub async fn create_upload(&self, key: &str, request: Value) -> (Value, String) {
+        let reply = self.post(key, "CreateUploadImage", request).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let auth = base64::engine::general_purpose::STANDARD
+            .decode(reply.body["UploadAuth"].as_str().expect("UploadAuth"))
+            .expect("UploadAuth is Base64");
+        let auth: Value = serde_json::from_slice(&auth).expect("UploadAuth is JSON");
+        let url = auth["UploadURL"].as_str().expect("UploadURL").to_string();
+        (reply.body, url)
+    }
+
+    pub async fn put(&self, url: &str, bytes: Vec<u8>) {
+        let response = self
+            .http
+            .put(url)
+            .body(bytes)
+            .send()
+            .await
+            .expect("the upload URL answers");
+        assert!(
+            response.status().is_success(),
+            "upload failed: {}",
+            response.status()
+        );
+    }
+
+    pub async fn info(&self, key: &str, image_id: &str) -> Reply {
+        self.get(key, "GetImageInfos", &[("ImageIds", image_id)])
+            .await
+    }
+
+    /// Polls GetImageInfos until the image leaves `Uploading` (at most 30 s).
+    pub async fn wait_processed(&self, key: &str, image_id: &str) -> Value {
+        for _ in 0..150 {
+            let reply = self.info(key, image_id).await;
+            let info = &reply.body["ImageInfo"][0];
+            if info["Status"] != json!("Uploading") && !info.is_null() {
+                return info.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("image {image_id} was not processed within 30 s");
+    }
+
+    /// The recorded delivery attempts of an image's events, oldest first per target.
+    pub async fn attempts(&self, tenant: &str, image_id: &str) -> Vec<Value> {
+        let tenant = folio_shared::tenant::Tenant::new(tenant).expect("a tenant");
+        let out = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .query()
+            .table_name(&self.running.provisioned.names.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "{}#IMAGE#{image_id}",
+                    tenant.key()
+                )),
+            )
+            .expression_attribute_values(
+                ":d",
+                aws_sdk_dynamodb::types::AttributeValue::S("DELIVERY#".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("querying attempts");
+        out.items()
+            .iter()
+            .map(|item| {
+                let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let number = item.get("Number").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default();
+                json!({"Target": get("Target"), "Outcome": get("Outcome"), "EventId": get("EventId"),
+                       "Number": number, "Detail": get("Detail")})
+            })
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("a JSON body");
+    Reply { status, body }
+}
+
+/// Test images, encoded by the `image` crate.
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encoding a JPEG");
+    out.into_inner()
+}
+
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(width, height, |x, _| {
+        image::Rgba([0, 0, 0, (x % 256) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encoding a PNG");
+    out.into_inner()
+}

@@ -1,0 +1,154 @@
+//! Webhook delivery: retried with backoff, stopped by 410, given up after the last attempt;
+//! SNS receives the same event.
+
+use serde_json::{Value, json};
+
+use crate::harness::{ALICE, Stack, png};
+use crate::receiver::Receiver;
+
+async fn stack_with(max_attempts: u32) -> Stack {
+    Stack::start_with(vec![
+        ("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string()),
+        ("FOLIO_WEBHOOK_MAX_ATTEMPTS", max_attempts.to_string()),
+    ])
+    .await
+}
+
+/// Creates an image announcing to `hook`, uploads a PNG, waits until it is processed.
+async fn upload_with_callback(stack: &Stack, hook: &Receiver) -> String {
+    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
+    let (created, url) = stack
+        .create_upload(
+            ALICE,
+            json!({"ImageType": "default", "UserData": user_data}),
+        )
+        .await;
+    let id = created["ImageId"].as_str().unwrap().to_string();
+    stack.put(&url, png(8, 8)).await;
+    stack.wait_processed(ALICE, &id).await;
+    id
+}
+
+async fn webhook_outcomes(stack: &Stack, id: &str, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let attempts: Vec<Value> = stack
+            .attempts("tenant-alice", id)
+            .await
+            .into_iter()
+            .filter(|a| a["Target"] == "webhook")
+            .collect();
+        if attempts.len() >= n {
+            eprintln!("webhook attempts: {attempts:?}");
+            return attempts
+                .iter()
+                .map(|a| a["Outcome"].as_str().unwrap().to_string())
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("fewer than {n} webhook attempts were recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_webhook_is_retried_with_the_same_event_id() {
+    let stack = stack_with(5).await;
+    let hook = Receiver::start(&[500, 503]).await;
+    let id = upload_with_callback(&stack, &hook).await;
+    let got = hook.wait_for(3, 30).await;
+    assert_eq!(
+        got[0].header("folio-event-id"),
+        got[2].header("folio-event-id")
+    );
+    assert_eq!(got[0].body, got[2].body, "the same event each time");
+    let outcomes = webhook_outcomes(&stack, &id, 3).await;
+    assert_eq!(outcomes, vec!["Retrying", "Retrying", "Delivered"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_410_stops_the_retries() {
+    let stack = stack_with(5).await;
+    let hook = Receiver::start(&[410]).await;
+    let id = upload_with_callback(&stack, &hook).await;
+    hook.wait_for(1, 20).await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(hook.received().len(), 1, "no retry after 410");
+    assert_eq!(webhook_outcomes(&stack, &id, 1).await, vec!["Stopped"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_attempt_gives_up() {
+    let stack = stack_with(2).await;
+    let hook = Receiver::start(&[500, 500, 500]).await;
+    let id = upload_with_callback(&stack, &hook).await;
+    hook.wait_for(2, 30).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(hook.received().len(), 2);
+    assert_eq!(
+        webhook_outcomes(&stack, &id, 2).await,
+        vec!["Retrying", "GaveUp"]
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_subscribers_receive_the_event() {
+    let stack = Stack::start().await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!(
+            "{}-sns-probe",
+            stack.running.provisioned.names.topic
+        ))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap();
+    aws_sdk_sns::Client::new(&stack.sdk)
+        .subscribe()
+        .topic_arn(&stack.running.provisioned.topic_arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .unwrap();
+
+    let (created, url) = stack
+        .create_upload(ALICE, json!({"ImageType": "default"}))
+        .await;
+    let id = created["ImageId"].as_str().unwrap();
+    stack.put(&url, png(3, 2)).await;
+    let mut event = Value::Null;
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(message) = out.messages().first() {
+            let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            event = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+            break;
+        }
+    }
+    assert_eq!(event["ImageId"], id, "{event}");
+    assert_eq!(event["Status"], "success");
+    assert_eq!(event["Width"], 3);
+    stack.stop().await;
+}
