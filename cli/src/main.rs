@@ -43,6 +43,8 @@ async fn main() -> anyhow::Result<()> {
                 config_overrides: Vec::new(),
             })
             .await?;
+            let env_file = state_file.with_file_name("lambda.env");
+            std::fs::write(&env_file, running.lambda_env())?;
             println!("Folio is serving on http://{}", running.addr);
             println!("  upload bucket: {}", running.provisioned.names.bucket);
             match &running.created_key {
@@ -52,6 +54,10 @@ async fn main() -> anyhow::Result<()> {
                 ),
                 None => println!("  API keys: in {}", state_file.display()),
             }
+            println!(
+                "  function environment for cargo lambda: {}",
+                env_file.display()
+            );
             println!("Press Ctrl-C to stop.");
             tokio::signal::ctrl_c().await?;
             println!("Stopping.");

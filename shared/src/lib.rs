@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod aws;
 pub mod config;
+pub mod dead_letter;
 pub mod edge;
 pub mod error;
 pub mod image;

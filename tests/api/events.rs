@@ -65,6 +65,17 @@ async fn every_sample_event_runs_through_its_handler() {
     let response = handle_sqs_event(&UploadWorker { app: app.clone() }, uploads).await;
     assert!(response.batch_item_failures.is_empty());
 
+    // Dead letters of both kinds are ended without failing.
+    let dead: SqsEvent = serde_json::from_str(&read("dead-letter.json")).unwrap();
+    assert_eq!(dead.records.len(), 2);
+    let worker = folio_shared::dead_letter::DeadLetterWorker { app: app.clone() };
+    assert!(
+        handle_sqs_event(&worker, dead)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
     // A delivery to the emulator's default EventBridge bus succeeds.
     let deliveries: SqsEvent = serde_json::from_str(&read("notifier.json")).unwrap();
     let response = handle_sqs_event(&app.notifier(), deliveries).await;

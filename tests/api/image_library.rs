@@ -217,6 +217,8 @@ async fn a_redelivered_upload_event_changes_nothing() {
     let object = CreatedObject {
         bucket: record_before.bucket.clone(),
         key: record_before.object_key.clone(),
+        etag: None,
+        size: None,
     };
     worker.process(&object).await.unwrap();
     worker.process(&object).await.unwrap();

@@ -152,3 +152,43 @@ async fn sns_subscribers_receive_the_event() {
     assert_eq!(event["Width"], 3);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_upload_ends_failed_and_is_announced() {
+    let stack = Stack::start().await;
+    let hook = Receiver::start(&[]).await;
+    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
+    let (created, _) = stack
+        .create_upload(
+            ALICE,
+            json!({"ImageType": "default", "UserData": user_data}),
+        )
+        .await;
+    let id = created["ImageId"].as_str().unwrap();
+    let file_url = created["FileURL"].as_str().unwrap();
+    let key = file_url
+        .split_once(&format!("{}/", stack.running.provisioned.names.bucket))
+        .unwrap()
+        .1;
+    // The upload event, as it reaches the dead-letter queue after failing every retry.
+    let event = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": stack.running.provisioned.names.bucket},
+        "object": {"key": key, "size": 1234, "eTag": "\"abc\""}}}]});
+    aws_sdk_sqs::Client::new(&stack.sdk)
+        .send_message()
+        .queue_url(&stack.running.provisioned.uploads_dlq_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    let info = stack.wait_processed(ALICE, id).await;
+    assert_eq!(info["Status"], "UploadFail");
+    assert_eq!(info["Message"], folio_shared::dead_letter::UPLOAD_REASON);
+    let announced = hook.wait_for(1, 20).await[0].json();
+    assert_eq!(announced["Status"], "fail");
+    assert_eq!(
+        announced["Message"],
+        folio_shared::dead_letter::UPLOAD_REASON
+    );
+    stack.stop().await;
+}

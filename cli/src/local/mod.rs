@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
 use folio_shared::{App, Config};
 use tokio::sync::watch;
@@ -42,6 +43,49 @@ pub struct Running {
 }
 
 impl Running {
+    /// The functions' environment for this stack, one `NAME=value` a line, for
+    /// `cargo lambda watch --env-file`.
+    pub fn lambda_env(&self) -> String {
+        let c = &self.app.config;
+        let mut lines = vec![
+            format!("FOLIO_TABLE={}", c.table),
+            format!("FOLIO_UPLOAD_BUCKETS={}", c.upload_buckets.join(",")),
+            format!(
+                "FOLIO_NOTIFICATIONS_QUEUE_URL={}",
+                c.notifications_queue_url
+            ),
+            format!("FOLIO_WEBHOOK_SECRET={}", c.webhook_secret),
+            format!("AWS_REGION={}", c.region),
+        ];
+        lines.extend(
+            c.events_topic_arn
+                .as_ref()
+                .map(|v| format!("FOLIO_EVENTS_TOPIC_ARN={v}")),
+        );
+        lines.extend(
+            c.event_bus_name
+                .as_ref()
+                .map(|v| format!("FOLIO_EVENT_BUS_NAME={v}")),
+        );
+        lines.extend(
+            c.endpoint_url
+                .as_ref()
+                .map(|v| format!("AWS_ENDPOINT_URL={v}")),
+        );
+        for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            lines.extend(std::env::var(var).ok().map(|v| format!("{var}={v}")));
+        }
+        let nets: Vec<String> = c
+            .allowed_private_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !nets.is_empty() {
+            lines.push(format!("FOLIO_ALLOWED_PRIVATE_NETWORKS={}", nets.join(",")));
+        }
+        lines.join("\n") + "\n"
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -81,7 +125,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", options.addr))?;
     let addr = listener.local_addr()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let tasks = vec![
+    let mut tasks = vec![
         server::spawn(
             listener,
             app.clone(),
@@ -95,12 +139,24 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             stopped.clone(),
         ),
         pollers::spawn(
-            sqs,
+            sqs.clone(),
             provisioned.notifications_queue_url.clone(),
             Arc::new(app.notifier()),
-            stopped,
+            stopped.clone(),
         ),
     ];
+    let dead_letters = Arc::new(DeadLetterWorker { app: app.clone() });
+    for dlq in [
+        &provisioned.uploads_dlq_url,
+        &provisioned.notifications_dlq_url,
+    ] {
+        tasks.push(pollers::spawn(
+            sqs.clone(),
+            dlq.clone(),
+            dead_letters.clone(),
+            stopped.clone(),
+        ));
+    }
     Ok(Running {
         addr,
         app,

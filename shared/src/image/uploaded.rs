@@ -23,6 +23,9 @@ pub const EVENT_TYPE: &str = "ImageUploadComplete";
 pub struct CreatedObject {
     pub bucket: String,
     pub key: String,
+    /// The version the event reports, when it says.
+    pub etag: Option<String>,
+    pub size: Option<u64>,
 }
 
 /// The created objects in an S3 event notification (as delivered through SQS), read
@@ -48,9 +51,15 @@ pub fn created_objects(body: &str) -> Vec<CreatedObject> {
             let key = urlencoding::decode(&key.replace('+', " "))
                 .ok()?
                 .into_owned();
+            let object = s3.get("object")?;
             Some(CreatedObject {
                 bucket: bucket.to_string(),
                 key,
+                etag: object
+                    .get("eTag")
+                    .and_then(Value::as_str)
+                    .map(|e| e.trim_matches('"').to_string()),
+                size: object.get("size").and_then(Value::as_u64),
             })
         })
         .collect()
@@ -71,20 +80,29 @@ impl QueueWorker for UploadWorker {
 }
 
 impl UploadWorker {
-    pub async fn process(&self, object: &CreatedObject) -> Result<(), PortError> {
-        let app = &self.app;
+    /// The live record an uploaded object belongs to, if any.
+    async fn record_of(&self, object: &CreatedObject) -> Result<Option<ImageRecord>, PortError> {
         let Some((tenant_key, image_id)) = model::parse_object_key(&object.key) else {
             tracing::info!(key = %object.key, "not an image upload key; ignored");
-            return Ok(());
+            return Ok(None);
         };
-        let Some(record) = app.images.get(tenant_key, image_id).await? else {
+        let Some(record) = self.app.images.get(tenant_key, image_id).await? else {
             tracing::info!(image_id, "no live record for the upload; ignored");
-            return Ok(());
+            return Ok(None);
         };
         if record.bucket != object.bucket || record.object_key != object.key {
             tracing::warn!(image_id, key = %object.key, "upload to a key the record does not name; ignored");
-            return Ok(());
+            return Ok(None);
         }
+        Ok(Some(record))
+    }
+
+    pub async fn process(&self, object: &CreatedObject) -> Result<(), PortError> {
+        let app = &self.app;
+        let Some(record) = self.record_of(object).await? else {
+            return Ok(());
+        };
+        let image_id = record.image_id.as_str();
         let mut head = match app
             .objects
             .read_head(&object.bucket, &object.key, FIRST_READ)
@@ -135,7 +153,39 @@ impl UploadWorker {
             processed_at: Utc::now(),
             probe: probed,
         };
-        match app
+        self.record_and_announce(&record, result).await
+    }
+
+    /// For an upload whose processing kept failing (its event reached the dead-letter
+    /// queue): records `UploadFail` with the reason and announces it, unless that object
+    /// version was recorded meanwhile.
+    pub async fn give_up(&self, object: &CreatedObject, reason: &str) -> Result<(), PortError> {
+        let Some(record) = self.record_of(object).await? else {
+            return Ok(());
+        };
+        let etag = object.etag.clone().unwrap_or_else(|| "unknown".to_string());
+        if record.upload.as_ref().is_some_and(|u| u.etag == etag) {
+            return Ok(());
+        }
+        let result = UploadResult {
+            etag,
+            file_size: object.size.unwrap_or(0),
+            processed_at: Utc::now(),
+            probe: ProbeResult::Refused {
+                reason: reason.to_string(),
+            },
+        };
+        self.record_and_announce(&record, result).await
+    }
+
+    async fn record_and_announce(
+        &self,
+        record: &ImageRecord,
+        result: UploadResult,
+    ) -> Result<(), PortError> {
+        let (tenant_key, image_id) = (record.tenant_key.as_str(), record.image_id.as_str());
+        match self
+            .app
             .images
             .record_upload(tenant_key, image_id, &result)
             .await
@@ -150,7 +200,7 @@ impl UploadWorker {
             Err(e) => return Err(e),
         }
         tracing::info!(image_id, status = ?result.probe.status(), size = result.file_size, "upload recorded");
-        self.announce(&record, &result).await
+        self.announce(record, &result).await
     }
 
     /// Queues `ImageUploadComplete` to the record's callback and the configured channels, then
@@ -237,7 +287,9 @@ mod tests {
             created_objects(body),
             vec![CreatedObject {
                 bucket: "b".into(),
-                key: "images/a b.png".into()
+                key: "images/a b.png".into(),
+                etag: None,
+                size: None,
             }]
         );
         assert!(created_objects(r#"{"Event":"s3:TestEvent","Service":"Amazon S3"}"#).is_empty());
