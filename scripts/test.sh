@@ -12,4 +12,11 @@ log "cfn-lint template.yaml"
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo test --workspace"
-cargo test --workspace --no-fail-fast "$@"
+set +e
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/test.log"
+status=${PIPESTATUS[0]}
+set -e
+count() { grep -Eo "[0-9]+ $1" "$STATE_DIR/test.log" | awk '{n += $1} END {print n + 0}'; }
+# One closing line for the whole run (cargo prints one per test binary).
+echo "tests: $(count passed) passed, $(count failed) failed"
+exit "$status"

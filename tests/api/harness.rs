@@ -110,6 +110,13 @@ impl Stack {
         (reply.body, url)
     }
 
+    /// CreateUploadImage, then PUT `bytes` to its upload URL; returns the image id.
+    pub async fn upload(&self, key: &str, request: Value, bytes: Vec<u8>) -> String {
+        let (created, url) = self.create_upload(key, request).await;
+        self.put(&url, bytes).await;
+        created["ImageId"].as_str().expect("ImageId").to_string()
+    }
+
     pub async fn put(&self, url: &str, bytes: Vec<u8>) {
         let response = self
             .http
@@ -185,6 +192,11 @@ async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let body = response.json().await.expect("a JSON body");
     Reply { status, body }
+}
+
+/// `UserData` naming a webhook, as VOD defines it.
+pub fn callback_to(url: &str) -> String {
+    json!({"MessageCallback": {"CallbackURL": url}}).to_string()
 }
 
 /// Test images, encoded by the `image` crate.

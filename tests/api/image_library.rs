@@ -5,7 +5,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::harness::{ALICE, Stack, jpeg, png};
+use crate::harness::{ALICE, Stack, callback_to, jpeg, png};
 use crate::receiver::Receiver;
 
 /// Checks `t=<unix>,v1=<hex>` against the raw body, computed here independently of Folio.
@@ -136,18 +136,15 @@ async fn upload_probe_download_and_a_signed_webhook() {
 async fn a_text_file_uploaded_as_png_fails_and_says_so() {
     let stack = Stack::start().await;
     let hook = Receiver::start(&[]).await;
-    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
-    let (created, upload_url) = stack
-        .create_upload(
+    let request =
+        json!({"ImageType": "cover", "ImageExt": "png", "UserData": callback_to(&hook.url)});
+    let id = &stack
+        .upload(
             ALICE,
-            json!({"ImageType": "cover", "ImageExt": "png", "UserData": user_data}),
-        )
-        .await;
-    let id = created["ImageId"].as_str().unwrap();
-    stack
-        .put(
-            &upload_url,
-            b"this is a text file, not a picture\n".to_vec(),
+            request,
+            b"this is a text file, not a picture
+"
+            .to_vec(),
         )
         .await;
     let info = stack.wait_processed(ALICE, id).await;
@@ -160,7 +157,7 @@ async fn a_text_file_uploaded_as_png_fails_and_says_so() {
 
     let event = hook.wait_for(1, 20).await[0].json();
     assert_eq!(event["Status"], "fail");
-    assert_eq!(event["ImageId"], id);
+    assert_eq!(event["ImageId"], id.as_str());
     assert_eq!(event["Message"], "the file is not an image");
     stack.stop().await;
 }
@@ -190,15 +187,9 @@ async fn a_png_announced_as_jpg_fails() {
 async fn a_redelivered_upload_event_changes_nothing() {
     let stack = Stack::start().await;
     let hook = Receiver::start(&[]).await;
-    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
-    let (created, upload_url) = stack
-        .create_upload(
-            ALICE,
-            json!({"ImageType": "default", "ImageExt": "png", "UserData": user_data}),
-        )
-        .await;
-    let id = created["ImageId"].as_str().unwrap();
-    stack.put(&upload_url, png(33, 44)).await;
+    let request =
+        json!({"ImageType": "default", "ImageExt": "png", "UserData": callback_to(&hook.url)});
+    let id = &stack.upload(ALICE, request, png(33, 44)).await;
     let before = stack.wait_processed(ALICE, id).await;
     hook.wait_for(1, 20).await;
     let record_before = stack

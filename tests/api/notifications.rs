@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{ALICE, Stack, png};
+use crate::harness::{ALICE, Stack, callback_to, png};
 use crate::receiver::Receiver;
 
 async fn stack_with(max_attempts: u32) -> Stack {
@@ -16,15 +16,8 @@ async fn stack_with(max_attempts: u32) -> Stack {
 
 /// Creates an image announcing to `hook`, uploads a PNG, waits until it is processed.
 async fn upload_with_callback(stack: &Stack, hook: &Receiver) -> String {
-    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
-    let (created, url) = stack
-        .create_upload(
-            ALICE,
-            json!({"ImageType": "default", "UserData": user_data}),
-        )
-        .await;
-    let id = created["ImageId"].as_str().unwrap().to_string();
-    stack.put(&url, png(8, 8)).await;
+    let request = json!({"ImageType": "default", "UserData": callback_to(&hook.url)});
+    let id = stack.upload(ALICE, request, png(8, 8)).await;
     stack.wait_processed(ALICE, &id).await;
     id
 }
@@ -157,13 +150,8 @@ async fn sns_subscribers_receive_the_event() {
 async fn a_dead_lettered_upload_ends_failed_and_is_announced() {
     let stack = Stack::start().await;
     let hook = Receiver::start(&[]).await;
-    let user_data = json!({"MessageCallback": {"CallbackURL": hook.url}}).to_string();
-    let (created, _) = stack
-        .create_upload(
-            ALICE,
-            json!({"ImageType": "default", "UserData": user_data}),
-        )
-        .await;
+    let request = json!({"ImageType": "default", "UserData": callback_to(&hook.url)});
+    let (created, _) = stack.create_upload(ALICE, request).await;
     let id = created["ImageId"].as_str().unwrap();
     let file_url = created["FileURL"].as_str().unwrap();
     let key = file_url

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 
 use super::describe;
 use crate::error::PortError;
@@ -23,6 +23,14 @@ fn presigning(ttl: Duration) -> Result<PresigningConfig, PortError> {
     PresigningConfig::expires_in(ttl).map_err(|e| PortError::backend("presigning", e))
 }
 
+fn presigned_uri<E: std::error::Error + 'static>(
+    result: Result<PresignedRequest, aws_sdk_s3::error::SdkError<E>>,
+) -> Result<String, PortError> {
+    result
+        .map(|request| request.uri().to_string())
+        .map_err(|e| PortError::backend("presigning a URL", describe(e)))
+}
+
 /// The total size from a `Content-Range: bytes 0-99/1234` header.
 fn total_from_range(range: &str) -> Option<u64> {
     range.rsplit_once('/')?.1.parse().ok()
@@ -36,15 +44,8 @@ impl ObjectStore for S3Objects {
         key: &str,
         ttl: Duration,
     ) -> Result<String, PortError> {
-        let request = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .presigned(presigning(ttl)?)
-            .await
-            .map_err(|e| PortError::backend("presigning an upload", describe(e)))?;
-        Ok(request.uri().to_string())
+        let request = self.client.put_object().bucket(bucket).key(key);
+        presigned_uri(request.presigned(presigning(ttl)?).await)
     }
 
     async fn presign_get(
@@ -53,15 +54,8 @@ impl ObjectStore for S3Objects {
         key: &str,
         ttl: Duration,
     ) -> Result<String, PortError> {
-        let request = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .presigned(presigning(ttl)?)
-            .await
-            .map_err(|e| PortError::backend("presigning a download", describe(e)))?;
-        Ok(request.uri().to_string())
+        let request = self.client.get_object().bucket(bucket).key(key);
+        presigned_uri(request.presigned(presigning(ttl)?).await)
     }
 
     async fn read_head(
