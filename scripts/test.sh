@@ -3,7 +3,10 @@
 # the workspace against the emulator. Needs only the Rust toolchain and Python 3.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
+# The shared test corpus beside the clone (tests that need it fail without it).
+export FOLIO_CORPUS=${FOLIO_CORPUS:-$(cd "$ROOT/.." && pwd)/shared/corpus}
 "$ROOT/scripts/venv.sh"
+"$ROOT/scripts/system-deps.sh"
 started=$("$ROOT/scripts/moto.sh" start)
 trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop' EXIT
 

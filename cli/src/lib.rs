@@ -2,3 +2,4 @@
 //! integration tests to run Folio in-process against the emulator.
 
 pub mod local;
+pub mod pdf;

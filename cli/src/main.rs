@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use folio_cli::local::{self, ServeOptions};
+use folio_cli::pdf::{self, PdfArgs};
 
 #[derive(Parser)]
 #[command(name = "folio", version, about = "Folio's local gateway and engines")]
@@ -13,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Turn images into one PDF, one page an image, in the order given.
+    Pdf(PdfArgs),
     /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
     /// provisioning what it needs and driving the event functions from its queues.
     Serve {
@@ -31,6 +34,21 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     folio_shared::telemetry::init();
     match Cli::parse().command {
+        Command::Pdf(args) => match pdf::run(&args) {
+            Ok(summary) => {
+                eprintln!(
+                    "{}: {} pages, {} bytes",
+                    args.output.display(),
+                    summary.pages,
+                    summary.bytes
+                );
+                Ok(())
+            }
+            Err(message) => {
+                eprintln!("folio pdf: {message}");
+                std::process::exit(1);
+            }
+        },
         Command::Serve {
             addr,
             prefix,

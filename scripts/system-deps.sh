@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftoppm);
+# installed only when missing.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+missing=()
+command -v qpdf >/dev/null || missing+=(qpdf)
+{ command -v pdftoppm >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
+[ ${#missing[@]} -eq 0 ] && exit 0
+log "installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

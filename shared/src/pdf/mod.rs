@@ -1,0 +1,256 @@
+//! The images-to-PDF engine: an ordered list of images in, one PDF out, written as it goes
+//! to any `Write`. Compressed data is copied wherever PDF can carry it (JPEG, opaque PNG);
+//! everything else is decoded under limits and re-encoded losslessly.
+
+mod exif;
+mod jpeg;
+mod objects;
+pub mod placement;
+mod png;
+mod raster;
+pub mod units;
+mod ximage;
+
+use std::io::Write;
+
+use objects::{ObjectWriter, Ref, hex_string, num};
+pub use placement::{Fit, PageOptions};
+use ximage::{Filter, Prepared, XImage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// The image at `index` (0-based, in the order given) was refused.
+    #[error("image {index}: {reason}")]
+    Image { index: usize, reason: String },
+    #[error("rotation must be 0, 90, 180 or 270 degrees, got {0}")]
+    Rotation(u16),
+    #[error("no image was added")]
+    Empty,
+    #[error("writing the PDF failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Bounds checked before any pixel is decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_side: u32,
+    pub max_pixels: u64,
+    /// Most memory one decode may allocate.
+    pub max_decode_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_side: 30_000,
+            max_pixels: 200_000_000,
+            max_decode_bytes: 2 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PdfOptions {
+    pub page: PageOptions,
+    pub limits: Limits,
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct PdfSummary<W> {
+    pub pages: usize,
+    pub bytes: u64,
+    pub sink: W,
+}
+
+/// Builds a PDF one image at a time; each image is written out before the next is read.
+pub struct PdfBuilder<W: Write> {
+    objects: ObjectWriter<W>,
+    catalog: Ref,
+    pages: Ref,
+    kids: Vec<Ref>,
+    options: PdfOptions,
+}
+
+impl<W: Write> PdfBuilder<W> {
+    pub fn new(sink: W, options: PdfOptions) -> Result<Self, PdfError> {
+        let mut objects = ObjectWriter::new(sink)?;
+        let catalog = objects.reserve();
+        let pages = objects.reserve();
+        Ok(PdfBuilder {
+            objects,
+            catalog,
+            pages,
+            kids: Vec::new(),
+            options,
+        })
+    }
+
+    /// Adds the image `data` (the `index`-th of the caller's list) as one page, rotated
+    /// clockwise by `rotate` degrees on top of its EXIF orientation.
+    pub fn add_image(&mut self, index: usize, data: &[u8], rotate: u16) -> Result<(), PdfError> {
+        if !matches!(rotate, 0 | 90 | 180 | 270) {
+            return Err(PdfError::Rotation(rotate));
+        }
+        let refused = |reason: String| PdfError::Image { index, reason };
+        let prepared = prepare(data, &self.options.limits).map_err(refused)?;
+        self.write_page(&prepared, rotate)
+    }
+
+    fn write_page(&mut self, prepared: &Prepared, rotate: u16) -> Result<(), PdfError> {
+        let image = &prepared.image;
+        let place = placement::place(
+            (image.width, image.height),
+            prepared.dpi,
+            prepared.orientation,
+            rotate,
+            &self.options.page,
+        );
+        let xobject = self.write_image(image)?;
+        let [a, b, c, d, e, f] = place.matrix.map(num);
+        let content = format!("q {a} {b} {c} {d} {e} {f} cm /Im0 Do Q");
+        let content_ref = self.objects.reserve();
+        self.objects.stream(content_ref, "", content.as_bytes())?;
+        let page = self.objects.reserve();
+        let user_unit = if place.user_unit > 1.0 {
+            format!("/UserUnit {}", num(place.user_unit))
+        } else {
+            String::new()
+        };
+        self.objects.dict(
+            page,
+            &format!(
+                "/Type/Page/Parent {}/MediaBox[0 0 {} {}]{user_unit}/Resources<</XObject<</Im0 {xobject}>>>>/Contents {content_ref}",
+                self.pages,
+                num(place.media.0),
+                num(place.media.1),
+            ),
+        )?;
+        self.kids.push(page);
+        Ok(())
+    }
+
+    /// Writes an image XObject (and its soft mask and ICC profile); returns its reference.
+    fn write_image(&mut self, image: &XImage) -> Result<Ref, PdfError> {
+        let smask = match &image.smask {
+            Some(mask) => Some(self.write_image(mask)?),
+            None => None,
+        };
+        let color = match (&image.icc, &image.color) {
+            (Some(icc), _) => {
+                let id = self.objects.reserve();
+                let filter = if icc.deflated {
+                    "/Filter/FlateDecode"
+                } else {
+                    ""
+                };
+                self.objects.stream(
+                    id,
+                    &format!(
+                        "/N {}/Alternate{}{filter}",
+                        icc.components,
+                        image.color.device_name()
+                    ),
+                    &icc.data,
+                )?;
+                format!("[/ICCBased {id}]")
+            }
+            (None, ximage::ColorSpace::Indexed(palette)) => {
+                format!(
+                    "[/Indexed/DeviceRGB {} {}]",
+                    palette.len() / 3 - 1,
+                    hex_string(palette)
+                )
+            }
+            (None, other) => other.device_name().to_string(),
+        };
+        let mut dict = format!(
+            "/Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace{color}/BitsPerComponent {}",
+            image.width, image.height, image.bits
+        );
+        match &image.filter {
+            Filter::Dct => dict.push_str("/Filter/DCTDecode"),
+            Filter::Flate(None) => dict.push_str("/Filter/FlateDecode"),
+            Filter::Flate(Some(p)) => dict.push_str(&format!(
+                "/Filter/FlateDecode/DecodeParms<</Predictor 15/Colors {}/BitsPerComponent {}/Columns {}>>",
+                p.colors, p.bits, p.columns
+            )),
+        }
+        if image.invert {
+            dict.push_str("/Decode[1 0 1 0 1 0 1 0]");
+        }
+        if let Some(mask) = smask {
+            dict.push_str(&format!("/SMask {mask}"));
+        }
+        let id = self.objects.reserve();
+        self.objects.stream(id, &dict, &image.data)?;
+        Ok(id)
+    }
+
+    pub fn finish(mut self) -> Result<PdfSummary<W>, PdfError> {
+        if self.kids.is_empty() {
+            return Err(PdfError::Empty);
+        }
+        let kids: Vec<String> = self.kids.iter().map(Ref::to_string).collect();
+        self.objects.dict(
+            self.pages,
+            &format!("/Type/Pages/Kids[{}]/Count {}", kids.join(" "), kids.len()),
+        )?;
+        self.objects
+            .dict(self.catalog, &format!("/Type/Catalog/Pages {}", self.pages))?;
+        let info = self.objects.reserve();
+        self.objects.dict(info, "/Producer(Folio)")?;
+        let pages = self.kids.len();
+        let (sink, bytes) = self.objects.finish(self.catalog, Some(info))?;
+        Ok(PdfSummary { pages, bytes, sink })
+    }
+}
+
+/// Checks the header's size against the limits, then takes the copy path or decodes.
+fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
+    let format = image::guess_format(data)
+        .map_err(|_| "the file is not an image of a supported format".to_string())?;
+    let size = imagesize::blob_size(data)
+        .map_err(|_| "the image header is truncated or corrupt".to_string())?;
+    let (w, h) = (size.width as u64, size.height as u64);
+    if w == 0 || h == 0 {
+        return Err(format!("the image has no pixels ({w}x{h})"));
+    }
+    if w > limits.max_side as u64 || h > limits.max_side as u64 || w * h > limits.max_pixels {
+        return Err(format!(
+            "the image is {w}x{h}; the limits are {} pixels a side and {} pixels in all",
+            limits.max_side, limits.max_pixels
+        ));
+    }
+    match format {
+        image::ImageFormat::Jpeg => jpeg::prepare(data),
+        image::ImageFormat::Png => match png::prepare_copy(data)? {
+            Some(copied) => Ok(copied),
+            None => {
+                let decoded = raster::decode(data, format, limits)?;
+                let (dpi, orientation) = png::dpi_and_orientation(data);
+                Ok(Prepared {
+                    image: decoded.image,
+                    dpi,
+                    orientation: if orientation != 1 {
+                        orientation
+                    } else {
+                        decoded.orientation
+                    },
+                })
+            }
+        },
+        image::ImageFormat::Gif
+        | image::ImageFormat::Bmp
+        | image::ImageFormat::WebP
+        | image::ImageFormat::Tiff => {
+            let decoded = raster::decode(data, format, limits)?;
+            Ok(Prepared {
+                image: decoded.image,
+                dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),
+                orientation: decoded.orientation,
+            })
+        }
+        other => Err(format!("{other:?} images are not supported")),
+    }
+}

@@ -1,0 +1,230 @@
+//! PNG: a non-interlaced image without transparency keeps its compressed IDAT data, which
+//! PDF decodes with the same predictor (`/Predictor 15`). The data is inflated once to
+//! check it, without keeping the pixels. Anything else goes through the decode path.
+
+use std::io::Write;
+
+use super::exif;
+use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Predictor, Prepared, XImage, sane_dpi};
+
+#[derive(Debug, Default)]
+struct Chunks {
+    width: u32,
+    height: u32,
+    bit_depth: u8,
+    color_type: u8,
+    interlaced: bool,
+    palette: Option<Vec<u8>>,
+    transparency: bool,
+    iccp: Option<Vec<u8>>,
+    ppm: Option<(f64, f64)>,
+    orientation: Option<u8>,
+    idat: Vec<u8>,
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
+    if !data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err("not a PNG file".into());
+    }
+    let mut c = Chunks::default();
+    let mut pos = 8;
+    let mut seen_header = false;
+    loop {
+        let len = be32(data, pos).ok_or("the PNG is truncated")? as usize;
+        let kind = data.get(pos + 4..pos + 8).ok_or("the PNG is truncated")?;
+        let body = data
+            .get(pos + 8..pos + 8 + len)
+            .ok_or("the PNG is truncated")?;
+        match kind {
+            b"IHDR" if body.len() == 13 => {
+                c.width = be32(body, 0).unwrap_or(0);
+                c.height = be32(body, 4).unwrap_or(0);
+                c.bit_depth = body[8];
+                c.color_type = body[9];
+                c.interlaced = body[12] != 0;
+                seen_header = true;
+            }
+            _ if !seen_header => return Err("the PNG does not start with its header".into()),
+            b"PLTE" => c.palette = Some(body.to_vec()),
+            b"tRNS" => c.transparency = true,
+            b"iCCP" => {
+                // name, NUL, compression method (0 = zlib), compressed profile.
+                if let Some(nul) = body.iter().position(|&b| b == 0)
+                    && body.get(nul + 1) == Some(&0)
+                {
+                    c.iccp = Some(body[nul + 2..].to_vec());
+                }
+            }
+            b"pHYs" if body.len() == 9 && body[8] == 1 => {
+                c.ppm = Some((
+                    be32(body, 0).unwrap_or(0) as f64,
+                    be32(body, 4).unwrap_or(0) as f64,
+                ));
+            }
+            b"eXIf" => c.orientation = exif::orientation(body),
+            b"IDAT" => c.idat.extend_from_slice(body),
+            b"IEND" => return Ok(c),
+            _ => {}
+        }
+        pos += 12 + len;
+    }
+}
+
+/// Counts what is written to it and keeps nothing.
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Inflates the IDAT stream into nothing, to check it is whole and of the expected size.
+fn check_idat(idat: &[u8], expected: u64) -> Result<(), String> {
+    let mut z = flate2::write::ZlibDecoder::new(Count(0));
+    z.write_all(idat)
+        .and_then(|_| z.try_finish())
+        .map_err(|e| format!("the PNG image data is corrupt: {e}"))?;
+    let got = z.get_ref().0;
+    if got != expected {
+        return Err(format!(
+            "the PNG image data holds {got} bytes, not the {expected} its header implies"
+        ));
+    }
+    Ok(())
+}
+
+/// The copy path, or `None` when the PNG needs decoding (interlaced or transparent).
+pub fn prepare_copy(data: &[u8]) -> Result<Option<Prepared>, String> {
+    let c = read_chunks(data)?;
+    if c.width == 0 || c.height == 0 {
+        return Err("the PNG states no size".into());
+    }
+    let (color, colors) = match c.color_type {
+        0 => (ColorSpace::Gray, 1),
+        2 => (ColorSpace::Rgb, 3),
+        3 => {
+            let palette = c.palette.clone().ok_or("the palette PNG has no palette")?;
+            if palette.is_empty() || palette.len() % 3 != 0 || palette.len() > 768 {
+                return Err("the PNG palette is malformed".into());
+            }
+            (ColorSpace::Indexed(palette), 1)
+        }
+        4 | 6 => return Ok(None),
+        other => return Err(format!("PNG colour type {other} is not valid")),
+    };
+    let valid_depth = match c.color_type {
+        0 => matches!(c.bit_depth, 1 | 2 | 4 | 8 | 16),
+        3 => matches!(c.bit_depth, 1 | 2 | 4 | 8),
+        _ => matches!(c.bit_depth, 8 | 16),
+    };
+    if !valid_depth {
+        return Err(format!(
+            "bit depth {} is not valid for PNG colour type {}",
+            c.bit_depth, c.color_type
+        ));
+    }
+    if c.interlaced || c.transparency {
+        return Ok(None);
+    }
+    let row_bytes = (c.width as u64 * colors as u64 * c.bit_depth as u64).div_ceil(8);
+    check_idat(&c.idat, c.height as u64 * (row_bytes + 1))?;
+    let icc = match (&c.iccp, &color) {
+        (Some(profile), ColorSpace::Gray | ColorSpace::Rgb) => Some(Icc {
+            components: colors,
+            data: profile.clone(),
+            deflated: true,
+        }),
+        _ => None,
+    };
+    let (x, y) = c
+        .ppm
+        .map(|(x, y)| (x * 0.0254, y * 0.0254))
+        .unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
+    Ok(Some(Prepared {
+        image: XImage {
+            width: c.width,
+            height: c.height,
+            color,
+            icc,
+            bits: c.bit_depth,
+            filter: Filter::Flate(Some(Predictor {
+                colors,
+                bits: c.bit_depth,
+                columns: c.width,
+            })),
+            invert: false,
+            data: c.idat,
+            smask: None,
+        },
+        dpi: sane_dpi(x, y),
+        orientation: c.orientation.unwrap_or(1),
+    }))
+}
+
+/// The PNG's stated resolution and EXIF orientation, for the decode path.
+pub fn dpi_and_orientation(data: &[u8]) -> ((f64, f64), u8) {
+    match read_chunks(data) {
+        Ok(c) => {
+            let (x, y) = c
+                .ppm
+                .map(|(x, y)| (x * 0.0254, y * 0.0254))
+                .unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
+            (sane_dpi(x, y), c.orientation.unwrap_or(1))
+        }
+        Err(_) => ((DEFAULT_DPI, DEFAULT_DPI), 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(img: image::DynamicImage) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn opaque_rgb_is_copied() {
+        let png = encode(image::DynamicImage::ImageRgb8(image::RgbImage::new(7, 5)));
+        let p = prepare_copy(&png).unwrap().expect("the copy path");
+        assert_eq!((p.image.width, p.image.height, p.image.bits), (7, 5, 8));
+        assert_eq!(p.image.color, ColorSpace::Rgb);
+        assert!(matches!(
+            p.image.filter,
+            Filter::Flate(Some(Predictor {
+                colors: 3,
+                bits: 8,
+                columns: 7
+            }))
+        ));
+    }
+
+    #[test]
+    fn alpha_goes_to_the_decode_path() {
+        let png = encode(image::DynamicImage::ImageRgba8(image::RgbaImage::new(3, 3)));
+        assert!(prepare_copy(&png).unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_image_data_is_refused() {
+        let mut png = encode(image::DynamicImage::ImageLuma8(image::GrayImage::new(
+            64, 64,
+        )));
+        let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
+        png[idat + 6] ^= 0xFF;
+        assert!(prepare_copy(&png).unwrap_err().contains("corrupt"));
+        assert!(prepare_copy(&png[..40]).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! The decode path: formats PDF cannot carry as they are (or PNGs with transparency or
+//! interlacing) are decoded under limits and re-encoded losslessly: rows filtered with the
+//! PNG Paeth predictor, then deflated. Alpha becomes a soft mask (never black pixels);
+//! an all-opaque alpha channel adds nothing.
+
+use std::io::{Cursor, Write};
+
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
+use image::{DynamicImage, ImageDecoder, ImageReader};
+
+use super::Limits;
+use super::ximage::{ColorSpace, Filter, Predictor, XImage};
+
+/// A decoded image, re-encoded for PDF, with the orientation its decoder reported.
+pub struct Decoded {
+    pub image: XImage,
+    pub orientation: u8,
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_side);
+    l.max_image_height = Some(limits.max_side);
+    l.max_alloc = Some(limits.max_decode_bytes);
+    l
+}
+
+pub fn decode(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<Decoded, String> {
+    let mut reader = ImageReader::with_format(Cursor::new(data), format);
+    reader.limits(image_limits(limits));
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > limits.max_pixels {
+        return Err(format!(
+            "the image is {w}x{h}, over the limit of {} pixels",
+            limits.max_pixels
+        ));
+    }
+    let orientation = decoder.orientation().map(orientation_number).unwrap_or(1);
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    Ok(Decoded {
+        image: encode(image),
+        orientation,
+    })
+}
+
+fn orientation_number(o: image::metadata::Orientation) -> u8 {
+    use image::metadata::Orientation::*;
+    match o {
+        NoTransforms => 1,
+        FlipHorizontal => 2,
+        Rotate180 => 3,
+        FlipVertical => 4,
+        Rotate90FlipH => 5,
+        Rotate90 => 6,
+        Rotate270FlipH => 7,
+        Rotate270 => 8,
+    }
+}
+
+/// Splits an image into colour and (if any pixel is not opaque) alpha, each deflated.
+pub fn encode(image: DynamicImage) -> XImage {
+    let (width, height) = (image.width(), image.height());
+    match image {
+        DynamicImage::ImageLuma8(i) => plain(width, height, ColorSpace::Gray, 8, i.into_raw()),
+        DynamicImage::ImageRgb8(i) => plain(width, height, ColorSpace::Rgb, 8, i.into_raw()),
+        DynamicImage::ImageLuma16(i) => {
+            plain(width, height, ColorSpace::Gray, 16, be_bytes(i.into_raw()))
+        }
+        DynamicImage::ImageRgb16(i) => {
+            plain(width, height, ColorSpace::Rgb, 16, be_bytes(i.into_raw()))
+        }
+        DynamicImage::ImageLumaA8(i) => {
+            with_alpha(width, height, ColorSpace::Gray, 8, i.into_raw())
+        }
+        DynamicImage::ImageRgba8(i) => with_alpha(width, height, ColorSpace::Rgb, 8, i.into_raw()),
+        DynamicImage::ImageLumaA16(i) => {
+            with_alpha(width, height, ColorSpace::Gray, 16, be_bytes(i.into_raw()))
+        }
+        DynamicImage::ImageRgba16(i) => {
+            with_alpha(width, height, ColorSpace::Rgb, 16, be_bytes(i.into_raw()))
+        }
+        other if other.color().has_alpha() => with_alpha(
+            width,
+            height,
+            ColorSpace::Rgb,
+            16,
+            be_bytes(other.into_rgba16().into_raw()),
+        ),
+        other => plain(
+            width,
+            height,
+            ColorSpace::Rgb,
+            16,
+            be_bytes(other.into_rgb16().into_raw()),
+        ),
+    }
+}
+
+fn be_bytes(samples: Vec<u16>) -> Vec<u8> {
+    samples.into_iter().flat_map(u16::to_be_bytes).collect()
+}
+
+fn plain(width: u32, height: u32, color: ColorSpace, bits: u8, pixels: Vec<u8>) -> XImage {
+    let colors = color.components();
+    XImage {
+        data: deflate_rows(&pixels, width, colors, bits),
+        width,
+        height,
+        color,
+        icc: None,
+        bits,
+        filter: Filter::Flate(Some(Predictor {
+            colors,
+            bits,
+            columns: width,
+        })),
+        invert: false,
+        smask: None,
+    }
+}
+
+/// Interleaved colour+alpha samples (`bits` 8 or 16, big-endian) split into two images.
+fn with_alpha(width: u32, height: u32, color: ColorSpace, bits: u8, pixels: Vec<u8>) -> XImage {
+    let colors = color.components() as usize;
+    let sample = bits as usize / 8;
+    let pixel = (colors + 1) * sample;
+    let mut color_bytes = Vec::with_capacity(pixels.len() / (colors + 1) * colors);
+    let mut alpha = Vec::with_capacity(pixels.len() / (colors + 1));
+    for p in pixels.chunks_exact(pixel) {
+        color_bytes.extend_from_slice(&p[..colors * sample]);
+        alpha.extend_from_slice(&p[colors * sample..]);
+    }
+    let mut image = plain(width, height, color, bits, color_bytes);
+    if alpha.iter().any(|&a| a != 0xFF) {
+        image.smask = Some(Box::new(plain(
+            width,
+            height,
+            ColorSpace::Gray,
+            bits,
+            alpha,
+        )));
+    }
+    image
+}
+
+/// Filters each row with the Paeth predictor (type 4) and deflates the result.
+pub fn deflate_rows(pixels: &[u8], width: u32, colors: u8, bits: u8) -> Vec<u8> {
+    let bpp = (colors as usize * bits as usize).div_ceil(8).max(1);
+    let row = (width as usize * colors as usize * bits as usize).div_ceil(8);
+    let mut z = ZlibEncoder::new(Vec::with_capacity(pixels.len() / 2), Compression::new(6));
+    let mut filtered = vec![0u8; row + 1];
+    filtered[0] = 4;
+    let zeros = vec![0u8; row];
+    let mut above: &[u8] = &zeros;
+    for current in pixels.chunks_exact(row.max(1)) {
+        for i in 0..row {
+            let a = if i >= bpp { current[i - bpp] } else { 0 };
+            let b = above[i];
+            let c = if i >= bpp { above[i - bpp] } else { 0 };
+            filtered[i + 1] = current[i].wrapping_sub(paeth(a, b, c));
+        }
+        // Writing to a Vec cannot fail.
+        let _ = z.write_all(&filtered);
+        above = current;
+    }
+    z.finish().unwrap_or_default()
+}
+
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = a as i16 + b as i16 - c as i16;
+    let (pa, pb, pc) = (
+        (p - a as i16).abs(),
+        (p - b as i16).abs(),
+        (p - c as i16).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Undoes the Paeth filter, as a PDF reader does.
+    fn unfilter(data: &[u8], row: usize, bpp: usize) -> Vec<u8> {
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(data)
+            .read_to_end(&mut raw)
+            .unwrap();
+        let mut out: Vec<u8> = Vec::new();
+        for (r, line) in raw.chunks(row + 1).enumerate() {
+            assert_eq!(line[0], 4);
+            for i in 0..row {
+                let a = if i >= bpp { out[r * row + i - bpp] } else { 0 };
+                let b = if r > 0 { out[(r - 1) * row + i] } else { 0 };
+                let c = if r > 0 && i >= bpp {
+                    out[(r - 1) * row + i - bpp]
+                } else {
+                    0
+                };
+                out.push(line[i + 1].wrapping_add(paeth(a, b, c)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn paeth_rows_round_trip() {
+        let pixels: Vec<u8> = (0..(5 * 4 * 3)).map(|i| (i * 37 % 251) as u8).collect();
+        let data = deflate_rows(&pixels, 5, 3, 8);
+        assert_eq!(unfilter(&data, 15, 3), pixels);
+    }
+
+    #[test]
+    fn opaque_alpha_adds_no_mask_and_real_alpha_does() {
+        let opaque = image::RgbaImage::from_pixel(4, 4, image::Rgba([10, 20, 30, 255]));
+        assert!(encode(DynamicImage::ImageRgba8(opaque)).smask.is_none());
+        let mut clear = image::RgbaImage::from_pixel(4, 4, image::Rgba([10, 20, 30, 255]));
+        clear.put_pixel(1, 1, image::Rgba([0, 0, 0, 0]));
+        let x = encode(DynamicImage::ImageRgba8(clear));
+        let mask = x.smask.expect("a soft mask");
+        assert_eq!(mask.color, ColorSpace::Gray);
+        let alpha = unfilter(&mask.data, 4, 1);
+        assert_eq!(alpha[5], 0);
+        assert_eq!(alpha.iter().filter(|&&a| a == 255).count(), 15);
+        assert_eq!(unfilter(&x.data, 12, 3)[..3], [10, 20, 30]);
+    }
+}

@@ -1,0 +1,89 @@
+//! An image as the PDF will carry it: pixel size, colour, bits, filter and the stream bytes
+//! (compressed data copied from the file, or pixels Folio encoded losslessly).
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColorSpace {
+    Gray,
+    Rgb,
+    Cmyk,
+    /// Palette of RGB triples.
+    Indexed(Vec<u8>),
+}
+
+impl ColorSpace {
+    pub fn components(&self) -> u8 {
+        match self {
+            ColorSpace::Gray | ColorSpace::Indexed(_) => 1,
+            ColorSpace::Rgb => 3,
+            ColorSpace::Cmyk => 4,
+        }
+    }
+
+    pub fn device_name(&self) -> &'static str {
+        match self {
+            ColorSpace::Gray | ColorSpace::Indexed(_) => "/DeviceGray",
+            ColorSpace::Rgb => "/DeviceRGB",
+            ColorSpace::Cmyk => "/DeviceCMYK",
+        }
+    }
+}
+
+/// An embedded ICC profile, raw or zlib-compressed (as PNG's iCCP chunk holds it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Icc {
+    pub components: u8,
+    pub data: Vec<u8>,
+    pub deflated: bool,
+}
+
+/// The PNG predictor parameters of copied (or Folio-filtered) rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Predictor {
+    pub colors: u8,
+    pub bits: u8,
+    pub columns: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Filter {
+    Dct,
+    Flate(Option<Predictor>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct XImage {
+    pub width: u32,
+    pub height: u32,
+    pub color: ColorSpace,
+    pub icc: Option<Icc>,
+    pub bits: u8,
+    pub filter: Filter,
+    /// Adobe CMYK JPEGs store inverted values; `/Decode [1 0 1 0 1 0 1 0]` turns them back.
+    pub invert: bool,
+    pub data: Vec<u8>,
+    pub smask: Option<Box<XImage>>,
+}
+
+/// An image ready to place: the XObject, its resolution and its EXIF orientation.
+#[derive(Debug)]
+pub struct Prepared {
+    pub image: XImage,
+    /// Dots per inch, horizontally and vertically.
+    pub dpi: (f64, f64),
+    /// EXIF orientation, 1 to 8 (1 when absent or invalid).
+    pub orientation: u8,
+}
+
+/// The resolution assumed when a file states none.
+pub const DEFAULT_DPI: f64 = 96.0;
+
+/// Turns a stated resolution into one usable for page sizes: non-positive or absurd
+/// values fall back to the default.
+pub fn sane_dpi(x: f64, y: f64) -> (f64, f64) {
+    let ok = |v: f64| v.is_finite() && (1.0..=100_000.0).contains(&v);
+    if ok(x) && ok(y) {
+        (x, y)
+    } else {
+        (DEFAULT_DPI, DEFAULT_DPI)
+    }
+}

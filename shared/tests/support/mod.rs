@@ -1,0 +1,307 @@
+//! Helpers of the engine tests: building PDFs, and asking qpdf and poppler about them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use folio_shared::pdf::{PdfBuilder, PdfOptions};
+use image::{DynamicImage, RgbImage};
+
+pub struct Pdf {
+    pub dir: PathBuf,
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "{name} is not installed: `make test` installs it (scripts/system-deps.sh)"
+    );
+    Command::new(name)
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().expect("the tool runs");
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Pdf {
+    pub fn build(images: &[(Vec<u8>, u16)]) -> Pdf {
+        Pdf::build_with(images, PdfOptions::default())
+    }
+
+    pub fn build_with(images: &[(Vec<u8>, u16)], options: PdfOptions) -> Pdf {
+        let mut builder = PdfBuilder::new(Vec::new(), options).unwrap();
+        for (i, (data, rotate)) in images.iter().enumerate() {
+            builder
+                .add_image(i, data, *rotate)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let summary = builder.finish().unwrap();
+        assert_eq!(summary.pages, images.len());
+        assert_eq!(summary.bytes as usize, summary.sink.len());
+        Pdf::from_bytes(summary.sink)
+    }
+
+    pub fn from_bytes(bytes: Vec<u8>) -> Pdf {
+        let dir =
+            std::env::temp_dir().join(format!("folio-pdf-tests/{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.pdf");
+        std::fs::write(&path, &bytes).unwrap();
+        Pdf { dir, path, bytes }
+    }
+
+    /// `qpdf --check` finds no error (it exits non-zero on errors, 3 on warnings).
+    pub fn check(&self) {
+        let out = tool("qpdf")
+            .arg("--check")
+            .arg(&self.path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "qpdf --check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn page_count(&self) -> usize {
+        let info = run(tool("pdfinfo").arg(&self.path));
+        info.lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("pdfinfo reports the page count")
+    }
+
+    /// Page sizes in points, as poppler reads them.
+    pub fn page_sizes(&self) -> Vec<(f64, f64)> {
+        let n = self.page_count();
+        let info = run(tool("pdfinfo")
+            .args(["-f", "1", "-l", &n.to_string()])
+            .arg(&self.path));
+        info.lines()
+            .filter(|l| l.starts_with("Page") && l.contains(" size:"))
+            .map(|l| {
+                let dims: Vec<f64> = l
+                    .split_once("size:")
+                    .unwrap()
+                    .1
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                (dims[0], dims[1])
+            })
+            .collect()
+    }
+
+    /// Page `page` (1-based) rendered by poppler at `dpi`. pdftocairo, not pdftoppm: the
+    /// latter's Splash backend resamples images even at 1:1, so no render would be exact.
+    pub fn render(&self, page: usize, dpi: f64) -> RgbImage {
+        let prefix = self.dir.join(format!("page{page}"));
+        run(tool("pdftocairo")
+            .args([
+                "-r",
+                &dpi.to_string(),
+                "-f",
+                &page.to_string(),
+                "-l",
+                &page.to_string(),
+            ])
+            .args(["-png", "-singlefile"])
+            .arg(&self.path)
+            .arg(&prefix));
+        image::open(prefix.with_extension("png")).unwrap().to_rgb8()
+    }
+
+    /// Page `page` rendered to exactly `w` x `h` pixels, whatever its size in points.
+    pub fn render_to(&self, page: usize, w: u32, h: u32) -> RgbImage {
+        let prefix = self.dir.join(format!("page{page}-{w}x{h}"));
+        run(tool("pdftocairo")
+            .args(["-f", &page.to_string(), "-l", &page.to_string()])
+            .args(["-scale-to-x", &w.to_string(), "-scale-to-y", &h.to_string()])
+            .args(["-png", "-singlefile"])
+            .arg(&self.path)
+            .arg(&prefix));
+        image::open(prefix.with_extension("png")).unwrap().to_rgb8()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// The data of every stream whose dictionary contains `marker`.
+    pub fn streams_with(&self, marker: &str) -> Vec<&[u8]> {
+        let b = &self.bytes;
+        let mut found = Vec::new();
+        let mut at = 0;
+        while let Some(start) = find(&b[at..], b"stream\n").map(|i| at + i) {
+            if start >= 3 && &b[start - 3..start] == b"end" {
+                at = start + 1;
+                continue;
+            }
+            let dict_start = rfind(&b[..start], b"obj\n<<").unwrap_or(0);
+            let dict = String::from_utf8_lossy(&b[dict_start..start]);
+            let length: usize = dict
+                .split("/Length ")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let data_start = start + b"stream\n".len();
+            if dict.contains(marker) && !dict.contains("endstream") {
+                found.push(&b[data_start..data_start + length]);
+            }
+            at = data_start + length;
+        }
+        found
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+pub fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+pub fn max_diff(a: &RgbImage, b: &RgbImage) -> u8 {
+    assert_eq!(
+        a.dimensions(),
+        b.dimensions(),
+        "render and source differ in size"
+    );
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
+pub fn mean_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(
+        a.dimensions(),
+        b.dimensions(),
+        "render and source differ in size"
+    );
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y) as u64)
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+fn chunk(kind: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(body);
+    let mut v = (body.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(kind);
+    v.extend_from_slice(body);
+    v.extend_from_slice(&crc.sum().to_be_bytes());
+    v
+}
+
+/// A PNG with an `eXIf` chunk holding the orientation (little-endian TIFF).
+pub fn png_with_exif_orientation(picture: &RgbImage, orientation: u8) -> Vec<u8> {
+    let png = encode(
+        &DynamicImage::ImageRgb8(picture.clone()),
+        image::ImageFormat::Png,
+    );
+    let mut exif = b"II\x2a\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+    exif.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0, 0]);
+    let after_ihdr = 8 + 25;
+    let mut out = png[..after_ihdr].to_vec();
+    out.extend(chunk(b"eXIf", &exif));
+    out.extend_from_slice(&png[after_ihdr..]);
+    out
+}
+
+/// A PNG made of a header that claims `w`x`h`, and nothing else.
+pub fn huge_png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(chunk(b"IHDR", &ihdr));
+    out.extend(chunk(b"IEND", b""));
+    out
+}
+
+/// An 8-bit palette PNG of four colours.
+pub fn palette_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 250, 250, 10]);
+        let mut writer = encoder.write_header().unwrap();
+        let data: Vec<u8> = (0..w * h).map(|i| ((i % w + i / w) % 4) as u8).collect();
+        writer.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+/// The corpus directory from `FOLIO_CORPUS`; a test that needs it fails without it.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("FOLIO_CORPUS")
+        .map(PathBuf::from)
+        .expect("FOLIO_CORPUS is not set: point it at shared/corpus (make test does)");
+    assert!(
+        dir.is_dir(),
+        "FOLIO_CORPUS={} is not a directory",
+        dir.display()
+    );
+    dir
+}
+
+pub fn corpus(name: &str) -> Vec<u8> {
+    let path: PathBuf = corpus_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", Path::new(&path).display()))
+}
+
+/// Asserts two pictures are equal, reporting sizes and where they differ (not the pixels).
+#[track_caller]
+pub fn assert_same(rendered: &RgbImage, expected: &RgbImage, what: &str) {
+    assert_eq!(
+        rendered.dimensions(),
+        expected.dimensions(),
+        "{what}: rendered size differs from the source"
+    );
+    let first = rendered
+        .enumerate_pixels()
+        .find(|(x, y, p)| *p != expected.get_pixel(*x, *y))
+        .map(|(x, y, p)| (x, y, *p, *expected.get_pixel(x, y)));
+    assert!(
+        first.is_none(),
+        "{what}: max diff {}, mean {:.3}; first at {:?}",
+        max_diff(rendered, expected),
+        mean_diff(rendered, expected),
+        first
+    );
+}
