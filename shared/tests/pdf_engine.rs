@@ -296,3 +296,38 @@ fn corpus_interlaced_png_matches_its_plain_twin() {
     pdf.check();
     assert_same(&pdf.render(1, 96.0), &plain, "interlaced");
 }
+
+#[test]
+fn every_tiff_page_is_a_page_and_cmyk_stays_cmyk() {
+    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::tags::Tag;
+    let picture = pattern(30, 20);
+    let mut cmyk = vec![0u8; 10 * 10 * 4];
+    for px in cmyk.chunks_exact_mut(4).skip(50) {
+        px[3] = 255; // the lower half is pure black ink
+    }
+    let mut file = std::io::Cursor::new(Vec::new());
+    {
+        let mut tiff = TiffEncoder::new(&mut file).unwrap();
+        let mut page = tiff.new_image::<colortype::RGB8>(30, 20).unwrap();
+        page.encoder().write_tag(Tag::Orientation, 6u16).unwrap();
+        page.write_data(picture.as_raw()).unwrap();
+        tiff.write_image::<colortype::CMYK8>(10, 10, &cmyk).unwrap();
+    }
+    let pdf = Pdf::build(&[(file.into_inner(), 0)]);
+    pdf.check();
+    assert_eq!(pdf.page_count(), 2);
+    let turned = DynamicImage::ImageRgb8(picture).rotate90().to_rgb8();
+    assert_same(&pdf.render(1, 96.0), &turned, "page 1, orientation 6");
+    assert!(
+        pdf.text().contains("/ColorSpace/DeviceCMYK"),
+        "the CMYK page stays CMYK"
+    );
+    let page2 = pdf.render(2, 96.0);
+    assert_eq!(page2.get_pixel(5, 2), &Rgb([255, 255, 255]));
+    assert!(
+        page2.get_pixel(5, 8).0.iter().all(|&c| c < 64),
+        "{:?}",
+        page2.get_pixel(5, 8)
+    );
+}

@@ -8,6 +8,7 @@ mod objects;
 pub mod placement;
 mod png;
 mod raster;
+mod tiff;
 pub mod units;
 mod ximage;
 
@@ -93,7 +94,16 @@ impl<W: Write> PdfBuilder<W> {
             return Err(PdfError::Rotation(rotate));
         }
         let refused = |reason: String| PdfError::Image { index, reason };
-        let prepared = prepare(data, &self.options.limits).map_err(refused)?;
+        let limits = self.options.limits;
+        check_header(data, &limits).map_err(refused)?;
+        if image::guess_format(data).ok() == Some(image::ImageFormat::Tiff) {
+            let mut pages = tiff::pages(data, &limits).map_err(refused)?;
+            while let Some(page) = pages.next_page() {
+                self.write_page(&page.map_err(refused)?, rotate)?;
+            }
+            return Ok(());
+        }
+        let prepared = prepare(data, &limits).map_err(refused)?;
         self.write_page(&prepared, rotate)
     }
 
@@ -206,9 +216,9 @@ impl<W: Write> PdfBuilder<W> {
     }
 }
 
-/// Checks the header's size against the limits, then takes the copy path or decodes.
-fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
-    let format = image::guess_format(data)
+/// Checks the size the header states against the limits, before anything is decoded.
+fn check_header(data: &[u8], limits: &Limits) -> Result<(), String> {
+    image::guess_format(data)
         .map_err(|_| "the file is not an image of a supported format".to_string())?;
     let size = imagesize::blob_size(data)
         .map_err(|_| "the image header is truncated or corrupt".to_string())?;
@@ -222,6 +232,13 @@ fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
             limits.max_side, limits.max_pixels
         ));
     }
+    Ok(())
+}
+
+/// One image, by the copy path where PDF can carry its data, else decoded.
+fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
+    let format = image::guess_format(data)
+        .map_err(|_| "the file is not an image of a supported format".to_string())?;
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
         image::ImageFormat::Png => match png::prepare_copy(data)? {
@@ -240,10 +257,7 @@ fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
                 })
             }
         },
-        image::ImageFormat::Gif
-        | image::ImageFormat::Bmp
-        | image::ImageFormat::WebP
-        | image::ImageFormat::Tiff => {
+        image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
             let decoded = raster::decode(data, format, limits)?;
             Ok(Prepared {
                 image: decoded.image,

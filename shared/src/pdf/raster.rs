@@ -98,11 +98,17 @@ pub fn encode(image: DynamicImage) -> XImage {
     }
 }
 
-fn be_bytes(samples: Vec<u16>) -> Vec<u8> {
+pub(super) fn be_bytes(samples: Vec<u16>) -> Vec<u8> {
     samples.into_iter().flat_map(u16::to_be_bytes).collect()
 }
 
-fn plain(width: u32, height: u32, color: ColorSpace, bits: u8, pixels: Vec<u8>) -> XImage {
+pub(super) fn plain(
+    width: u32,
+    height: u32,
+    color: ColorSpace,
+    bits: u8,
+    pixels: Vec<u8>,
+) -> XImage {
     let colors = color.components();
     XImage {
         data: deflate_rows(&pixels, width, colors, bits),
@@ -122,7 +128,13 @@ fn plain(width: u32, height: u32, color: ColorSpace, bits: u8, pixels: Vec<u8>) 
 }
 
 /// Interleaved colour+alpha samples (`bits` 8 or 16, big-endian) split into two images.
-fn with_alpha(width: u32, height: u32, color: ColorSpace, bits: u8, pixels: Vec<u8>) -> XImage {
+pub(super) fn with_alpha(
+    width: u32,
+    height: u32,
+    color: ColorSpace,
+    bits: u8,
+    pixels: Vec<u8>,
+) -> XImage {
     let colors = color.components() as usize;
     let sample = bits as usize / 8;
     let pixel = (colors + 1) * sample;

@@ -50,7 +50,7 @@ impl Pdf {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let summary = builder.finish().unwrap();
-        assert_eq!(summary.pages, images.len());
+        assert!(summary.pages >= images.len(), "every input makes at least one page");
         assert_eq!(summary.bytes as usize, summary.sink.len());
         Pdf::from_bytes(summary.sink)
     }

@@ -1,0 +1,170 @@
+//! TIFF: every page becomes a page, decoded one at a time (each is written before the next
+//! is read). CMYK stays CMYK; bilevel and 2/4-bit images keep their packed rows; palette
+//! images stay indexed; alpha becomes a soft mask.
+
+use std::io::Cursor;
+
+use tiff::ColorType;
+use tiff::decoder::{Decoder, DecodingResult};
+use tiff::tags::Tag;
+
+use super::Limits;
+use super::raster::{be_bytes, plain, with_alpha};
+use super::ximage::{ColorSpace, DEFAULT_DPI, Prepared, XImage, sane_dpi};
+
+pub struct Pages<'a> {
+    decoder: Decoder<Cursor<&'a [u8]>>,
+    limits: Limits,
+    done: bool,
+}
+
+pub fn pages<'a>(data: &'a [u8], limits: &Limits) -> Result<Pages<'a>, String> {
+    let mut tiff_limits = tiff::decoder::Limits::default();
+    tiff_limits.decoding_buffer_size = limits.max_decode_bytes as usize;
+    tiff_limits.intermediate_buffer_size = limits.max_decode_bytes as usize;
+    let decoder = Decoder::new(Cursor::new(data))
+        .map_err(|e| e.to_string())?
+        .with_limits(tiff_limits);
+    Ok(Pages {
+        decoder,
+        limits: *limits,
+        done: false,
+    })
+}
+
+impl Pages<'_> {
+    /// The next page, or `None` after the last.
+    pub fn next_page(&mut self) -> Option<Result<Prepared, String>> {
+        if self.done {
+            return None;
+        }
+        let page = self.read_page();
+        if page.is_err() || !self.decoder.more_images() {
+            self.done = true;
+        } else if let Err(e) = self.decoder.next_image() {
+            self.done = true;
+            return Some(Err(e.to_string()));
+        }
+        Some(page)
+    }
+
+    fn read_page(&mut self) -> Result<Prepared, String> {
+        let d = &mut self.decoder;
+        let (w, h) = d.dimensions().map_err(|e| e.to_string())?;
+        let l = &self.limits;
+        if w == 0 || h == 0 {
+            return Err(format!("a TIFF page has no pixels ({w}x{h})"));
+        }
+        if w > l.max_side || h > l.max_side || w as u64 * h as u64 > l.max_pixels {
+            return Err(format!(
+                "a TIFF page is {w}x{h}; the limits are {} pixels a side and {} pixels in all",
+                l.max_side, l.max_pixels
+            ));
+        }
+        let color = d.colortype().map_err(|e| e.to_string())?;
+        let palette = match color {
+            ColorType::Palette(bits) => Some(palette(d, bits)?),
+            _ => None,
+        };
+        let dpi = resolution(d);
+        let orientation = d
+            .find_tag(Tag::Orientation)
+            .ok()
+            .flatten()
+            .and_then(|v| v.into_u32().ok())
+            .filter(|o| (1..=8).contains(o))
+            .unwrap_or(1) as u8;
+        let pixels = d.read_image().map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            image: to_ximage(w, h, color, pixels, palette)?,
+            dpi,
+            orientation,
+        })
+    }
+}
+
+fn resolution(d: &mut Decoder<Cursor<&[u8]>>) -> (f64, f64) {
+    let mut rational = |tag| -> Option<f64> {
+        match d.find_tag(tag).ok()?? {
+            tiff::decoder::ifd::Value::Rational(n, den) if den != 0 => Some(n as f64 / den as f64),
+            other => other.into_f64().ok(),
+        }
+    };
+    let (Some(x), Some(y)) = (rational(Tag::XResolution), rational(Tag::YResolution)) else {
+        return (DEFAULT_DPI, DEFAULT_DPI);
+    };
+    let per_inch = match d
+        .find_tag(Tag::ResolutionUnit)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u16().ok())
+    {
+        Some(3) => 2.54,
+        Some(1) => return (DEFAULT_DPI, DEFAULT_DPI),
+        _ => 1.0,
+    };
+    sane_dpi(x * per_inch, y * per_inch)
+}
+
+/// The colour map (16-bit R, then G, then B) as 8-bit RGB triples.
+fn palette(d: &mut Decoder<Cursor<&[u8]>>, bits: u8) -> Result<Vec<u8>, String> {
+    let map = d
+        .get_tag_u16_vec(Tag::ColorMap)
+        .map_err(|_| "the palette TIFF has no colour map".to_string())?;
+    let n = 1usize << bits;
+    if map.len() < 3 * n {
+        return Err("the TIFF colour map is too short".into());
+    }
+    Ok((0..n)
+        .flat_map(|i| [map[i], map[n + i], map[2 * n + i]].map(|v| (v >> 8) as u8))
+        .collect())
+}
+
+fn to_ximage(
+    w: u32,
+    h: u32,
+    color: ColorType,
+    pixels: DecodingResult,
+    palette: Option<Vec<u8>>,
+) -> Result<XImage, String> {
+    let (bytes, bits) = match pixels {
+        DecodingResult::U8(v) => (v, color.bit_depth()),
+        DecodingResult::U16(v) => (be_bytes(v), 16),
+        // Floating-point samples (0.0 to 1.0) become 16-bit integers, losing nothing visible.
+        DecodingResult::F32(v) => (
+            be_bytes(
+                v.into_iter()
+                    .map(|f| (f.clamp(0.0, 1.0) * 65535.0).round() as u16)
+                    .collect(),
+            ),
+            16,
+        ),
+        _ => return Err(format!("TIFF samples of type {color:?} are not supported")),
+    };
+    let samples: u64 = match color {
+        ColorType::Gray(_) | ColorType::Palette(_) => 1,
+        ColorType::GrayA(_) => 2,
+        ColorType::RGB(_) => 3,
+        ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
+        ColorType::CMYKA(_) => 5,
+        other => return Err(format!("TIFF colour type {other:?} is not supported")),
+    };
+    let expected = (w as u64 * samples * bits as u64).div_ceil(8) * h as u64;
+    if bytes.len() as u64 != expected {
+        return Err(format!(
+            "a TIFF page holds {} bytes of pixels, not {expected}",
+            bytes.len()
+        ));
+    }
+    let alpha_ok = bits >= 8;
+    Ok(match (color, palette) {
+        (ColorType::Gray(_), _) => plain(w, h, ColorSpace::Gray, bits, bytes),
+        (ColorType::RGB(_), _) => plain(w, h, ColorSpace::Rgb, bits, bytes),
+        (ColorType::CMYK(_), _) => plain(w, h, ColorSpace::Cmyk, bits, bytes),
+        (ColorType::Palette(_), Some(p)) => plain(w, h, ColorSpace::Indexed(p), bits, bytes),
+        (ColorType::GrayA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Gray, bits, bytes),
+        (ColorType::RGBA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Rgb, bits, bytes),
+        (ColorType::CMYKA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Cmyk, bits, bytes),
+        (other, _) => return Err(format!("TIFF colour type {other:?} is not supported")),
+    })
+}
