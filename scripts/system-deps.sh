@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftoppm);
-# installed only when missing.
+# Debian packages the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and
+# to decode reference images (OpenJPEG's opj_decompress); installed only when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 missing=()
 command -v qpdf >/dev/null || missing+=(qpdf)
-{ command -v pdftoppm >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
+{ command -v pdftocairo >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
+command -v opj_decompress >/dev/null || missing+=(libopenjp2-tools)
 [ ${#missing[@]} -eq 0 ] && exit 0
 log "installing ${missing[*]}"
 sudo=""

@@ -331,3 +331,52 @@ fn every_tiff_page_is_a_page_and_cmyk_stays_cmyk() {
         page2.get_pixel(5, 8)
     );
 }
+
+#[test]
+fn jpeg_2000_renders_as_openjpeg_decodes_it() {
+    for name in [
+        "pillow/test-card-lossy-tiled.jp2",
+        "pillow/16bit.cropped.jp2",
+        "pillow/16bit.cropped.j2k",
+        "pillow/00r0_gray_l.jp2",
+    ] {
+        let data = corpus(name);
+        let pdf = Pdf::build(&[(data.clone(), 0)]);
+        pdf.check();
+        assert!(pdf.text().contains("/JPXDecode"), "{name}");
+        if data.starts_with(b"\0\0\0\x0cjP  ") {
+            assert_eq!(
+                pdf.streams_with("/JPXDecode")[0],
+                data.as_slice(),
+                "{name}: a JP2 file is embedded as it is"
+            );
+        }
+        let reference = openjpeg_decode(name);
+        let (w, h) = reference.dimensions();
+        let rendered = pdf.render_to(1, w, h);
+        let (max, mean) = (
+            max_diff(&rendered, &reference),
+            mean_diff(&rendered, &reference),
+        );
+        assert!(
+            mean < 1.0 && max <= 8,
+            "{name}: max diff {max}, mean {mean:.3}"
+        );
+    }
+}
+
+#[test]
+fn broken_jpeg_2000_files_are_refused() {
+    for name in [
+        "pillow/not_enough_data.jp2",
+        "pillow/crash-4fb027452e6988530aa5dabee76eecacb3b79f8a.j2k",
+        "pillow/balloon_eciRGBv2_aware.jp2",
+    ] {
+        let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+        let err = pdf.add_image(0, &corpus(name), 0).unwrap_err();
+        assert!(
+            matches!(err, PdfError::Image { index: 0, .. }),
+            "{name}: {err}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! everything else is decoded under limits and re-encoded losslessly.
 
 mod exif;
+mod jp2;
 mod jpeg;
 mod objects;
 pub mod placement;
@@ -95,16 +96,32 @@ impl<W: Write> PdfBuilder<W> {
         }
         let refused = |reason: String| PdfError::Image { index, reason };
         let limits = self.options.limits;
-        check_header(data, &limits).map_err(refused)?;
-        if image::guess_format(data).ok() == Some(image::ImageFormat::Tiff) {
-            let mut pages = tiff::pages(data, &limits).map_err(refused)?;
-            while let Some(page) = pages.next_page() {
-                self.write_page(&page.map_err(refused)?, rotate)?;
+        match sniff(data).map_err(refused)? {
+            Kind::Jp2 => {
+                // Only headers are read: the limits apply to the size they state.
+                let prepared = jp2::prepare(data).map_err(refused)?;
+                check_size(
+                    prepared.image.width.into(),
+                    prepared.image.height.into(),
+                    &limits,
+                )
+                .map_err(refused)?;
+                self.write_page(&prepared, rotate)
             }
-            return Ok(());
+            Kind::Tiff => {
+                check_header(data, &limits).map_err(refused)?;
+                let mut pages = tiff::pages(data, &limits).map_err(refused)?;
+                while let Some(page) = pages.next_page() {
+                    self.write_page(&page.map_err(refused)?, rotate)?;
+                }
+                Ok(())
+            }
+            Kind::Raster(format) => {
+                check_header(data, &limits).map_err(refused)?;
+                let prepared = prepare(data, format, &limits).map_err(refused)?;
+                self.write_page(&prepared, rotate)
+            }
         }
-        let prepared = prepare(data, &limits).map_err(refused)?;
-        self.write_page(&prepared, rotate)
     }
 
     fn write_page(&mut self, prepared: &Prepared, rotate: u16) -> Result<(), PdfError> {
@@ -175,10 +192,22 @@ impl<W: Write> PdfBuilder<W> {
             (None, other) => other.device_name().to_string(),
         };
         let mut dict = format!(
-            "/Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace{color}/BitsPerComponent {}",
-            image.width, image.height, image.bits
+            "/Type/XObject/Subtype/Image/Width {}/Height {}",
+            image.width, image.height
         );
+        if !matches!(image.filter, Filter::Jpx { .. }) {
+            dict.push_str(&format!(
+                "/ColorSpace{color}/BitsPerComponent {}",
+                image.bits
+            ));
+        }
         match &image.filter {
+            Filter::Jpx { smask_in_data } => {
+                dict.push_str("/Filter/JPXDecode");
+                if *smask_in_data {
+                    dict.push_str("/SMaskInData 1");
+                }
+            }
             Filter::Dct => dict.push_str("/Filter/DCTDecode"),
             Filter::Flate(None) => dict.push_str("/Filter/FlateDecode"),
             Filter::Flate(Some(p)) => dict.push_str(&format!(
@@ -216,13 +245,25 @@ impl<W: Write> PdfBuilder<W> {
     }
 }
 
-/// Checks the size the header states against the limits, before anything is decoded.
-fn check_header(data: &[u8], limits: &Limits) -> Result<(), String> {
-    image::guess_format(data)
-        .map_err(|_| "the file is not an image of a supported format".to_string())?;
-    let size = imagesize::blob_size(data)
-        .map_err(|_| "the image header is truncated or corrupt".to_string())?;
-    let (w, h) = (size.width as u64, size.height as u64);
+enum Kind {
+    Jp2,
+    Tiff,
+    Raster(image::ImageFormat),
+}
+
+fn sniff(data: &[u8]) -> Result<Kind, String> {
+    if data.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+    {
+        return Ok(Kind::Jp2);
+    }
+    match image::guess_format(data) {
+        Ok(image::ImageFormat::Tiff) => Ok(Kind::Tiff),
+        Ok(format) => Ok(Kind::Raster(format)),
+        Err(_) => Err("the file is not an image of a supported format".to_string()),
+    }
+}
+
+fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
     if w == 0 || h == 0 {
         return Err(format!("the image has no pixels ({w}x{h})"));
     }
@@ -235,10 +276,15 @@ fn check_header(data: &[u8], limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the size the header states against the limits, before anything is decoded.
+fn check_header(data: &[u8], limits: &Limits) -> Result<(), String> {
+    let size = imagesize::blob_size(data)
+        .map_err(|_| "the image header is truncated or corrupt".to_string())?;
+    check_size(size.width as u64, size.height as u64, limits)
+}
+
 /// One image, by the copy path where PDF can carry its data, else decoded.
-fn prepare(data: &[u8], limits: &Limits) -> Result<Prepared, String> {
-    let format = image::guess_format(data)
-        .map_err(|_| "the file is not an image of a supported format".to_string())?;
+fn prepare(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<Prepared, String> {
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
         image::ImageFormat::Png => match png::prepare_copy(data)? {

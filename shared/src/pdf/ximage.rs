@@ -48,6 +48,11 @@ pub struct Predictor {
 pub enum Filter {
     Dct,
     Flate(Option<Predictor>),
+    /// JPEG 2000; the file carries its colour space, and `smask_in_data` says it carries
+    /// an opacity channel too.
+    Jpx {
+        smask_in_data: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

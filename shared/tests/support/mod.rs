@@ -50,7 +50,10 @@ impl Pdf {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let summary = builder.finish().unwrap();
-        assert!(summary.pages >= images.len(), "every input makes at least one page");
+        assert!(
+            summary.pages >= images.len(),
+            "every input makes at least one page"
+        );
         assert_eq!(summary.bytes as usize, summary.sink.len());
         Pdf::from_bytes(summary.sink)
     }
@@ -304,4 +307,18 @@ pub fn assert_same(rendered: &RgbImage, expected: &RgbImage, what: &str) {
         mean_diff(rendered, expected),
         first
     );
+}
+
+/// A reference decode by OpenJPEG's `opj_decompress`.
+pub fn openjpeg_decode(name: &str) -> RgbImage {
+    let dir =
+        std::env::temp_dir().join(format!("folio-pdf-tests/{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("reference.png");
+    run(tool("opj_decompress")
+        .arg("-i")
+        .arg(corpus_dir().join(name))
+        .arg("-o")
+        .arg(&out));
+    image::open(&out).unwrap().to_rgb8()
 }
