@@ -6,8 +6,11 @@ use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Prepared, XImage, sane_dpi}
 
 const SIGNATURE: &[u8] = b"\0\0\0\x0cjP  \r\n\x87\n";
 
-/// Top-level or child boxes of `data`: (type, content).
-fn boxes(mut data: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, String> {
+/// A box's type and content.
+type Jp2Box<'a> = ([u8; 4], &'a [u8]);
+
+/// Top-level or child boxes of `data`.
+fn boxes(mut data: &[u8]) -> Result<Vec<Jp2Box<'_>>, String> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let short = || "a JPEG 2000 box is truncated".to_string();
