@@ -109,7 +109,7 @@ impl<W: Write> PdfBuilder<W> {
                 self.write_page(&prepared, rotate)
             }
             Kind::Tiff => {
-                check_header(data, &limits).map_err(refused)?;
+                // Each page's size is checked before it is decoded.
                 let mut pages = tiff::pages(data, &limits).map_err(refused)?;
                 while let Some(page) = pages.next_page() {
                     self.write_page(&page.map_err(refused)?, rotate)?;
@@ -117,8 +117,11 @@ impl<W: Write> PdfBuilder<W> {
                 Ok(())
             }
             Kind::Raster(format) => {
-                check_header(data, &limits).map_err(refused)?;
+                // The copy paths read only headers; the decode path checks the size its
+                // decoder reads from the header before decoding.
                 let prepared = prepare(data, format, &limits).map_err(refused)?;
+                let image = &prepared.image;
+                check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
                 self.write_page(&prepared, rotate)
             }
         }
@@ -256,6 +259,10 @@ fn sniff(data: &[u8]) -> Result<Kind, String> {
     {
         return Ok(Kind::Jp2);
     }
+    // BigTIFF, which the tiff crate reads but format guessing does not know.
+    if data.starts_with(b"II\x2b\0") || data.starts_with(b"MM\0\x2b") {
+        return Ok(Kind::Tiff);
+    }
     match image::guess_format(data) {
         Ok(image::ImageFormat::Tiff) => Ok(Kind::Tiff),
         Ok(format) => Ok(Kind::Raster(format)),
@@ -276,18 +283,11 @@ fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the size the header states against the limits, before anything is decoded.
-fn check_header(data: &[u8], limits: &Limits) -> Result<(), String> {
-    let size = imagesize::blob_size(data)
-        .map_err(|_| "the image header is truncated or corrupt".to_string())?;
-    check_size(size.width as u64, size.height as u64, limits)
-}
-
 /// One image, by the copy path where PDF can carry its data, else decoded.
 fn prepare(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<Prepared, String> {
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
-        image::ImageFormat::Png => match png::prepare_copy(data)? {
+        image::ImageFormat::Png => match png::prepare_copy(data, limits)? {
             Some(copied) => Ok(copied),
             None => {
                 let decoded = raster::decode(data, format, limits)?;

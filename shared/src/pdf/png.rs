@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use super::exif;
 use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Predictor, Prepared, XImage, sane_dpi};
+use super::{Limits, check_size, exif};
 
 #[derive(Debug, Default)]
 struct Chunks {
@@ -34,11 +34,22 @@ fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
     let mut pos = 8;
     let mut seen_header = false;
     loop {
-        let len = be32(data, pos).ok_or("the PNG is truncated")? as usize;
-        let kind = data.get(pos + 4..pos + 8).ok_or("the PNG is truncated")?;
-        let body = data
-            .get(pos + 8..pos + 8 + len)
-            .ok_or("the PNG is truncated")?;
+        let chunk = be32(data, pos).and_then(|len| {
+            let len = len as usize;
+            Some((
+                data.get(pos + 4..pos + 8)?,
+                data.get(pos + 8..pos.checked_add(8 + len)?)?,
+                len,
+            ))
+        });
+        let Some((kind, body, len)) = chunk else {
+            // A file cut after its image data (no IEND) still has every pixel; whether the
+            // data is whole is checked when it is inflated.
+            if !c.idat.is_empty() {
+                return Ok(c);
+            }
+            return Err("the PNG is truncated".into());
+        };
         match kind {
             b"IHDR" if body.len() == 13 => {
                 c.width = be32(body, 0).unwrap_or(0);
@@ -104,11 +115,9 @@ fn check_idat(idat: &[u8], expected: u64) -> Result<(), String> {
 }
 
 /// The copy path, or `None` when the PNG needs decoding (interlaced or transparent).
-pub fn prepare_copy(data: &[u8]) -> Result<Option<Prepared>, String> {
+pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, String> {
     let c = read_chunks(data)?;
-    if c.width == 0 || c.height == 0 {
-        return Err("the PNG states no size".into());
-    }
+    check_size(c.width.into(), c.height.into(), limits)?;
     let (color, colors) = match c.color_type {
         0 => (ColorSpace::Gray, 1),
         2 => (ColorSpace::Rgb, 3),
@@ -198,7 +207,9 @@ mod tests {
     #[test]
     fn opaque_rgb_is_copied() {
         let png = encode(image::DynamicImage::ImageRgb8(image::RgbImage::new(7, 5)));
-        let p = prepare_copy(&png).unwrap().expect("the copy path");
+        let p = prepare_copy(&png, &Limits::default())
+            .unwrap()
+            .expect("the copy path");
         assert_eq!((p.image.width, p.image.height, p.image.bits), (7, 5, 8));
         assert_eq!(p.image.color, ColorSpace::Rgb);
         assert!(matches!(
@@ -214,7 +225,7 @@ mod tests {
     #[test]
     fn alpha_goes_to_the_decode_path() {
         let png = encode(image::DynamicImage::ImageRgba8(image::RgbaImage::new(3, 3)));
-        assert!(prepare_copy(&png).unwrap().is_none());
+        assert!(prepare_copy(&png, &Limits::default()).unwrap().is_none());
     }
 
     #[test]
@@ -224,7 +235,11 @@ mod tests {
         )));
         let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
         png[idat + 6] ^= 0xFF;
-        assert!(prepare_copy(&png).unwrap_err().contains("corrupt"));
-        assert!(prepare_copy(&png[..40]).is_err());
+        assert!(
+            prepare_copy(&png, &Limits::default())
+                .unwrap_err()
+                .contains("corrupt")
+        );
+        assert!(prepare_copy(&png[..40], &Limits::default()).is_err());
     }
 }
