@@ -16,7 +16,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo test --workspace"
 set +e
-cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/test.log"
+# --show-output: the corpus conformance test prints its counts.
+cargo test --workspace --no-fail-fast "$@" -- --show-output 2>&1 | tee "$STATE_DIR/test.log"
 status=${PIPESTATUS[0]}
 set -e
 count() { grep -Eo "[0-9]+ $1" "$STATE_DIR/test.log" | awk '{n += $1} END {print n + 0}'; }

@@ -122,9 +122,15 @@ pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, St
         0 => (ColorSpace::Gray, 1),
         2 => (ColorSpace::Rgb, 3),
         3 => {
-            let palette = c.palette.clone().ok_or("the palette PNG has no palette")?;
+            let mut palette = c.palette.clone().ok_or("the palette PNG has no palette")?;
             if palette.is_empty() || palette.len() % 3 != 0 || palette.len() > 768 {
                 return Err("the PNG palette is malformed".into());
+            }
+            // Indices past the palette show opaque black, as PNG decoders do, rather than
+            // whatever a PDF reader makes of an index out of range.
+            let full = 3 << c.bit_depth.min(8);
+            if palette.len() < full {
+                palette.resize(full, 0);
             }
             (ColorSpace::Indexed(palette), 1)
         }
