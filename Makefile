@@ -1,5 +1,5 @@
 # Folio: `make dev` runs the service locally, `make test` runs every test.
-.PHONY: dev test lint fmt
+.PHONY: dev test lint fmt bench
 
 dev:
 	scripts/dev.sh
@@ -14,3 +14,6 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+bench:
+	scripts/bench.sh

@@ -28,6 +28,10 @@ pub struct PdfArgs {
     /// Turn pages to landscape for landscape images.
     #[arg(long)]
     pub auto_orient: bool,
+    /// Store images Folio has to decode (PNG with alpha, WebP, TIFF, ...) as JPEGs of this
+    /// quality (1-100) instead of losslessly; copied JPEG/PNG/JPEG 2000 data is unchanged.
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: Option<u8>,
     /// The images, in page order.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -102,6 +106,7 @@ fn write(
     let file = File::create(partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     let options = PdfOptions {
         page,
+        jpeg_quality: args.jpeg_quality,
         ..Default::default()
     };
     let mut pdf = PdfBuilder::new(BufWriter::new(file), options).map_err(|e| e.to_string())?;

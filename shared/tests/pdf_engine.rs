@@ -380,3 +380,50 @@ fn broken_jpeg_2000_files_are_refused() {
         );
     }
 }
+
+#[test]
+fn decoded_images_may_be_stored_as_jpeg_with_a_lossless_mask() {
+    let smooth = RgbaImage::from_fn(64, 48, |x, y| {
+        Rgba([
+            (x * 4) as u8,
+            (y * 5) as u8,
+            128,
+            if x < 32 { 255 } else { 128 },
+        ])
+    });
+    let png = encode(
+        &DynamicImage::ImageRgba8(smooth.clone()),
+        image::ImageFormat::Png,
+    );
+    let jpeg_copy = encode(
+        &DynamicImage::ImageRgb8(pattern(16, 16)),
+        image::ImageFormat::Jpeg,
+    );
+    let options = PdfOptions {
+        jpeg_quality: Some(90),
+        ..Default::default()
+    };
+    let pdf = Pdf::build_with(&[(png, 0), (jpeg_copy.clone(), 0)], options);
+    pdf.check();
+    let dct = pdf.streams_with("/DCTDecode");
+    assert_eq!(dct.len(), 2, "the decoded colour and the copied JPEG");
+    assert!(
+        dct.contains(&jpeg_copy.as_slice()),
+        "copied JPEG data is unchanged"
+    );
+    assert!(
+        pdf.text().contains("/SMask"),
+        "the alpha stays as a soft mask"
+    );
+    let over_white = RgbImage::from_fn(64, 48, |x, y| {
+        let p = smooth.get_pixel(x, y);
+        let a = p[3] as f64 / 255.0;
+        Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
+    });
+    let rendered = pdf.render(1, 96.0);
+    assert!(
+        mean_diff(&rendered, &over_white) < 3.0,
+        "mean diff {}",
+        mean_diff(&rendered, &over_white)
+    );
+}

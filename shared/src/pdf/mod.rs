@@ -55,6 +55,9 @@ impl Default for Limits {
 pub struct PdfOptions {
     pub page: PageOptions,
     pub limits: Limits,
+    /// For images Folio decodes (not copied JPEG, PNG or JPEG 2000 data): store the colour
+    /// as a JPEG of this quality (1 to 100) instead of losslessly. Alpha stays lossless.
+    pub jpeg_quality: Option<u8>,
 }
 
 /// What was written.
@@ -110,7 +113,8 @@ impl<W: Write> PdfBuilder<W> {
             }
             Kind::Tiff => {
                 // Each page's size is checked before it is decoded.
-                let mut pages = tiff::pages(data, &limits).map_err(refused)?;
+                let mut pages =
+                    tiff::pages(data, &limits, self.options.jpeg_quality).map_err(refused)?;
                 while let Some(page) = pages.next_page() {
                     self.write_page(&page.map_err(refused)?, rotate)?;
                 }
@@ -119,7 +123,8 @@ impl<W: Write> PdfBuilder<W> {
             Kind::Raster(format) => {
                 // The copy paths read only headers; the decode path checks the size its
                 // decoder reads from the header before decoding.
-                let prepared = prepare(data, format, &limits).map_err(refused)?;
+                let prepared =
+                    prepare(data, format, &limits, self.options.jpeg_quality).map_err(refused)?;
                 let image = &prepared.image;
                 check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
                 self.write_page(&prepared, rotate)
@@ -284,13 +289,18 @@ fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
 }
 
 /// One image, by the copy path where PDF can carry its data, else decoded.
-fn prepare(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<Prepared, String> {
+fn prepare(
+    data: &[u8],
+    format: image::ImageFormat,
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<Prepared, String> {
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
         image::ImageFormat::Png => match png::prepare_copy(data, limits)? {
             Some(copied) => Ok(copied),
             None => {
-                let decoded = raster::decode(data, format, limits)?;
+                let decoded = raster::decode(data, format, limits, jpeg_quality)?;
                 let (dpi, orientation) = png::dpi_and_orientation(data);
                 Ok(Prepared {
                     image: decoded.image,
@@ -304,7 +314,7 @@ fn prepare(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<P
             }
         },
         image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
-            let decoded = raster::decode(data, format, limits)?;
+            let decoded = raster::decode(data, format, limits, jpeg_quality)?;
             Ok(Prepared {
                 image: decoded.image,
                 dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),

@@ -26,7 +26,12 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l
 }
 
-pub fn decode(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Result<Decoded, String> {
+pub fn decode(
+    data: &[u8],
+    format: image::ImageFormat,
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<Decoded, String> {
     let mut reader = ImageReader::with_format(Cursor::new(data), format);
     reader.limits(image_limits(limits));
     let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
@@ -40,7 +45,7 @@ pub fn decode(data: &[u8], format: image::ImageFormat, limits: &Limits) -> Resul
     let orientation = decoder.orientation().map(orientation_number).unwrap_or(1);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
     Ok(Decoded {
-        image: encode(image),
+        image: encode(image, jpeg_quality),
         orientation,
     })
 }
@@ -59,42 +64,68 @@ fn orientation_number(o: image::metadata::Orientation) -> u8 {
     }
 }
 
-/// Splits an image into colour and (if any pixel is not opaque) alpha, each deflated.
-pub fn encode(image: DynamicImage) -> XImage {
-    let (width, height) = (image.width(), image.height());
+/// Splits an image into colour and (if any pixel is not opaque) alpha. Both are deflated,
+/// unless `jpeg_quality` asks for the colour as a JPEG.
+pub fn encode(image: DynamicImage, jpeg_quality: Option<u8>) -> XImage {
+    let (w, h) = (image.width(), image.height());
+    let q = jpeg_quality;
+    let (gray, rgb) = (ColorSpace::Gray, ColorSpace::Rgb);
     match image {
-        DynamicImage::ImageLuma8(i) => plain(width, height, ColorSpace::Gray, 8, i.into_raw()),
-        DynamicImage::ImageRgb8(i) => plain(width, height, ColorSpace::Rgb, 8, i.into_raw()),
-        DynamicImage::ImageLuma16(i) => {
-            plain(width, height, ColorSpace::Gray, 16, be_bytes(i.into_raw()))
+        DynamicImage::ImageLuma8(i) => colour(w, h, gray, 8, i.into_raw(), q),
+        DynamicImage::ImageRgb8(i) => colour(w, h, rgb, 8, i.into_raw(), q),
+        DynamicImage::ImageLuma16(i) => colour(w, h, gray, 16, be_bytes(i.into_raw()), q),
+        DynamicImage::ImageRgb16(i) => colour(w, h, rgb, 16, be_bytes(i.into_raw()), q),
+        DynamicImage::ImageLumaA8(i) => with_alpha(w, h, gray, 8, i.into_raw(), q),
+        DynamicImage::ImageRgba8(i) => with_alpha(w, h, rgb, 8, i.into_raw(), q),
+        DynamicImage::ImageLumaA16(i) => with_alpha(w, h, gray, 16, be_bytes(i.into_raw()), q),
+        DynamicImage::ImageRgba16(i) => with_alpha(w, h, rgb, 16, be_bytes(i.into_raw()), q),
+        other if other.color().has_alpha() => {
+            with_alpha(w, h, rgb, 16, be_bytes(other.into_rgba16().into_raw()), q)
         }
-        DynamicImage::ImageRgb16(i) => {
-            plain(width, height, ColorSpace::Rgb, 16, be_bytes(i.into_raw()))
-        }
-        DynamicImage::ImageLumaA8(i) => {
-            with_alpha(width, height, ColorSpace::Gray, 8, i.into_raw())
-        }
-        DynamicImage::ImageRgba8(i) => with_alpha(width, height, ColorSpace::Rgb, 8, i.into_raw()),
-        DynamicImage::ImageLumaA16(i) => {
-            with_alpha(width, height, ColorSpace::Gray, 16, be_bytes(i.into_raw()))
-        }
-        DynamicImage::ImageRgba16(i) => {
-            with_alpha(width, height, ColorSpace::Rgb, 16, be_bytes(i.into_raw()))
-        }
-        other if other.color().has_alpha() => with_alpha(
+        other => colour(w, h, rgb, 16, be_bytes(other.into_rgb16().into_raw()), q),
+    }
+}
+
+/// Colour samples as a JPEG at `jpeg_quality` when asked and possible (8 or 16-bit gray or
+/// RGB; 16-bit samples are reduced to 8 first), else deflated.
+pub(super) fn colour(
+    width: u32,
+    height: u32,
+    color: ColorSpace,
+    bits: u8,
+    pixels: Vec<u8>,
+    jpeg_quality: Option<u8>,
+) -> XImage {
+    let kind = match color {
+        ColorSpace::Gray => image::ExtendedColorType::L8,
+        ColorSpace::Rgb => image::ExtendedColorType::Rgb8,
+        _ => return plain(width, height, color, bits, pixels),
+    };
+    let Some(quality) = jpeg_quality.filter(|_| bits == 8 || bits == 16) else {
+        return plain(width, height, color, bits, pixels);
+    };
+    let eight: Vec<u8> = if bits == 16 {
+        pixels.chunks_exact(2).map(|s| s[0]).collect()
+    } else {
+        pixels.clone()
+    };
+    let mut jpeg = Vec::with_capacity(eight.len() / 8);
+    let encoder =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality.clamp(1, 100));
+    match image::ImageEncoder::write_image(encoder, &eight, width, height, kind) {
+        Ok(()) => XImage {
             width,
             height,
-            ColorSpace::Rgb,
-            16,
-            be_bytes(other.into_rgba16().into_raw()),
-        ),
-        other => plain(
-            width,
-            height,
-            ColorSpace::Rgb,
-            16,
-            be_bytes(other.into_rgb16().into_raw()),
-        ),
+            color,
+            icc: None,
+            bits: 8,
+            filter: Filter::Dct,
+            invert: false,
+            data: jpeg,
+            smask: None,
+        },
+        // The encoder refuses sizes JPEG cannot hold (over 65535 a side): stay lossless.
+        Err(_) => plain(width, height, color, bits, pixels),
     }
 }
 
@@ -134,6 +165,7 @@ pub(super) fn with_alpha(
     color: ColorSpace,
     bits: u8,
     pixels: Vec<u8>,
+    jpeg_quality: Option<u8>,
 ) -> XImage {
     let colors = color.components() as usize;
     let sample = bits as usize / 8;
@@ -144,7 +176,7 @@ pub(super) fn with_alpha(
         color_bytes.extend_from_slice(&p[..colors * sample]);
         alpha.extend_from_slice(&p[colors * sample..]);
     }
-    let mut image = plain(width, height, color, bits, color_bytes);
+    let mut image = colour(width, height, color, bits, color_bytes, jpeg_quality);
     if alpha.iter().any(|&a| a != 0xFF) {
         image.smask = Some(Box::new(plain(
             width,
@@ -234,10 +266,14 @@ mod tests {
     #[test]
     fn opaque_alpha_adds_no_mask_and_real_alpha_does() {
         let opaque = image::RgbaImage::from_pixel(4, 4, image::Rgba([10, 20, 30, 255]));
-        assert!(encode(DynamicImage::ImageRgba8(opaque)).smask.is_none());
+        assert!(
+            encode(DynamicImage::ImageRgba8(opaque), None)
+                .smask
+                .is_none()
+        );
         let mut clear = image::RgbaImage::from_pixel(4, 4, image::Rgba([10, 20, 30, 255]));
         clear.put_pixel(1, 1, image::Rgba([0, 0, 0, 0]));
-        let x = encode(DynamicImage::ImageRgba8(clear));
+        let x = encode(DynamicImage::ImageRgba8(clear), None);
         let mask = x.smask.expect("a soft mask");
         assert_eq!(mask.color, ColorSpace::Gray);
         let alpha = unfilter(&mask.data, 4, 1);

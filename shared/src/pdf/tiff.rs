@@ -9,16 +9,21 @@ use tiff::decoder::{Decoder, DecodingResult};
 use tiff::tags::Tag;
 
 use super::Limits;
-use super::raster::{be_bytes, plain, with_alpha};
+use super::raster::{be_bytes, colour, plain, with_alpha};
 use super::ximage::{ColorSpace, DEFAULT_DPI, Prepared, XImage, sane_dpi};
 
 pub struct Pages<'a> {
     decoder: Decoder<Cursor<&'a [u8]>>,
     limits: Limits,
+    jpeg_quality: Option<u8>,
     done: bool,
 }
 
-pub fn pages<'a>(data: &'a [u8], limits: &Limits) -> Result<Pages<'a>, String> {
+pub fn pages<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<Pages<'a>, String> {
     let mut tiff_limits = tiff::decoder::Limits::default();
     tiff_limits.decoding_buffer_size = limits.max_decode_bytes as usize;
     tiff_limits.intermediate_buffer_size = limits.max_decode_bytes as usize;
@@ -28,6 +33,7 @@ pub fn pages<'a>(data: &'a [u8], limits: &Limits) -> Result<Pages<'a>, String> {
     Ok(Pages {
         decoder,
         limits: *limits,
+        jpeg_quality,
         done: false,
     })
 }
@@ -76,7 +82,7 @@ impl Pages<'_> {
             .unwrap_or(1) as u8;
         let pixels = d.read_image().map_err(|e| e.to_string())?;
         Ok(Prepared {
-            image: to_ximage(w, h, color, pixels, palette)?,
+            image: to_ximage(w, h, color, pixels, palette, self.jpeg_quality)?,
             dpi,
             orientation,
         })
@@ -126,6 +132,7 @@ fn to_ximage(
     color: ColorType,
     pixels: DecodingResult,
     palette: Option<Vec<u8>>,
+    q: Option<u8>,
 ) -> Result<XImage, String> {
     let (bytes, bits) = match pixels {
         DecodingResult::U8(v) => (v, color.bit_depth()),
@@ -158,13 +165,13 @@ fn to_ximage(
     }
     let alpha_ok = bits >= 8;
     Ok(match (color, palette) {
-        (ColorType::Gray(_), _) => plain(w, h, ColorSpace::Gray, bits, bytes),
-        (ColorType::RGB(_), _) => plain(w, h, ColorSpace::Rgb, bits, bytes),
+        (ColorType::Gray(_), _) => colour(w, h, ColorSpace::Gray, bits, bytes, q),
+        (ColorType::RGB(_), _) => colour(w, h, ColorSpace::Rgb, bits, bytes, q),
         (ColorType::CMYK(_), _) => plain(w, h, ColorSpace::Cmyk, bits, bytes),
         (ColorType::Palette(_), Some(p)) => plain(w, h, ColorSpace::Indexed(p), bits, bytes),
-        (ColorType::GrayA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Gray, bits, bytes),
-        (ColorType::RGBA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Rgb, bits, bytes),
-        (ColorType::CMYKA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Cmyk, bits, bytes),
+        (ColorType::GrayA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Gray, bits, bytes, q),
+        (ColorType::RGBA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Rgb, bits, bytes, q),
+        (ColorType::CMYKA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Cmyk, bits, bytes, q),
         (other, _) => return Err(format!("TIFF colour type {other:?} is not supported")),
     })
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
+# generated inputs, in one run, and writes BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+"$ROOT/scripts/venv.sh" "$ROOT/scripts/bench/requirements.txt" "$ROOT/.venv-bench"
+if ! command -v convert >/dev/null; then
+  log "installing imagemagick"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq imagemagick >/dev/null
+fi
+log "building folio (release)"
+cargo build --quiet --release -p folio-cli
+"$ROOT/.venv-bench/bin/python" "$ROOT/scripts/bench/pdf_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --img2pdf "$ROOT/.venv-bench/bin/img2pdf" \
+  --work "${BENCH_DIR:-$STATE_DIR/bench}" \
+  --scale "${BENCH_SCALE:-full}" \
+  --report "$ROOT/BENCHMARKS.md"
