@@ -1,7 +1,7 @@
 //! The decode path: formats PDF cannot carry as they are (or PNGs with transparency or
-//! interlacing) are decoded under limits and re-encoded losslessly: rows filtered with the
-//! PNG Paeth predictor, then deflated. Alpha becomes a soft mask (never black pixels);
-//! an all-opaque alpha channel adds nothing.
+//! interlacing) are decoded under limits and re-encoded losslessly: each row filtered with
+//! the PNG predictor that suits it best, then deflated. Alpha becomes a soft mask (never
+//! black pixels); an all-opaque alpha channel adds nothing.
 
 use std::io::{Cursor, Write};
 
@@ -189,24 +189,43 @@ pub(super) fn with_alpha(
     image
 }
 
-/// Filters each row with the Paeth predictor (type 4) and deflates the result.
+/// Filters each row with the PNG filter that leaves the smallest residuals (the heuristic
+/// libpng and Pillow use: least sum of absolute signed bytes) and deflates the result.
 pub fn deflate_rows(pixels: &[u8], width: u32, colors: u8, bits: u8) -> Vec<u8> {
     let bpp = (colors as usize * bits as usize).div_ceil(8).max(1);
     let row = (width as usize * colors as usize * bits as usize).div_ceil(8);
     let mut z = ZlibEncoder::new(Vec::with_capacity(pixels.len() / 2), Compression::new(6));
-    let mut filtered = vec![0u8; row + 1];
-    filtered[0] = 4;
+    // One candidate per filter type, each with its type byte first.
+    let mut candidates = [(); 5].map(|_| vec![0u8; row + 1]);
+    for (kind, c) in candidates.iter_mut().enumerate() {
+        c[0] = kind as u8;
+    }
     let zeros = vec![0u8; row];
     let mut above: &[u8] = &zeros;
     for current in pixels.chunks_exact(row.max(1)) {
         for i in 0..row {
+            let x = current[i];
             let a = if i >= bpp { current[i - bpp] } else { 0 };
             let b = above[i];
             let c = if i >= bpp { above[i - bpp] } else { 0 };
-            filtered[i + 1] = current[i].wrapping_sub(paeth(a, b, c));
+            candidates[0][i + 1] = x;
+            candidates[1][i + 1] = x.wrapping_sub(a);
+            candidates[2][i + 1] = x.wrapping_sub(b);
+            candidates[3][i + 1] = x.wrapping_sub(((a as u16 + b as u16) / 2) as u8);
+            candidates[4][i + 1] = x.wrapping_sub(paeth(a, b, c));
         }
+        let cost = |c: &Vec<u8>| {
+            c[1..]
+                .iter()
+                .map(|&v| (v as i8).unsigned_abs() as u32)
+                .sum::<u32>()
+        };
+        let best = candidates
+            .iter()
+            .min_by_key(|c| cost(c))
+            .unwrap_or(&candidates[4]);
         // Writing to a Vec cannot fail.
-        let _ = z.write_all(&filtered);
+        let _ = z.write_all(best);
         above = current;
     }
     z.finish().unwrap_or_default()
@@ -233,7 +252,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// Undoes the Paeth filter, as a PDF reader does.
+    /// Undoes the PNG row filters, as a PDF reader does.
     fn unfilter(data: &[u8], row: usize, bpp: usize) -> Vec<u8> {
         let mut raw = Vec::new();
         flate2::read::ZlibDecoder::new(data)
@@ -241,7 +260,6 @@ mod tests {
             .unwrap();
         let mut out: Vec<u8> = Vec::new();
         for (r, line) in raw.chunks(row + 1).enumerate() {
-            assert_eq!(line[0], 4);
             for i in 0..row {
                 let a = if i >= bpp { out[r * row + i - bpp] } else { 0 };
                 let b = if r > 0 { out[(r - 1) * row + i] } else { 0 };
@@ -250,14 +268,22 @@ mod tests {
                 } else {
                     0
                 };
-                out.push(line[i + 1].wrapping_add(paeth(a, b, c)));
+                let predicted = match line[0] {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => ((a as u16 + b as u16) / 2) as u8,
+                    4 => paeth(a, b, c),
+                    other => panic!("filter type {other}"),
+                };
+                out.push(line[i + 1].wrapping_add(predicted));
             }
         }
         out
     }
 
     #[test]
-    fn paeth_rows_round_trip() {
+    fn filtered_rows_round_trip() {
         let pixels: Vec<u8> = (0..(5 * 4 * 3)).map(|i| (i * 37 % 251) as u8).collect();
         let data = deflate_rows(&pixels, 5, 3, 8);
         assert_eq!(unfilter(&data, 15, 3), pixels);
