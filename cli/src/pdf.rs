@@ -6,7 +6,9 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use clap::Args;
-use folio_shared::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions, units};
+use folio_shared::pdf::{
+    PageOptions, PdfBuilder, PdfError, PdfOptions, prepare_in_parallel, units,
+};
 
 #[derive(Args, Debug)]
 pub struct PdfArgs {
@@ -110,15 +112,32 @@ fn write(
         ..Default::default()
     };
     let mut pdf = PdfBuilder::new(BufWriter::new(file), options).map_err(|e| e.to_string())?;
-    for (index, path) in args.images.iter().enumerate() {
-        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        pdf.add_image(index, &data, rotate[index])
-            .map_err(|e| match e {
-                PdfError::Image { reason, .. } => {
-                    format!("{} (image {}): {reason}", path.display(), index + 1)
-                }
-                other => other.to_string(),
-            })?;
+    let message = |e: PdfError| match e {
+        PdfError::Image { index, reason } => {
+            format!(
+                "{} (image {}): {reason}",
+                args.images[index].display(),
+                index + 1
+            )
+        }
+        other => other.to_string(),
+    };
+    // A round of one image per core is read and prepared in parallel, then written in order:
+    // at most one prepared image per core is held at a time.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let indexes: Vec<usize> = (0..args.images.len()).collect();
+    for round in indexes.chunks(cores) {
+        let mut batch = Vec::with_capacity(round.len());
+        for &index in round {
+            let path = &args.images[index];
+            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            batch.push((index, data));
+        }
+        let prepared = prepare_in_parallel(batch, pdf.options());
+        for (&index, image) in round.iter().zip(prepared) {
+            pdf.add_prepared(image.map_err(message)?, rotate[index])
+                .map_err(message)?;
+        }
     }
     let summary = pdf.finish().map_err(|e| e.to_string())?;
     summary

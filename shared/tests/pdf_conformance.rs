@@ -221,7 +221,7 @@ fn every_corpus_file_converts_or_is_refused_cleanly() {
         let data = std::fs::read(path).unwrap();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
-            pdf.add_image(0, &data, 0)?;
+            pdf.add_image(0, data.clone(), 0)?;
             pdf.finish()
         }));
         match outcome {

@@ -242,8 +242,8 @@ fn bad_images_are_refused_by_position() {
     ];
     for (bad, why) in cases {
         let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
-        pdf.add_image(0, &good, 0).unwrap();
-        let err = pdf.add_image(1, &bad, 0).unwrap_err();
+        pdf.add_image(0, good.clone(), 0).unwrap();
+        let err = pdf.add_image(1, bad, 0).unwrap_err();
         match &err {
             PdfError::Image { index: 1, reason } => assert!(reason.contains(why), "{reason}"),
             other => panic!("{other}"),
@@ -251,7 +251,7 @@ fn bad_images_are_refused_by_position() {
     }
     let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
     assert!(matches!(
-        pdf.add_image(0, &good, 45),
+        pdf.add_image(0, good.clone(), 45),
         Err(PdfError::Rotation(45))
     ));
     assert!(matches!(
@@ -373,7 +373,7 @@ fn broken_jpeg_2000_files_are_refused() {
         "pillow/balloon_eciRGBv2_aware.jp2",
     ] {
         let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
-        let err = pdf.add_image(0, &corpus(name), 0).unwrap_err();
+        let err = pdf.add_image(0, corpus(name), 0).unwrap_err();
         assert!(
             matches!(err, PdfError::Image { index: 0, .. }),
             "{name}: {err}"
@@ -426,4 +426,50 @@ fn decoded_images_may_be_stored_as_jpeg_with_a_lossless_mask() {
         "mean diff {}",
         mean_diff(&rendered, &over_white)
     );
+}
+
+#[test]
+fn images_prepared_in_parallel_make_the_same_pdf() {
+    use folio_shared::pdf::prepare_in_parallel;
+    let images: Vec<Vec<u8>> = vec![
+        encode(
+            &DynamicImage::ImageRgb8(pattern(40, 30)),
+            image::ImageFormat::Jpeg,
+        ),
+        encode(
+            &DynamicImage::ImageRgba8(RgbaImage::from_pixel(20, 20, Rgba([9, 8, 7, 100]))),
+            image::ImageFormat::Png,
+        ),
+        encode(
+            &DynamicImage::ImageRgb8(pattern(33, 17)),
+            image::ImageFormat::Tiff,
+        ),
+        b"not an image".to_vec(),
+    ];
+    let mut sequential = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    for (i, data) in images[..3].iter().enumerate() {
+        sequential.add_image(i, data.clone(), 90).unwrap();
+    }
+    let mut parallel = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    let batch = images.iter().cloned().enumerate().collect();
+    let prepared = prepare_in_parallel(batch, &PdfOptions::default());
+    assert_eq!(prepared.len(), 4);
+    let mut results = prepared.into_iter();
+    for _ in 0..3 {
+        parallel
+            .add_prepared(results.next().unwrap().unwrap(), 90)
+            .unwrap();
+    }
+    assert!(
+        matches!(
+            results.next().unwrap(),
+            Err(PdfError::Image { index: 3, .. })
+        ),
+        "errors keep their index"
+    );
+    let (a, b) = (
+        sequential.finish().unwrap().sink,
+        parallel.finish().unwrap().sink,
+    );
+    assert_eq!(a, b, "the same bytes either way");
 }

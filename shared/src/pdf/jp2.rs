@@ -145,7 +145,7 @@ fn resolution(res: &[u8]) -> Option<(f64, f64)> {
     ))
 }
 
-pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
+pub fn prepare(data: Vec<u8>) -> Result<Prepared, String> {
     let image = |width, height, components: u16, alpha, stream: Vec<u8>| XImage {
         width,
         height,
@@ -164,9 +164,9 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
         smask: None,
     };
     if data.starts_with(&[0xFF, 0x4F]) {
-        let (w, h, n) = codestream_info(data)?;
+        let (w, h, n) = codestream_info(&data)?;
         return Ok(Prepared {
-            image: image(w, h, n, false, wrap(data, w, h, n)?),
+            image: image(w, h, n, false, wrap(&data, w, h, n)?),
             dpi: (DEFAULT_DPI, DEFAULT_DPI),
             orientation: 1,
         });
@@ -174,7 +174,7 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
     if !data.starts_with(SIGNATURE) {
         return Err("not a JPEG 2000 file".into());
     }
-    let top = boxes(data)?;
+    let top = boxes(&data)?;
     let header = top
         .iter()
         .find(|(k, _)| k == b"jp2h")
@@ -199,7 +199,7 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
         .and_then(|(_, c)| resolution(c))
         .map_or((DEFAULT_DPI, DEFAULT_DPI), |(x, y)| sane_dpi(x, y));
     Ok(Prepared {
-        image: image(w, h, n, alpha, data.to_vec()),
+        image: image(w, h, n, alpha, data),
         dpi,
         orientation: 1,
     })
@@ -226,9 +226,9 @@ mod tests {
 
     #[test]
     fn raw_codestreams_are_wrapped_and_read_back() {
-        let p = prepare(&codestream(40, 30, 3)).unwrap();
+        let p = prepare(codestream(40, 30, 3)).unwrap();
         assert_eq!((p.image.width, p.image.height), (40, 30));
-        let wrapped = prepare(&p.image.data).unwrap();
+        let wrapped = prepare(p.image.data.clone()).unwrap();
         assert_eq!((wrapped.image.width, wrapped.image.height), (40, 30));
         assert_eq!(
             wrapped.image.data, p.image.data,
@@ -240,24 +240,24 @@ mod tests {
     fn truncated_and_broken_files_are_refused() {
         let cs = codestream(4, 4, 1);
         assert!(
-            prepare(&cs[..cs.len() - 2])
+            prepare(cs[..cs.len() - 2].to_vec())
                 .unwrap_err()
                 .contains("truncated")
         );
-        let jp2 = prepare(&cs).unwrap().image.data;
-        assert!(prepare(&jp2[..jp2.len() - 5]).is_err());
+        let jp2 = prepare(cs.clone()).unwrap().image.data;
+        assert!(prepare(jp2[..jp2.len() - 5].to_vec()).is_err());
         assert!(
-            prepare(&codestream(4, 4, 2))
+            prepare(codestream(4, 4, 2))
                 .unwrap_err()
                 .contains("colour space")
         );
         let mut mixed = codestream(4, 4, 3);
         mixed[4 + 38 + 4] = 2;
-        assert!(prepare(&mixed).unwrap_err().contains("sampling"));
+        assert!(prepare(mixed).unwrap_err().contains("sampling"));
         // One sampling for all components: the image is the component grid.
         let mut sampled = codestream(76, 13, 1);
         sampled[4 + 38 + 1] = 13;
-        let p = prepare(&sampled).unwrap();
+        let p = prepare(sampled).unwrap();
         assert_eq!((p.image.width, p.image.height), (6, 13));
     }
 }

@@ -100,7 +100,7 @@ fn read_markers(data: &[u8]) -> Result<Markers, String> {
 /// 0xFF not followed by a stuffed zero, a restart marker or fill.
 fn skip_entropy_coded(data: &[u8], mut pos: usize) -> usize {
     while pos < data.len() {
-        match data[pos..].iter().position(|&b| b == 0xFF) {
+        match memchr::memchr(0xFF, &data[pos..]) {
             None => return data.len(),
             Some(i) => pos += i,
         }
@@ -140,8 +140,8 @@ fn icc_profile(mut chunks: Vec<(u8, u8, Vec<u8>)>, components: u8) -> Option<Icc
 }
 
 /// Prepares a JPEG for pass-through, or says why PDF readers could not show it as is.
-pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
-    let m = read_markers(data)?;
+pub fn prepare(mut data: Vec<u8>) -> Result<Prepared, String> {
+    let m = read_markers(&data)?;
     let frame = m.frame.ok_or("the JPEG has no frame header")?;
     let process = match frame.marker {
         0xC0..=0xC2 => None,
@@ -181,7 +181,10 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, String> {
             filter: Filter::Dct,
             // Up to the end of the image: data after it (a gain map, a thumbnail a camera
             // appended) is not part of the picture and makes PDF readers complain.
-            data: data[..m.end].to_vec(),
+            data: {
+                data.truncate(m.end);
+                data
+            },
             smask: None,
         },
         dpi: sane_dpi(x, y),
@@ -224,7 +227,7 @@ mod tests {
     fn adobe_cmyk_is_inverted_and_density_read() {
         let jfif = segment(0xE0, b"JFIF\0\x01\x02\x01\x01\x2c\x01\x2c\0\0");
         let adobe = segment(0xEE, b"Adobe\0\x64\0\0\0\0\x02");
-        let p = prepare(&jpeg(&[jfif, adobe, sof(0xC2, 8, 40, 30, 4)])).unwrap();
+        let p = prepare(jpeg(&[jfif, adobe, sof(0xC2, 8, 40, 30, 4)])).unwrap();
         assert_eq!(p.image.color, ColorSpace::Cmyk);
         assert!(p.image.invert);
         assert_eq!((p.image.width, p.image.height), (40, 30));
@@ -246,7 +249,7 @@ mod tests {
             chunk(1, &profile[..100]),
             sof(0xC0, 8, 4, 4, 3),
         ];
-        let p = prepare(&jpeg(&parts)).unwrap();
+        let p = prepare(jpeg(&parts)).unwrap();
         assert_eq!(p.image.icc.unwrap().data, profile);
         // A profile for another colour space is left out.
         let gray = [
@@ -254,14 +257,14 @@ mod tests {
             chunk(2, &profile[100..]),
             sof(0xC0, 8, 4, 4, 1),
         ];
-        assert!(prepare(&jpeg(&gray)).unwrap().image.icc.is_none());
+        assert!(prepare(jpeg(&gray)).unwrap().image.icc.is_none());
     }
 
     #[test]
     fn orientation_from_exif() {
         let exif = segment(0xE1, &crate::pdf::exif::block(6, true));
         assert_eq!(
-            prepare(&jpeg(&[exif, sof(0xC0, 8, 4, 4, 3)]))
+            prepare(jpeg(&[exif, sof(0xC0, 8, 4, 4, 3)]))
                 .unwrap()
                 .orientation,
             6
@@ -275,11 +278,11 @@ mod tests {
         let eoi = file.len() - 2;
         file.splice(eoi..eoi, [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56]);
         let whole = file.len();
-        assert_eq!(prepare(&file).unwrap().image.data.len(), whole);
+        assert_eq!(prepare(file.clone()).unwrap().image.data.len(), whole);
         file.extend_from_slice(b"\xFF\xD8 an appended second image");
-        assert_eq!(prepare(&file).unwrap().image.data.len(), whole);
+        assert_eq!(prepare(file.clone()).unwrap().image.data.len(), whole);
         assert!(
-            prepare(&file[..whole - 2])
+            prepare(file[..whole - 2].to_vec())
                 .unwrap_err()
                 .contains("truncated")
         );
@@ -288,26 +291,26 @@ mod tests {
     #[test]
     fn unsupported_kinds_are_refused_with_a_reason() {
         assert!(
-            prepare(&jpeg(&[sof(0xC9, 8, 4, 4, 3)]))
+            prepare(jpeg(&[sof(0xC9, 8, 4, 4, 3)]))
                 .unwrap_err()
                 .contains("arithmetic")
         );
         assert!(
-            prepare(&jpeg(&[sof(0xC3, 8, 4, 4, 3)]))
+            prepare(jpeg(&[sof(0xC3, 8, 4, 4, 3)]))
                 .unwrap_err()
                 .contains("lossless")
         );
         assert!(
-            prepare(&jpeg(&[sof(0xC1, 12, 4, 4, 3)]))
+            prepare(jpeg(&[sof(0xC1, 12, 4, 4, 3)]))
                 .unwrap_err()
                 .contains("12-bit")
         );
         assert!(
-            prepare(&jpeg(&[sof(0xC0, 8, 4, 0, 3)]))
+            prepare(jpeg(&[sof(0xC0, 8, 4, 0, 3)]))
                 .unwrap_err()
                 .contains("no size")
         );
-        assert!(prepare(&[0xFF, 0xD8, 0xFF]).is_err());
-        assert!(prepare(b"nope").is_err());
+        assert!(prepare(vec![0xFF, 0xD8, 0xFF]).is_err());
+        assert!(prepare(b"nope".to_vec()).is_err());
     }
 }

@@ -91,45 +91,27 @@ impl<W: Write> PdfBuilder<W> {
         })
     }
 
-    /// Adds the image `data` (the `index`-th of the caller's list) as one page, rotated
-    /// clockwise by `rotate` degrees on top of its EXIF orientation.
-    pub fn add_image(&mut self, index: usize, data: &[u8], rotate: u16) -> Result<(), PdfError> {
-        if !matches!(rotate, 0 | 90 | 180 | 270) {
-            return Err(PdfError::Rotation(rotate));
+    /// Adds the image `data` (the `index`-th of the caller's list) as one page (a page per
+    /// page of a TIFF), rotated clockwise by `rotate` degrees on top of its EXIF orientation.
+    /// The bytes are taken by value: copied JPEG and JPEG 2000 data goes into the PDF without
+    /// another copy, and is dropped once written.
+    pub fn add_image(&mut self, index: usize, data: Vec<u8>, rotate: u16) -> Result<(), PdfError> {
+        check_rotation(rotate)?;
+        let prepared = prepare_image(index, data, &self.options)?;
+        self.add_prepared(prepared, rotate)
+    }
+
+    /// Writes an image made ready by [`prepare_image`] (perhaps on another thread).
+    pub fn add_prepared(&mut self, image: PreparedImage, rotate: u16) -> Result<(), PdfError> {
+        check_rotation(rotate)?;
+        for page in &image.pages {
+            self.write_page(page, rotate)?;
         }
-        let refused = |reason: String| PdfError::Image { index, reason };
-        let limits = self.options.limits;
-        match sniff(data).map_err(refused)? {
-            Kind::Jp2 => {
-                // Only headers are read: the limits apply to the size they state.
-                let prepared = jp2::prepare(data).map_err(refused)?;
-                check_size(
-                    prepared.image.width.into(),
-                    prepared.image.height.into(),
-                    &limits,
-                )
-                .map_err(refused)?;
-                self.write_page(&prepared, rotate)
-            }
-            Kind::Tiff => {
-                // Each page's size is checked before it is decoded.
-                let mut pages =
-                    tiff::pages(data, &limits, self.options.jpeg_quality).map_err(refused)?;
-                while let Some(page) = pages.next_page() {
-                    self.write_page(&page.map_err(refused)?, rotate)?;
-                }
-                Ok(())
-            }
-            Kind::Raster(format) => {
-                // The copy paths read only headers; the decode path checks the size its
-                // decoder reads from the header before decoding.
-                let prepared =
-                    prepare(data, format, &limits, self.options.jpeg_quality).map_err(refused)?;
-                let image = &prepared.image;
-                check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
-                self.write_page(&prepared, rotate)
-            }
-        }
+        Ok(())
+    }
+
+    pub fn options(&self) -> &PdfOptions {
+        &self.options
     }
 
     fn write_page(&mut self, prepared: &Prepared, rotate: u16) -> Result<(), PdfError> {
@@ -253,6 +235,99 @@ impl<W: Write> PdfBuilder<W> {
     }
 }
 
+/// The pages of one image, parsed, decoded and compressed, ready to write.
+pub struct PreparedImage {
+    pages: Vec<Prepared>,
+}
+
+impl PreparedImage {
+    pub fn pages(&self) -> usize {
+        self.pages.len()
+    }
+}
+
+fn check_rotation(rotate: u16) -> Result<(), PdfError> {
+    if matches!(rotate, 0 | 90 | 180 | 270) {
+        Ok(())
+    } else {
+        Err(PdfError::Rotation(rotate))
+    }
+}
+
+/// Does the work an image takes (parsing, and decoding and compressing where it cannot be
+/// copied) without writing anything, so images can be prepared on several threads and
+/// written in order. Sizes are checked against the limits before any pixel is decoded.
+pub fn prepare_image(
+    index: usize,
+    data: Vec<u8>,
+    options: &PdfOptions,
+) -> Result<PreparedImage, PdfError> {
+    let refused = |reason: String| PdfError::Image { index, reason };
+    let limits = options.limits;
+    let pages = match sniff(&data).map_err(refused)? {
+        Kind::Jp2 => {
+            // Only headers are read: the limits apply to the size they state.
+            let prepared = jp2::prepare(data).map_err(refused)?;
+            check_size(
+                prepared.image.width.into(),
+                prepared.image.height.into(),
+                &limits,
+            )
+            .map_err(refused)?;
+            vec![prepared]
+        }
+        Kind::Tiff => {
+            // Each page's size is checked before it is decoded; a page's pixels are dropped
+            // once compressed.
+            let mut pages = tiff::pages(&data, &limits, options.jpeg_quality).map_err(refused)?;
+            let mut prepared = Vec::new();
+            while let Some(page) = pages.next_page() {
+                prepared.push(page.map_err(refused)?);
+            }
+            prepared
+        }
+        Kind::Raster(format) => {
+            // The copy paths read only headers; the decode path checks the size its
+            // decoder reads from the header before decoding.
+            let prepared = prepare(data, format, &limits, options.jpeg_quality).map_err(refused)?;
+            let image = &prepared.image;
+            check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
+            vec![prepared]
+        }
+    };
+    Ok(PreparedImage { pages })
+}
+
+/// Prepares a batch of `(index, data)` images, one thread each, and returns the results in
+/// the batch's order. Callers bound memory by the batch size (a batch per core).
+pub fn prepare_in_parallel(
+    images: Vec<(usize, Vec<u8>)>,
+    options: &PdfOptions,
+) -> Vec<Result<PreparedImage, PdfError>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = images
+            .into_iter()
+            .map(|(index, data)| {
+                (
+                    index,
+                    scope.spawn(move || prepare_image(index, data, options)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(index, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(PdfError::Image {
+                        index,
+                        reason: "the image could not be processed (internal error)".into(),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
 enum Kind {
     Jp2,
     Tiff,
@@ -290,18 +365,18 @@ fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
 
 /// One image, by the copy path where PDF can carry its data, else decoded.
 fn prepare(
-    data: &[u8],
+    data: Vec<u8>,
     format: image::ImageFormat,
     limits: &Limits,
     jpeg_quality: Option<u8>,
 ) -> Result<Prepared, String> {
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
-        image::ImageFormat::Png => match png::prepare_copy(data, limits)? {
+        image::ImageFormat::Png => match png::prepare_copy(&data, limits)? {
             Some(copied) => Ok(copied),
             None => {
-                let decoded = raster::decode(data, format, limits, jpeg_quality)?;
-                let (dpi, orientation) = png::dpi_and_orientation(data);
+                let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
+                let (dpi, orientation) = png::dpi_and_orientation(&data);
                 Ok(Prepared {
                     image: decoded.image,
                     dpi,
@@ -314,7 +389,7 @@ fn prepare(
             }
         },
         image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
-            let decoded = raster::decode(data, format, limits, jpeg_quality)?;
+            let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
             Ok(Prepared {
                 image: decoded.image,
                 dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),

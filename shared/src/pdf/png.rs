@@ -1,6 +1,7 @@
 //! PNG: a non-interlaced image without transparency keeps its compressed IDAT data, which
-//! PDF decodes with the same predictor (`/Predictor 15`). The data is inflated once to
-//! check it, without keeping the pixels. Anything else goes through the decode path.
+//! PDF decodes with the same predictor (`/Predictor 15`). Every chunk's checksum is
+//! verified; a file without its closing IEND chunk is also inflated once (the pixels are not
+//! kept) to prove its data whole. Anything else goes through the decode path.
 
 use std::io::Write;
 
@@ -20,6 +21,8 @@ struct Chunks {
     ppm: Option<(f64, f64)>,
     orientation: Option<u8>,
     idat: Vec<u8>,
+    /// The file ended with its IEND chunk.
+    complete: bool,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -36,20 +39,37 @@ fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
     loop {
         let chunk = be32(data, pos).and_then(|len| {
             let len = len as usize;
+            let end = pos.checked_add(8 + len)?;
             Some((
                 data.get(pos + 4..pos + 8)?,
-                data.get(pos + 8..pos.checked_add(8 + len)?)?,
+                data.get(pos + 8..end)?,
+                be32(data, end)?,
                 len,
             ))
         });
-        let Some((kind, body, len)) = chunk else {
-            // A file cut after its image data (no IEND) still has every pixel; whether the
-            // data is whole is checked when it is inflated.
+        let Some((kind, body, crc, len)) = chunk else {
+            // A file cut after its image data (no IEND) may still hold every pixel; it is
+            // inflated to make sure (see `prepare_copy`).
             if !c.idat.is_empty() {
                 return Ok(c);
             }
             return Err("the PNG is truncated".into());
         };
+        let mut computed = flate2::Crc::new();
+        computed.update(kind);
+        computed.update(body);
+        if computed.sum() != crc {
+            // As libpng: a damaged critical chunk (IHDR, PLTE, IDAT, IEND) is an error, a
+            // damaged ancillary one (lowercase first letter) is left out.
+            if kind[0].is_ascii_lowercase() {
+                pos += 12 + len;
+                continue;
+            }
+            return Err(format!(
+                "the PNG {} chunk is corrupt (its checksum does not match)",
+                String::from_utf8_lossy(kind)
+            ));
+        }
         match kind {
             b"IHDR" if body.len() == 13 => {
                 c.width = be32(body, 0).unwrap_or(0);
@@ -78,7 +98,10 @@ fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
             }
             b"eXIf" => c.orientation = exif::orientation(body),
             b"IDAT" => c.idat.extend_from_slice(body),
-            b"IEND" => return Ok(c),
+            b"IEND" => {
+                c.complete = true;
+                return Ok(c);
+            }
             _ => {}
         }
         pos += 12 + len;
@@ -151,8 +174,15 @@ pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, St
     if c.interlaced || c.transparency {
         return Ok(None);
     }
-    let row_bytes = (c.width as u64 * colors as u64 * c.bit_depth as u64).div_ceil(8);
-    check_idat(&c.idat, c.height as u64 * (row_bytes + 1))?;
+    if c.idat.is_empty() {
+        return Err("the PNG has no image data".into());
+    }
+    // Every chunk's checksum was verified. A file that ends before IEND may lack its last
+    // image data chunks, which checksums cannot show: inflate it to be sure.
+    if !c.complete {
+        let row_bytes = (c.width as u64 * colors as u64 * c.bit_depth as u64).div_ceil(8);
+        check_idat(&c.idat, c.height as u64 * (row_bytes + 1))?;
+    }
     let icc = match (&c.iccp, &color) {
         (Some(profile), ColorSpace::Gray | ColorSpace::Rgb) => Some(Icc {
             components: colors,

@@ -46,7 +46,7 @@ impl Pdf {
         let mut builder = PdfBuilder::new(Vec::new(), options).unwrap();
         for (i, (data, rotate)) in images.iter().enumerate() {
             builder
-                .add_image(i, data, *rotate)
+                .add_image(i, data.clone(), *rotate)
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let summary = builder.finish().unwrap();
