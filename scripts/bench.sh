@@ -10,6 +10,8 @@ if ! dpkg -s imagemagick >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq imagemagick >/dev/null
 fi
+log "criterion: the engine on generated images (target/criterion has the details)"
+cargo bench --quiet -p folio-shared --bench pdf_engine
 log "building folio (release)"
 cargo build --quiet --release -p folio-cli
 "$ROOT/.venv-bench/bin/python" "$ROOT/scripts/bench/pdf_bench.py" \
