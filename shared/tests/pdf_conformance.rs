@@ -189,12 +189,7 @@ fn reference(name: &str, path: &Path) -> Option<RgbImage> {
     if let Some(o) = orientation {
         picture.apply_orientation(o);
     }
-    let rgba = picture.to_rgba8();
-    Some(RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let p = rgba.get_pixel(x, y);
-        let a = p[3] as f64 / 255.0;
-        image::Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
-    }))
+    Some(over_white(&picture.to_rgba8()))
 }
 
 #[test]

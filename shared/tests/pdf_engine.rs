@@ -84,11 +84,7 @@ fn transparency_becomes_a_soft_mask_not_black() {
     )]);
     pdf.check();
     // pdftoppm paints on white: the expected page is the image composited over white.
-    let over_white = RgbImage::from_fn(40, 30, |x, y| {
-        let p = rgba.get_pixel(x, y);
-        let a = p[3] as f64 / 255.0;
-        Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
-    });
+    let over_white = over_white(&rgba);
     let rendered = pdf.render(1, 96.0);
     assert!(
         max_diff(&rendered, &over_white) <= 2,
@@ -415,11 +411,7 @@ fn decoded_images_may_be_stored_as_jpeg_with_a_lossless_mask() {
         pdf.text().contains("/SMask"),
         "the alpha stays as a soft mask"
     );
-    let over_white = RgbImage::from_fn(64, 48, |x, y| {
-        let p = smooth.get_pixel(x, y);
-        let a = p[3] as f64 / 255.0;
-        Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
-    });
+    let over_white = over_white(&smooth);
     let rendered = pdf.render(1, 96.0);
     assert!(
         mean_diff(&rendered, &over_white) < 3.0,

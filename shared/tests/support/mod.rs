@@ -322,3 +322,12 @@ pub fn openjpeg_decode(name: &str) -> RgbImage {
         .arg(&out));
     image::open(&out).unwrap().to_rgb8()
 }
+
+/// An RGBA picture as a PDF page shows it: composited over white.
+pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y);
+        let a = p[3] as f64 / 255.0;
+        image::Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
+    })
+}
