@@ -119,13 +119,17 @@ impl Config {
         &self.upload_buckets[0]
     }
 
-    /// The unsigned URL of an object (VOD's `FileURL`): path-style on an emulator endpoint,
-    /// virtual-hosted on AWS.
-    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+    /// The URL of a bucket: path-style on an emulator endpoint, virtual-hosted on AWS.
+    pub fn bucket_url(&self, bucket: &str) -> String {
         match &self.endpoint_url {
-            Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com", self.region),
         }
+    }
+
+    /// The unsigned URL of an object (VOD's `FileURL`).
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        format!("{}/{key}", self.bucket_url(bucket))
     }
 }
 

@@ -25,10 +25,6 @@ impl ApiKeys {
     pub fn tenant(&self, key: &str) -> Option<Tenant> {
         self.0.get(key).and_then(|id| Tenant::new(id.clone()))
     }
-
-    pub fn keys(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter()
-    }
 }
 
 fn random_hex(bytes: usize) -> String {

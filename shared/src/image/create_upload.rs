@@ -167,9 +167,8 @@ pub async fn handle(
         other => ApiError::Internal(other),
     })?;
 
-    let endpoint = app.config.object_url(&bucket, "");
     let address = json!({
-        "Endpoint": endpoint.trim_end_matches('/'),
+        "Endpoint": app.config.bucket_url(&bucket),
         "Bucket": bucket,
         "FileName": object_key,
     });

@@ -199,8 +199,7 @@ impl<W: Write> PdfBuilder<W> {
                 }
             }
             Filter::Dct => dict.push_str("/Filter/DCTDecode"),
-            Filter::Flate(None) => dict.push_str("/Filter/FlateDecode"),
-            Filter::Flate(Some(p)) => dict.push_str(&format!(
+            Filter::Flate(p) => dict.push_str(&format!(
                 "/Filter/FlateDecode/DecodeParms<</Predictor 15/Colors {}/BitsPerComponent {}/Columns {}>>",
                 p.colors, p.bits, p.columns
             )),
@@ -238,12 +237,6 @@ impl<W: Write> PdfBuilder<W> {
 /// The pages of one image, parsed, decoded and compressed, ready to write.
 pub struct PreparedImage {
     pages: Vec<Prepared>,
-}
-
-impl PreparedImage {
-    pub fn pages(&self) -> usize {
-        self.pages.len()
-    }
 }
 
 fn check_rotation(rotate: u16) -> Result<(), PdfError> {
@@ -372,14 +365,14 @@ fn prepare(
 ) -> Result<Prepared, String> {
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
-        image::ImageFormat::Png => match png::prepare_copy(&data, limits)? {
-            Some(copied) => Ok(copied),
-            None => {
+        image::ImageFormat::Png => match png::prepare(&data, limits)? {
+            png::Plan::Copy(copied) => Ok(copied),
+            png::Plan::Decode { dpi, orientation } => {
                 let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
-                let (dpi, orientation) = png::dpi_and_orientation(&data);
                 Ok(Prepared {
                     image: decoded.image,
                     dpi,
+                    // The eXIf chunk wins; the decoder may know an orientation too.
                     orientation: if orientation != 1 {
                         orientation
                     } else {

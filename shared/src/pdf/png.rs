@@ -137,9 +137,34 @@ fn check_idat(idat: &[u8], expected: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// The copy path, or `None` when the PNG needs decoding (interlaced or transparent).
-pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, String> {
+impl Chunks {
+    fn dpi(&self) -> (f64, f64) {
+        let (x, y) = self
+            .ppm
+            .map(|(x, y)| (x * 0.0254, y * 0.0254))
+            .unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
+        sane_dpi(x, y)
+    }
+
+    fn orientation(&self) -> u8 {
+        self.orientation.unwrap_or(1)
+    }
+}
+
+/// What a PNG needs, from one read of its chunks.
+pub enum Plan {
+    /// The compressed data goes into the PDF as it is.
+    Copy(Prepared),
+    /// Interlaced or transparent: decode it; the file states this resolution and orientation.
+    Decode { dpi: (f64, f64), orientation: u8 },
+}
+
+pub fn prepare(data: &[u8], limits: &Limits) -> Result<Plan, String> {
     let c = read_chunks(data)?;
+    let decode = Plan::Decode {
+        dpi: c.dpi(),
+        orientation: c.orientation(),
+    };
     check_size(c.width.into(), c.height.into(), limits)?;
     let (color, colors) = match c.color_type {
         0 => (ColorSpace::Gray, 1),
@@ -157,7 +182,7 @@ pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, St
             }
             (ColorSpace::Indexed(palette), 1)
         }
-        4 | 6 => return Ok(None),
+        4 | 6 => return Ok(decode),
         other => return Err(format!("PNG colour type {other} is not valid")),
     };
     let valid_depth = match c.color_type {
@@ -172,7 +197,7 @@ pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, St
         ));
     }
     if c.interlaced || c.transparency {
-        return Ok(None);
+        return Ok(decode);
     }
     if c.idat.is_empty() {
         return Err("the PNG has no image data".into());
@@ -191,43 +216,26 @@ pub fn prepare_copy(data: &[u8], limits: &Limits) -> Result<Option<Prepared>, St
         }),
         _ => None,
     };
-    let (x, y) = c
-        .ppm
-        .map(|(x, y)| (x * 0.0254, y * 0.0254))
-        .unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
-    Ok(Some(Prepared {
+    let (dpi, orientation) = (c.dpi(), c.orientation());
+    Ok(Plan::Copy(Prepared {
         image: XImage {
             width: c.width,
             height: c.height,
             color,
             icc,
             bits: c.bit_depth,
-            filter: Filter::Flate(Some(Predictor {
+            filter: Filter::Flate(Predictor {
                 colors,
                 bits: c.bit_depth,
                 columns: c.width,
-            })),
+            }),
             invert: false,
             data: c.idat,
             smask: None,
         },
-        dpi: sane_dpi(x, y),
-        orientation: c.orientation.unwrap_or(1),
+        dpi,
+        orientation,
     }))
-}
-
-/// The PNG's stated resolution and EXIF orientation, for the decode path.
-pub fn dpi_and_orientation(data: &[u8]) -> ((f64, f64), u8) {
-    match read_chunks(data) {
-        Ok(c) => {
-            let (x, y) = c
-                .ppm
-                .map(|(x, y)| (x * 0.0254, y * 0.0254))
-                .unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
-            (sane_dpi(x, y), c.orientation.unwrap_or(1))
-        }
-        Err(_) => ((DEFAULT_DPI, DEFAULT_DPI), 1),
-    }
 }
 
 #[cfg(test)]
@@ -243,25 +251,28 @@ mod tests {
     #[test]
     fn opaque_rgb_is_copied() {
         let png = encode(image::DynamicImage::ImageRgb8(image::RgbImage::new(7, 5)));
-        let p = prepare_copy(&png, &Limits::default())
-            .unwrap()
-            .expect("the copy path");
+        let Plan::Copy(p) = prepare(&png, &Limits::default()).unwrap() else {
+            panic!("not the copy path");
+        };
         assert_eq!((p.image.width, p.image.height, p.image.bits), (7, 5, 8));
         assert_eq!(p.image.color, ColorSpace::Rgb);
         assert!(matches!(
             p.image.filter,
-            Filter::Flate(Some(Predictor {
+            Filter::Flate(Predictor {
                 colors: 3,
                 bits: 8,
                 columns: 7
-            }))
+            })
         ));
     }
 
     #[test]
     fn alpha_goes_to_the_decode_path() {
         let png = encode(image::DynamicImage::ImageRgba8(image::RgbaImage::new(3, 3)));
-        assert!(prepare_copy(&png, &Limits::default()).unwrap().is_none());
+        assert!(matches!(
+            prepare(&png, &Limits::default()).unwrap(),
+            Plan::Decode { .. }
+        ));
     }
 
     #[test]
@@ -272,10 +283,11 @@ mod tests {
         let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
         png[idat + 6] ^= 0xFF;
         assert!(
-            prepare_copy(&png, &Limits::default())
-                .unwrap_err()
+            prepare(&png, &Limits::default())
+                .err()
+                .unwrap()
                 .contains("corrupt")
         );
-        assert!(prepare_copy(&png[..40], &Limits::default()).is_err());
+        assert!(prepare(&png[..40], &Limits::default()).is_err());
     }
 }

@@ -148,11 +148,11 @@ pub(super) fn plain(
         color,
         icc: None,
         bits,
-        filter: Filter::Flate(Some(Predictor {
+        filter: Filter::Flate(Predictor {
             colors,
             bits,
             columns: width,
-        })),
+        }),
         invert: false,
         smask: None,
     }

@@ -47,7 +47,7 @@ pub struct Predictor {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
     Dct,
-    Flate(Option<Predictor>),
+    Flate(Predictor),
     /// JPEG 2000; the file carries its colour space, and `smask_in_data` says it carries
     /// an opacity channel too.
     Jpx {
