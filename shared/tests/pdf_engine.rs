@@ -465,3 +465,87 @@ fn images_prepared_in_parallel_make_the_same_pdf() {
     );
     assert_eq!(a, b, "the same bytes either way");
 }
+
+#[test]
+fn svg_is_drawn_as_vectors_with_the_bundled_font() {
+    // 200x100 CSS pixels: a red band, a blue square and a line of text.
+    let svg = br##"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">
+        <rect width="200" height="40" fill="#ff0000"/>
+        <rect x="150" y="50" width="40" height="40" fill="#0000ff"/>
+        <text x="10" y="80" font-family="Helvetica" font-size="20">Folio 42</text></svg>"##;
+    let pdf = Pdf::build(&[(svg.to_vec(), 0), (svg.to_vec(), 90)]);
+    pdf.check();
+    assert_eq!(pdf.page_sizes(), vec![(150.0, 75.0), (75.0, 150.0)]);
+    // Vectors and embedded text, not a picture of them.
+    assert!(!pdf.text().contains("/Subtype/Image") && !pdf.text().contains("/Subtype /Image"));
+    assert!(pdf.text().contains("/FontFile2"), "the font is embedded");
+    let words = std::process::Command::new("pdftotext")
+        .args(["-f", "1", "-l", "1"])
+        .arg(&pdf.path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&words.stdout).contains("Folio 42"));
+
+    let upright = pdf.render(1, 96.0);
+    assert_eq!(upright.dimensions(), (200, 100));
+    assert_eq!(
+        *upright.get_pixel(100, 20),
+        Rgb([255, 0, 0]),
+        "band at the top"
+    );
+    assert_eq!(
+        *upright.get_pixel(170, 70),
+        Rgb([0, 0, 255]),
+        "square bottom right"
+    );
+    // Turned clockwise: the band is on the right, the square bottom left.
+    let turned = pdf.render(2, 96.0);
+    assert_eq!(turned.dimensions(), (100, 200));
+    assert_eq!(*turned.get_pixel(80, 100), Rgb([255, 0, 0]));
+    assert_eq!(*turned.get_pixel(30, 170), Rgb([0, 0, 255]));
+    let expected = resvg_render(svg);
+    assert!(mean_diff(&upright, &expected) < 2.0);
+}
+
+#[test]
+fn svg_never_loads_files_or_urls_and_bad_svg_is_refused() {
+    let dir = std::env::temp_dir().join(format!("folio-svg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret.png");
+    std::fs::write(
+        &secret,
+        encode(
+            &DynamicImage::ImageRgb8(RgbImage::from_pixel(10, 10, Rgb([0, 0, 0]))),
+            image::ImageFormat::Png,
+        ),
+    )
+    .unwrap();
+    let svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+            width="10" height="10"><image width="10" height="10" xlink:href="{}"/>
+            <image width="10" height="10" href="file://{}"/></svg>"#,
+        secret.display(),
+        secret.display()
+    );
+    let pdf = Pdf::build(&[(svg.into_bytes(), 0)]);
+    pdf.check();
+    let page = pdf.render(1, 96.0);
+    assert!(
+        page.pixels().all(|p| *p == Rgb([255, 255, 255])),
+        "nothing was loaded"
+    );
+
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    let refused = builder
+        .add_image(
+            3,
+            b"<svg xmlns='http://www.w3.org/2000/svg'><rect".to_vec(),
+            0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&refused, PdfError::Image { index: 3, reason } if reason.contains("SVG")),
+        "{refused}"
+    );
+}

@@ -9,6 +9,7 @@ mod objects;
 pub mod placement;
 mod png;
 mod raster;
+pub mod svg;
 mod tiff;
 pub mod units;
 mod ximage;
@@ -105,7 +106,10 @@ impl<W: Write> PdfBuilder<W> {
     pub fn add_prepared(&mut self, image: PreparedImage, rotate: u16) -> Result<(), PdfError> {
         check_rotation(rotate)?;
         for page in &image.pages {
-            self.write_page(page, rotate)?;
+            match page {
+                Page::Raster(prepared) => self.write_page(prepared, rotate)?,
+                Page::Vector(art) => self.write_vector_page(art, rotate)?,
+            }
         }
         Ok(())
     }
@@ -117,13 +121,38 @@ impl<W: Write> PdfBuilder<W> {
     fn write_page(&mut self, prepared: &Prepared, rotate: u16) -> Result<(), PdfError> {
         let image = &prepared.image;
         let place = placement::place(
-            (image.width, image.height),
+            (image.width.into(), image.height.into()),
             prepared.dpi,
             prepared.orientation,
             rotate,
             &self.options.page,
         );
         let xobject = self.write_image(image)?;
+        self.write_page_object(&place, xobject)
+    }
+
+    fn write_vector_page(&mut self, art: &svg::VectorArt, rotate: u16) -> Result<(), PdfError> {
+        let place = placement::place(
+            (art.width, art.height),
+            (svg::SVG_DPI, svg::SVG_DPI),
+            1,
+            rotate,
+            &self.options.page,
+        );
+        let objects = &mut self.objects;
+        let art = art
+            .renumber(|| objects.reserve().0)
+            .map_err(|reason| PdfError::Io(std::io::Error::other(reason)))?;
+        self.objects.raw(&art.bytes, &art.objects)?;
+        self.write_page_object(&place, Ref(art.form))
+    }
+
+    /// Writes a page drawing `xobject` (an image or a form) onto the placement's square.
+    fn write_page_object(
+        &mut self,
+        place: &placement::Placement,
+        xobject: Ref,
+    ) -> Result<(), PdfError> {
         let [a, b, c, d, e, f] = place.matrix.map(num);
         let content = format!("q {a} {b} {c} {d} {e} {f} cm /Im0 Do Q");
         let content_ref = self.objects.reserve();
@@ -236,7 +265,12 @@ impl<W: Write> PdfBuilder<W> {
 
 /// The pages of one image, parsed, decoded and compressed, ready to write.
 pub struct PreparedImage {
-    pages: Vec<Prepared>,
+    pages: Vec<Page>,
+}
+
+enum Page {
+    Raster(Prepared),
+    Vector(svg::VectorArt),
 }
 
 fn check_rotation(rotate: u16) -> Result<(), PdfError> {
@@ -267,7 +301,7 @@ pub fn prepare_image(
                 &limits,
             )
             .map_err(refused)?;
-            vec![prepared]
+            vec![Page::Raster(prepared)]
         }
         Kind::Tiff => {
             // Each page's size is checked before it is decoded; a page's pixels are dropped
@@ -275,7 +309,7 @@ pub fn prepare_image(
             let mut pages = tiff::pages(&data, &limits, options.jpeg_quality).map_err(refused)?;
             let mut prepared = Vec::new();
             while let Some(page) = pages.next_page() {
-                prepared.push(page.map_err(refused)?);
+                prepared.push(Page::Raster(page.map_err(refused)?));
             }
             prepared
         }
@@ -285,8 +319,9 @@ pub fn prepare_image(
             let prepared = prepare(data, format, &limits, options.jpeg_quality).map_err(refused)?;
             let image = &prepared.image;
             check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
-            vec![prepared]
+            vec![Page::Raster(prepared)]
         }
+        Kind::Svg => vec![Page::Vector(svg::prepare(&data, &limits).map_err(refused)?)],
     };
     Ok(PreparedImage { pages })
 }
@@ -323,6 +358,7 @@ pub fn prepare_in_parallel(
 
 enum Kind {
     Jp2,
+    Svg,
     Tiff,
     Raster(image::ImageFormat),
 }
@@ -339,6 +375,7 @@ fn sniff(data: &[u8]) -> Result<Kind, String> {
     match image::guess_format(data) {
         Ok(image::ImageFormat::Tiff) => Ok(Kind::Tiff),
         Ok(format) => Ok(Kind::Raster(format)),
+        Err(_) if svg::sniff(data) || data.starts_with(&[0x1F, 0x8B]) => Ok(Kind::Svg),
         Err(_) => Err("the file is not an image of a supported format".to_string()),
     }
 }

@@ -76,6 +76,20 @@ impl<W: Write> ObjectWriter<W> {
         self.out.write_all(b"\nendstream\nendobj\n")
     }
 
+    /// Writes objects serialised elsewhere: `bytes` holds them whole, `objects` gives each
+    /// one's number (reserved here) and offset in `bytes`.
+    pub fn raw(&mut self, bytes: &[u8], objects: &[(u32, usize)]) -> io::Result<()> {
+        let base = self.out.written;
+        for &(id, offset) in objects {
+            let slot = self
+                .offsets
+                .get_mut((id as usize).wrapping_sub(1))
+                .ok_or_else(|| io::Error::other("an object number was not reserved"))?;
+            *slot = Some(base + offset as u64);
+        }
+        self.out.write_all(bytes)
+    }
+
     /// Writes the cross-reference table and trailer; returns the sink and the file size.
     pub fn finish(mut self, root: Ref, info: Option<Ref>) -> io::Result<(W, u64)> {
         let xref = self.out.written;

@@ -87,7 +87,7 @@ fn exif_transform(orientation: u8) -> (bool, u16) {
 /// Places an image of `pixels` at `dpi`, with its EXIF `orientation` and the caller's
 /// clockwise `rotate` (0, 90, 180 or 270) on top.
 pub fn place(
-    pixels: (u32, u32),
+    pixels: (f64, f64),
     dpi: (f64, f64),
     orientation: u8,
     rotate: u16,
@@ -95,10 +95,7 @@ pub fn place(
 ) -> Placement {
     let (mirror, exif_degrees) = exif_transform(orientation);
     let degrees = (exif_degrees + rotate) % 360;
-    let (w, h) = (
-        pixels.0 as f64 * 72.0 / dpi.0,
-        pixels.1 as f64 * 72.0 / dpi.1,
-    );
+    let (w, h) = (pixels.0 * 72.0 / dpi.0, pixels.1 * 72.0 / dpi.1);
     let (dw, dh) = if degrees % 180 == 90 { (h, w) } else { (w, h) };
     let m = page.margin.max(0.0);
 
@@ -157,30 +154,30 @@ mod tests {
 
     #[test]
     fn default_page_is_the_image_at_its_resolution() {
-        let p = place((200, 100), (96.0, 96.0), 1, 0, &PageOptions::default());
+        let p = place((200.0, 100.0), (96.0, 96.0), 1, 0, &PageOptions::default());
         assert_eq!(p.media, (150.0, 75.0));
         assert_eq!(p.matrix, [150.0, 0.0, 0.0, 75.0, 0.0, 0.0]);
     }
 
     #[test]
     fn a_quarter_turn_swaps_the_page_and_puts_the_top_on_the_right() {
-        let p = place((200, 100), (72.0, 72.0), 1, 90, &PageOptions::default());
+        let p = place((200.0, 100.0), (72.0, 72.0), 1, 90, &PageOptions::default());
         assert_eq!(p.media, (100.0, 200.0));
         // The image's top-left corner (u=0, v=1) lands at the page's top-right.
         assert_eq!(apply(p.matrix, (0.0, 1.0)), (100.0, 200.0));
         // EXIF 6 is the same quarter turn.
         assert_eq!(
-            place((200, 100), (72.0, 72.0), 6, 0, &PageOptions::default()),
+            place((200.0, 100.0), (72.0, 72.0), 6, 0, &PageOptions::default()),
             p
         );
         // EXIF 8 plus a caller's 90 degrees is upright.
-        let upright = place((200, 100), (72.0, 72.0), 8, 90, &PageOptions::default());
+        let upright = place((200.0, 100.0), (72.0, 72.0), 8, 90, &PageOptions::default());
         assert_eq!(upright.matrix, [200.0, 0.0, 0.0, 100.0, 0.0, 0.0]);
     }
 
     #[test]
     fn mirrored_orientations_flip() {
-        let p = place((10, 10), (72.0, 72.0), 2, 0, &PageOptions::default());
+        let p = place((10.0, 10.0), (72.0, 72.0), 2, 0, &PageOptions::default());
         assert_eq!(apply(p.matrix, (0.0, 0.0)), (10.0, 0.0));
     }
 
@@ -191,13 +188,13 @@ mod tests {
             margin: 10.0,
             ..Default::default()
         };
-        let p = place((1000, 500), (72.0, 72.0), 1, 0, &a4);
+        let p = place((1000.0, 500.0), (72.0, 72.0), 1, 0, &a4);
         assert_eq!(p.media, (595.0, 842.0));
         assert_eq!(p.matrix[0], 575.0);
         assert_eq!(p.matrix[3], 287.5);
         assert_eq!(p.matrix[4], 10.0);
         let landscape = place(
-            (1000, 500),
+            (1000.0, 500.0),
             (72.0, 72.0),
             1,
             0,
@@ -211,7 +208,13 @@ mod tests {
 
     #[test]
     fn huge_pages_use_a_user_unit() {
-        let p = place((40_000, 1000), (72.0, 72.0), 1, 0, &PageOptions::default());
+        let p = place(
+            (40_000.0, 1000.0),
+            (72.0, 72.0),
+            1,
+            0,
+            &PageOptions::default(),
+        );
         assert_eq!(p.user_unit, 3.0);
         assert!(p.media.0 <= MAX_SIDE);
     }

@@ -331,3 +331,19 @@ pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
         image::Rgb([0, 1, 2].map(|c| (p[c] as f64 * a + 255.0 * (1.0 - a)).round() as u8))
     })
 }
+
+/// A reference render of an SVG by resvg, from the tree Folio parses (same font, same
+/// refusals of external files), at one pixel per CSS pixel, over white.
+pub fn resvg_render(svg: &[u8]) -> RgbImage {
+    let tree = folio_shared::pdf::svg::parse(svg, &Default::default()).unwrap();
+    let size = tree.size();
+    let (w, h) = (size.width().ceil() as u32, size.height().ceil() as u32);
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).unwrap();
+    resvg::render(&tree, Default::default(), &mut pixmap.as_mut());
+    // Premultiplied: over white is the colour plus white times the transparency.
+    RgbImage::from_fn(w, h, |x, y| {
+        let p = pixmap.pixel(x, y).unwrap();
+        let a = p.alpha() as u16;
+        image::Rgb([p.red(), p.green(), p.blue()].map(|c| (c as u16 + 255 - a).min(255) as u8))
+    })
+}
