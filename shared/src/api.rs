@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::image::{create_upload, delete, get_infos, update_infos};
 use crate::params::Params;
+use crate::task::{create, project, query};
 use crate::tenant::Tenant;
 use crate::webhook_secret;
 
@@ -19,15 +20,29 @@ pub enum Operation {
     UpdateImageInfos,
     DeleteImage,
     GetWebhookSecret,
+    CreateProject,
+    GetProject,
+    ListProjects,
+    DeleteProject,
+    CreateImageToPDFTask,
+    GetTask,
+    ListTasks,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 12] = [
         Operation::CreateUploadImage,
         Operation::GetImageInfos,
         Operation::UpdateImageInfos,
         Operation::DeleteImage,
         Operation::GetWebhookSecret,
+        Operation::CreateProject,
+        Operation::GetProject,
+        Operation::ListProjects,
+        Operation::DeleteProject,
+        Operation::CreateImageToPDFTask,
+        Operation::GetTask,
+        Operation::ListTasks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +52,13 @@ impl Operation {
             Operation::UpdateImageInfos => "UpdateImageInfos",
             Operation::DeleteImage => "DeleteImage",
             Operation::GetWebhookSecret => "GetWebhookSecret",
+            Operation::CreateProject => "CreateProject",
+            Operation::GetProject => "GetProject",
+            Operation::ListProjects => "ListProjects",
+            Operation::DeleteProject => "DeleteProject",
+            Operation::CreateImageToPDFTask => "CreateImageToPDFTask",
+            Operation::GetTask => "GetTask",
+            Operation::ListTasks => "ListTasks",
         }
     }
 
@@ -49,9 +71,12 @@ impl Operation {
     /// Read-only operations answer GET too, with their parameters in the query string.
     pub fn allows(self, method: &Method) -> bool {
         match self {
-            Operation::GetImageInfos | Operation::GetWebhookSecret => {
-                method == Method::GET || method == Method::POST
-            }
+            Operation::GetImageInfos
+            | Operation::GetWebhookSecret
+            | Operation::GetProject
+            | Operation::ListProjects
+            | Operation::GetTask
+            | Operation::ListTasks => method == Method::GET || method == Method::POST,
             _ => method == Method::POST,
         }
     }
@@ -63,6 +88,8 @@ pub struct ApiRequest<'a> {
     pub tenant: Option<Tenant>,
     pub query: Vec<(String, String)>,
     pub content_type: Option<&'a str>,
+    /// The `Idempotency-Key` header, for operations that create.
+    pub idempotency_key: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -85,6 +112,7 @@ async fn dispatch(
     op: Operation,
     tenant: &Tenant,
     params: &Params,
+    idempotency_key: Option<&str>,
 ) -> Result<Value, ApiError> {
     match op {
         Operation::CreateUploadImage => to_value(create_upload::handle(app, tenant, params).await?),
@@ -92,6 +120,15 @@ async fn dispatch(
         Operation::UpdateImageInfos => to_value(update_infos::handle(app, tenant, params).await?),
         Operation::DeleteImage => to_value(delete::handle(app, tenant, params).await?),
         Operation::GetWebhookSecret => to_value(webhook_secret::handle(app, tenant)?),
+        Operation::CreateProject => to_value(project::create(app, tenant, params).await?),
+        Operation::GetProject => to_value(project::get(app, tenant, params).await?),
+        Operation::ListProjects => to_value(project::list(app, tenant, params).await?),
+        Operation::DeleteProject => to_value(project::delete(app, tenant, params).await?),
+        Operation::CreateImageToPDFTask => {
+            to_value(create::handle(app, tenant, params, idempotency_key).await?)
+        }
+        Operation::GetTask => to_value(query::get(app, tenant, params).await?),
+        Operation::ListTasks => to_value(query::list(app, tenant, params).await?),
     }
 }
 
@@ -108,7 +145,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
         let tenant = request.tenant.as_ref().ok_or(ApiError::Unauthenticated)?;
         let query = request.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let params = Params::parse(query, request.content_type, request.body)?;
-        dispatch(app, op, tenant, &params).await
+        dispatch(app, op, tenant, &params, request.idempotency_key).await
     }
     .await;
     match result {

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::{self, AwsChannels, DynamoRecords, S3Objects, SqsDeliveries};
+use crate::aws::{self, AwsChannels, DynamoRecords, S3Objects, SqsDeliveries, SqsTasks, StsRoles};
 use crate::config::{Config, ConfigError};
 use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookPoster;
-use crate::ports::{DeliveryLog, DeliveryQueue, EventChannels, ImageRecords, ObjectStore};
+use crate::ports::{
+    DeliveryLog, DeliveryQueue, EventChannels, ImageRecords, ObjectStore, ProjectStore,
+    RoleAssumer, TaskQueue, TaskStore,
+};
 
 pub struct App {
     pub config: Config,
@@ -18,6 +21,10 @@ pub struct App {
     pub deliveries: Arc<dyn DeliveryQueue>,
     pub delivery_log: Arc<dyn DeliveryLog>,
     pub channels: Arc<dyn EventChannels>,
+    pub projects: Arc<dyn ProjectStore>,
+    pub tasks: Arc<dyn TaskStore>,
+    pub task_queue: Arc<dyn TaskQueue>,
+    pub roles: Arc<dyn RoleAssumer>,
 }
 
 impl App {
@@ -29,7 +36,14 @@ impl App {
         ));
         App {
             images: records.clone(),
+            projects: records.clone(),
+            tasks: records.clone(),
             delivery_log: records,
+            task_queue: Arc::new(SqsTasks::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.pdf_queue_url.clone(),
+            )),
+            roles: Arc::new(StsRoles::new(sdk.clone())),
             objects: Arc::new(S3Objects::new(aws::s3_client(sdk))),
             deliveries: Arc::new(SqsDeliveries::new(
                 aws_sdk_sqs::Client::new(sdk),

@@ -21,6 +21,11 @@ pub struct Config {
     pub upload_buckets: Vec<String>,
     /// `FOLIO_NOTIFICATIONS_QUEUE_URL`: where producers put notification deliveries.
     pub notifications_queue_url: String,
+    /// `FOLIO_PDF_QUEUE_URL`: the queue of images-to-PDF tasks (needed by the functions that
+    /// create them).
+    pub pdf_queue_url: Option<String>,
+    /// `FOLIO_MAX_SOURCE_BYTES` (default 512 MiB): the largest source image a task reads.
+    pub max_source_bytes: u64,
     /// `FOLIO_EVENTS_TOPIC_ARN`: SNS topic that receives every event (optional).
     pub events_topic_arn: Option<String>,
     /// `FOLIO_EVENT_BUS_NAME`: EventBridge bus that receives every event (optional).
@@ -88,6 +93,8 @@ impl Config {
             table: required("FOLIO_TABLE")?,
             upload_buckets,
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
+            pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
+            max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 512 << 20)?,
             events_topic_arn: get("FOLIO_EVENTS_TOPIC_ARN"),
             event_bus_name: get("FOLIO_EVENT_BUS_NAME"),
             cdn_domain: get("FOLIO_CDN_DOMAIN"),

@@ -1,7 +1,7 @@
 //! The dead-letter worker: what no retry could process is ended, with a reason and a
 //! notification, instead of waiting forever. It reads both kinds of dead letters:
-//! upload events (the image ends `UploadFail`) and notification deliveries (the attempt
-//! is recorded as given up).
+//! upload events (the image ends `UploadFail`), PDF tasks (the task ends `Failed`) and
+//! notification deliveries (the attempt is recorded as given up).
 
 use std::sync::Arc;
 
@@ -9,12 +9,17 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::app::App;
+use crate::error::PortError;
 use crate::image::uploaded::{UploadWorker, created_objects};
 use crate::notify::Delivery;
 use crate::notify::delivery::{Attempt, AttemptOutcome};
+use crate::ports::TaskEnd;
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+use crate::task::announce::announce;
+use crate::task::model::{TaskFailure, TaskMessage};
 
 pub const UPLOAD_REASON: &str = "the upload could not be processed after repeated attempts";
+pub const TASK_REASON: &str = "the task could not be processed after repeated attempts";
 
 pub struct DeadLetterWorker {
     pub app: Arc<App>,
@@ -38,12 +43,47 @@ impl QueueWorker for DeadLetterWorker {
                 .await?;
             return Ok(());
         }
+        if let Ok(task) = serde_json::from_str::<TaskMessage>(&message.body) {
+            return self.give_up_task(&task).await;
+        }
         let uploads = UploadWorker {
             app: self.app.clone(),
         };
         for object in created_objects(&message.body) {
             tracing::error!(key = %object.key, "upload event dead-lettered");
             uploads.give_up(&object, UPLOAD_REASON).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DeadLetterWorker {
+    /// Ends a task whose message kept failing, unless it ended meanwhile, and announces it.
+    async fn give_up_task(&self, message: &TaskMessage) -> Result<(), WorkerError> {
+        let app = &self.app;
+        tracing::error!(task_id = %message.task_id, "task dead-lettered");
+        let Some(task) = app
+            .tasks
+            .get(&message.tenant_key, &message.project_name, &message.task_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if task.status.is_final() {
+            if !task.notified {
+                announce(app, &task).await?;
+            }
+            return Ok(());
+        }
+        let failure = TaskFailure::new("InternalError", TASK_REASON);
+        match app
+            .tasks
+            .finish(&task, None, &TaskEnd::Failed(failure))
+            .await
+        {
+            Ok(ended) => announce(app, &ended).await?,
+            Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
         }
         Ok(())
     }

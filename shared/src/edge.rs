@@ -54,6 +54,10 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let idempotency_key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok());
     let response = api::handle(
         app,
         op,
@@ -62,6 +66,7 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
             tenant,
             query,
             content_type,
+            idempotency_key,
             body: request.body().as_ref(),
         },
     )

@@ -14,6 +14,12 @@ pub enum PortError {
     /// The object or item does not exist.
     #[error("not found")]
     NotFound,
+    /// The backend refused access (permissions, a role that cannot be assumed).
+    #[error("access denied: {0}")]
+    Denied(String),
+    /// The object is larger than the caller would read.
+    #[error("the object is {size} bytes, over the limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
     /// Anything else the backend said: network, throttling, permissions, bugs.
     #[error("{context}: {source}")]
     Backend {

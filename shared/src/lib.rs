@@ -14,6 +14,7 @@ pub mod params;
 pub mod pdf;
 pub mod ports;
 pub mod queue;
+pub mod task;
 pub mod telemetry;
 pub mod tenant;
 pub mod webhook_secret;

@@ -21,8 +21,11 @@ impl Params {
             map.insert(k.to_string(), Value::String(v.to_string()));
         }
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let is_form =
-                content_type.is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+            // `curl -d '{...}'` labels JSON as a form: a body that opens an object is JSON.
+            let looks_like_json = body.trim_ascii_start().starts_with(b"{");
+            let is_form = !looks_like_json
+                && content_type
+                    .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
             if is_form {
                 for (k, v) in url::form_urlencoded::parse(body) {
                     map.insert(k.into_owned(), Value::String(v.into_owned()));
@@ -52,6 +55,33 @@ impl Params {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
             Some(v) => Some(v),
+        }
+    }
+
+    /// A parameter as given (`None` when absent, null or empty).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.present(name)
+    }
+
+    /// Every parameter, as one JSON object (keys in sorted order).
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+
+    /// A boolean, given as JSON or as `true`/`false` text.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                other => Err(ApiError::invalid(
+                    name,
+                    format!("must be true or false, got {other:?}"),
+                )),
+            },
+            Some(_) => Err(ApiError::invalid(name, "must be true or false")),
         }
     }
 
@@ -164,6 +194,14 @@ mod tests {
         .unwrap();
         assert_eq!(p.opt_list("ImageIds").unwrap().unwrap(), vec!["a", "b"]);
         assert_eq!(p.opt_i64("AuthTimeout").unwrap(), Some(60));
+        // What `curl -d '{...}'` sends: JSON labelled as a form.
+        let p = Params::parse(
+            [],
+            Some("application/x-www-form-urlencoded"),
+            br#" {"ProjectName":"demo"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.req_str("ProjectName").unwrap(), "demo");
     }
 
     #[test]

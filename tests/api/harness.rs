@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use folio_cli::local::{self, LocalState, Running, ServeOptions};
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 pub const ALICE: &str = "key-alice";
 pub const BOB: &str = "key-bob";
@@ -218,4 +220,34 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png)
         .expect("encoding a PNG");
     out.into_inner()
+}
+
+/// Checks `t=<unix>,v1=<hex>` against the raw body, computed here independently of Folio.
+pub fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
+    let parts: Vec<(&str, &str)> = header
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .collect();
+    let t = parts
+        .iter()
+        .find(|(k, _)| *k == "t")
+        .map(|(_, v)| *v)
+        .unwrap_or_default();
+    let v1 = parts
+        .iter()
+        .find(|(k, _)| *k == "v1")
+        .map(|(_, v)| *v)
+        .unwrap_or_default();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes()) == v1
+}
+
+/// Seconds since the Unix epoch, as `ExpiresAt` counts them.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs() as i64
 }

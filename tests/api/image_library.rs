@@ -1,34 +1,10 @@
 //! The image library end to end: upload, probe, info, download, update, delete.
 
 use folio_shared::image::uploaded::{CreatedObject, UploadWorker};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use crate::harness::{ALICE, Stack, callback_to, jpeg, png};
+use crate::harness::{ALICE, Stack, callback_to, jpeg, png, signature_is_valid};
 use crate::receiver::Receiver;
-
-/// Checks `t=<unix>,v1=<hex>` against the raw body, computed here independently of Folio.
-fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
-    let parts: Vec<(&str, &str)> = header
-        .split(',')
-        .filter_map(|p| p.split_once('='))
-        .collect();
-    let t = parts
-        .iter()
-        .find(|(k, _)| *k == "t")
-        .map(|(_, v)| *v)
-        .unwrap_or_default();
-    let v1 = parts
-        .iter()
-        .find(|(k, _)| *k == "v1")
-        .map(|(_, v)| *v)
-        .unwrap_or_default();
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes()) == v1
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_probe_download_and_a_signed_webhook() {

@@ -6,5 +6,6 @@ mod harness;
 mod image_library;
 mod notifications;
 mod receiver;
+mod tasks;
 mod tenancy;
 mod validation;

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
-use crate::harness::{ALICE, BOB, Stack};
+use crate::harness::{ALICE, BOB, Stack, unix_now};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenant_sees_nothing_and_changes_nothing() {
@@ -69,7 +69,7 @@ async fn an_expired_uploading_record_is_absent() {
         .unwrap();
     let expires: i64 = item["ExpiresAt"].as_n().unwrap().parse().unwrap();
     let week = 7 * 24 * 3600;
-    let now = chrono_now();
+    let now = unix_now();
     assert!(
         (expires - now - week).abs() < 60,
         "ExpiresAt {expires} is not a week after {now}"
@@ -95,13 +95,6 @@ async fn an_expired_uploading_record_is_absent() {
         .await;
     assert_eq!(update.body["NonExistImageIds"], json!([id]));
     stack.stop().await;
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

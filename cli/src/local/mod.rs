@@ -16,6 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
+use folio_shared::task::worker::PdfWorker;
 use folio_shared::{App, Config};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,6 +56,10 @@ impl Running {
                 c.notifications_queue_url
             ),
             format!("FOLIO_WEBHOOK_SECRET={}", c.webhook_secret),
+            format!(
+                "FOLIO_PDF_QUEUE_URL={}",
+                c.pdf_queue_url.clone().unwrap_or_default()
+            ),
             format!("AWS_REGION={}", c.region),
         ];
         lines.extend(
@@ -144,11 +149,18 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             Arc::new(app.notifier()),
             stopped.clone(),
         ),
+        pollers::spawn(
+            sqs.clone(),
+            provisioned.pdf_queue_url.clone(),
+            Arc::new(PdfWorker { app: app.clone() }),
+            stopped.clone(),
+        ),
     ];
     let dead_letters = Arc::new(DeadLetterWorker { app: app.clone() });
     for dlq in [
         &provisioned.uploads_dlq_url,
         &provisioned.notifications_dlq_url,
+        &provisioned.pdf_dlq_url,
     ] {
         tasks.push(pollers::spawn(
             sqs.clone(),

@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     CorsConfiguration, CorsRule, Event, NotificationConfiguration, QueueConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+use folio_shared::aws::{BY_END, BY_START};
 
 /// The names of a stack's resources, from one prefix.
 #[derive(Clone, Debug)]
@@ -22,6 +24,7 @@ pub struct Names {
     pub table: String,
     pub uploads_queue: String,
     pub notifications_queue: String,
+    pub pdf_queue: String,
     pub topic: String,
 }
 
@@ -32,6 +35,7 @@ impl Names {
             table: format!("{prefix}-records"),
             uploads_queue: format!("{prefix}-uploads"),
             notifications_queue: format!("{prefix}-notifications"),
+            pdf_queue: format!("{prefix}-pdf-tasks"),
             topic: format!("{prefix}-events"),
         }
     }
@@ -44,6 +48,8 @@ pub struct Provisioned {
     pub uploads_dlq_url: String,
     pub notifications_queue_url: String,
     pub notifications_dlq_url: String,
+    pub pdf_queue_url: String,
+    pub pdf_dlq_url: String,
     pub topic_arn: String,
 }
 
@@ -57,6 +63,7 @@ impl Provisioned {
                 "FOLIO_NOTIFICATIONS_QUEUE_URL",
                 self.notifications_queue_url.clone(),
             ),
+            ("FOLIO_PDF_QUEUE_URL", self.pdf_queue_url.clone()),
             ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
             ("FOLIO_EVENT_BUS_NAME", "default".to_string()),
             ("FOLIO_WEBHOOK_SECRET", webhook_secret.to_string()),
@@ -73,6 +80,10 @@ impl Provisioned {
 /// queue allows more, since the notifier itself retries through redelivery.
 const UPLOADS_MAX_RECEIVES: u32 = 5;
 const NOTIFICATIONS_MAX_RECEIVES: u32 = 20;
+/// A PDF task is tried three times before its dead-letter worker ends it `Failed`; a run
+/// that dies is tried again once the message is visible (after `PDF_VISIBILITY_SECS`).
+const PDF_MAX_RECEIVES: u32 = 3;
+const PDF_VISIBILITY_SECS: u32 = 120;
 
 pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisioned> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -83,6 +94,13 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         &names.notifications_queue,
         NOTIFICATIONS_MAX_RECEIVES,
         60,
+    )
+    .await?;
+    let (pdf_queue_url, _, pdf_dlq_url) = queue_with_dlq(
+        &sqs,
+        &names.pdf_queue,
+        PDF_MAX_RECEIVES,
+        PDF_VISIBILITY_SECS,
     )
     .await?;
     bucket(sdk, &names.bucket, &uploads_queue_arn).await?;
@@ -101,6 +119,8 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         uploads_dlq_url,
         notifications_queue_url,
         notifications_dlq_url,
+        pdf_queue_url,
+        pdf_dlq_url,
         topic_arn,
     })
 }
@@ -223,23 +243,37 @@ async fn table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()> {
             .attribute_type(ScalarAttributeType::S)
             .build()
     };
-    let created = ddb
+    // The task indexes: tasks by start time and by end time (see the records adapter).
+    let index = |index: &str, pk: &str, sk: &str| -> anyhow::Result<GlobalSecondaryIndex> {
+        Ok(GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key(pk, KeyType::Hash)?)
+            .key_schema(key(sk, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()?)
+    };
+    let mut create = ddb
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
-        .attribute_definitions(attr("pk")?)
-        .attribute_definitions(attr("sk")?)
-        .send()
-        .await;
-    match created {
+        .global_secondary_indexes(index(BY_START, "Gsi1Pk", "Gsi1Sk")?)
+        .global_secondary_indexes(index(BY_END, "Gsi2Pk", "Gsi2Sk")?);
+    for name in ["pk", "sk", "Gsi1Pk", "Gsi1Sk", "Gsi2Pk", "Gsi2Sk"] {
+        create = create.attribute_definitions(attr(name)?);
+    }
+    match create.send().await {
         Ok(_) => {}
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) =>
         {
-            return Ok(());
+            return add_missing_indexes(&ddb, name, &index, &attr).await;
         }
         Err(e) => return Err(e).with_context(|| format!("creating table {name}")),
     }
@@ -254,5 +288,51 @@ async fn table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()> {
         .send()
         .await
         .context("enabling the table's TTL")?;
+    Ok(())
+}
+
+/// A table made before tasks existed gets their indexes.
+async fn add_missing_indexes(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    index: &dyn Fn(&str, &str, &str) -> anyhow::Result<GlobalSecondaryIndex>,
+    attr: &dyn Fn(&str) -> Result<AttributeDefinition, aws_sdk_dynamodb::error::BuildError>,
+) -> anyhow::Result<()> {
+    let table = ddb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .with_context(|| format!("describing table {name}"))?
+        .table
+        .context("the emulator described no table")?;
+    let existing: Vec<String> = table
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_string))
+        .collect();
+    for (index_name, pk, sk) in [(BY_START, "Gsi1Pk", "Gsi1Sk"), (BY_END, "Gsi2Pk", "Gsi2Sk")] {
+        if existing.iter().any(|e| e == index_name) {
+            continue;
+        }
+        let created = index(index_name, pk, sk)?;
+        let update = GlobalSecondaryIndexUpdate::builder()
+            .create(
+                CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(index_name)
+                    .set_key_schema(Some(created.key_schema().to_vec()))
+                    .set_projection(created.projection().cloned())
+                    .build()?,
+            )
+            .build();
+        ddb.update_table()
+            .table_name(name)
+            .attribute_definitions(attr(pk)?)
+            .attribute_definitions(attr(sk)?)
+            .global_secondary_index_updates(update)
+            .send()
+            .await
+            .with_context(|| format!("adding index {index_name} to table {name}"))?;
+    }
     Ok(())
 }

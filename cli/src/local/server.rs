@@ -51,6 +51,7 @@ async fn route(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let response = api::handle(
         &gateway.app,
         op,
@@ -59,6 +60,7 @@ async fn route(
             tenant,
             query,
             content_type,
+            idempotency_key,
             body: &body,
         },
     )

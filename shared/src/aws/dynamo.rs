@@ -15,21 +15,21 @@ use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
 use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
 
-const RECORD: &str = "RECORD";
+pub(super) const RECORD: &str = "RECORD";
 
 #[derive(Clone)]
 pub struct DynamoRecords {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: i64) -> AttributeValue {
+pub(super) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -45,11 +45,11 @@ fn ttl_from_now() -> i64 {
     Utc::now().timestamp() + RECORD_TTL.as_secs() as i64
 }
 
-fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
+pub(super) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value).map_err(|e| PortError::backend("encoding a record", e))
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
+pub(super) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
     serde_dynamo::from_item(item).map_err(|e| PortError::backend("decoding a record", e))
 }
 
@@ -59,7 +59,10 @@ fn live_image(item: Item) -> Result<Option<ImageRecord>, PortError> {
 }
 
 /// Maps a failed conditional write to `ConditionFailed`, anything else to `Backend`.
-fn conditional<E>(context: &'static str, error: aws_sdk_dynamodb::error::SdkError<E>) -> PortError
+pub(super) fn conditional<E>(
+    context: &'static str,
+    error: aws_sdk_dynamodb::error::SdkError<E>,
+) -> PortError
 where
     E: std::error::Error + ConditionalCheck + 'static,
 {
@@ -69,7 +72,7 @@ where
     }
 }
 
-trait ConditionalCheck {
+pub(super) trait ConditionalCheck {
     fn is_condition_failed(&self) -> bool;
 }
 
@@ -85,7 +88,8 @@ macro_rules! conditional_check {
 
 conditional_check!(
     aws_sdk_dynamodb::operation::put_item::PutItemError,
-    aws_sdk_dynamodb::operation::update_item::UpdateItemError
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError
 );
 
 impl DynamoRecords {
@@ -97,11 +101,9 @@ impl DynamoRecords {
     }
 }
 
-#[async_trait]
-impl ImageRecords for DynamoRecords {
-    async fn create(&self, record: &ImageRecord) -> Result<(), PortError> {
-        let mut item = to_item(record)?;
-        item.extend(key(image_pk(&record.tenant_key, &record.image_id)));
+impl DynamoRecords {
+    /// Puts an item that must not exist yet; `ConditionFailed` if it does.
+    pub(super) async fn put_new(&self, item: Item, context: &'static str) -> Result<(), PortError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -109,8 +111,35 @@ impl ImageRecords for DynamoRecords {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
-            .map_err(|e| conditional("creating an image record", e))?;
+            .map_err(|e| conditional(context, e))?;
         Ok(())
+    }
+
+    /// The item at `key`, read consistently.
+    pub(super) async fn get_item(
+        &self,
+        key: Item,
+        context: &'static str,
+    ) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| PortError::backend(context, describe(e)))?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl ImageRecords for DynamoRecords {
+    async fn create(&self, record: &ImageRecord) -> Result<(), PortError> {
+        let mut item = to_item(record)?;
+        item.extend(key(image_pk(&record.tenant_key, &record.image_id)));
+        self.put_new(item, "creating an image record").await
     }
 
     async fn get(
@@ -118,16 +147,13 @@ impl ImageRecords for DynamoRecords {
         tenant_key: &str,
         image_id: &str,
     ) -> Result<Option<ImageRecord>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(image_pk(tenant_key, image_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PortError::backend("reading an image record", describe(e)))?;
-        match out.item {
+        let item = self
+            .get_item(
+                key(image_pk(tenant_key, image_id)),
+                "reading an image record",
+            )
+            .await?;
+        match item {
             Some(item) => live_image(item),
             None => Ok(None),
         }
@@ -332,6 +358,7 @@ impl DeliveryLog for DynamoRecords {
     ) -> Result<(), PortError> {
         let kind = match delivery.subject.kind {
             SubjectKind::Image => "IMAGE",
+            SubjectKind::Task => "TASK",
         };
         let mut item = to_item(attempt)?;
         item.insert(

@@ -2,13 +2,17 @@
 
 mod channels;
 mod dynamo;
+mod dynamo_tasks;
 mod s3;
 mod sqs;
+mod task_storage;
 
 pub use channels::AwsChannels;
 pub use dynamo::DynamoRecords;
+pub use dynamo_tasks::{BY_END, BY_START};
 pub use s3::S3Objects;
-pub use sqs::SqsDeliveries;
+pub use sqs::{SqsDeliveries, SqsTasks};
+pub use task_storage::StsRoles;
 
 use aws_config::SdkConfig;
 

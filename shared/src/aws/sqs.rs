@@ -7,7 +7,8 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use super::describe;
 use crate::error::PortError;
 use crate::notify::Delivery;
-use crate::ports::DeliveryQueue;
+use crate::ports::{DeliveryQueue, TaskQueue};
+use crate::task::model::TaskMessage;
 
 #[derive(Clone)]
 pub struct SqsDeliveries {
@@ -68,6 +69,39 @@ impl DeliveryQueue for SqsDeliveries {
             .send()
             .await
             .map_err(|e| PortError::backend("postponing a delivery", describe(e)))?;
+        Ok(())
+    }
+}
+
+/// The PDF tasks queue.
+#[derive(Clone)]
+pub struct SqsTasks {
+    client: Client,
+    queue_url: Option<String>,
+}
+
+impl SqsTasks {
+    /// `queue_url` is `None` where no PDF queue is configured; enqueueing then fails.
+    pub fn new(client: Client, queue_url: Option<String>) -> Self {
+        SqsTasks { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl TaskQueue for SqsTasks {
+    async fn enqueue(&self, message: &TaskMessage) -> Result<(), PortError> {
+        let url = self.queue_url.as_ref().ok_or_else(|| {
+            PortError::backend("queueing a task", "FOLIO_PDF_QUEUE_URL is not set")
+        })?;
+        let body = serde_json::to_string(message)
+            .map_err(|e| PortError::backend("encoding a task message", e))?;
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| PortError::backend("queueing a task", describe(e)))?;
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ pub struct Subject {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubjectKind {
     Image,
+    Task,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -66,18 +67,41 @@ impl Event {
     /// One delivery per target: the request's webhook, if any, and the configured SNS topic
     /// and EventBridge bus.
     pub fn deliveries(&self, webhook_url: Option<&str>, config: &Config) -> Vec<Delivery> {
-        let targets = webhook_url
-            .map(|url| Target::Webhook {
-                url: url.to_string(),
-            })
+        self.deliveries_to(webhook_url, None, None, config)
+    }
+
+    /// One delivery per target: those the request named (webhook, SNS topic, EventBridge
+    /// bus) and the configured topic and bus, each target once.
+    pub fn deliveries_to(
+        &self,
+        webhook_url: Option<&str>,
+        topic_arn: Option<&str>,
+        bus_name: Option<&str>,
+        config: &Config,
+    ) -> Vec<Delivery> {
+        let webhook = webhook_url.map(|url| Target::Webhook {
+            url: url.to_string(),
+        });
+        let topics = [topic_arn, config.events_topic_arn.as_deref()]
             .into_iter()
-            .chain(config.events_topic_arn.iter().map(|arn| Target::Sns {
-                topic_arn: arn.clone(),
-            }))
-            .chain(config.event_bus_name.iter().map(|bus| Target::EventBridge {
-                bus_name: bus.clone(),
-            }));
+            .flatten()
+            .map(|arn| Target::Sns {
+                topic_arn: arn.to_string(),
+            });
+        let buses = [bus_name, config.event_bus_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|bus| Target::EventBridge {
+                bus_name: bus.to_string(),
+            });
+        let mut targets: Vec<Target> = Vec::new();
+        for target in webhook.into_iter().chain(topics).chain(buses) {
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
         targets
+            .into_iter()
             .map(|target| Delivery {
                 event_id: self.id.clone(),
                 event_type: self.event_type.to_string(),

@@ -114,6 +114,17 @@ impl<W: Write> PdfBuilder<W> {
         Ok(())
     }
 
+    /// The sink: between images, a caller may move out what was written (the PDF's
+    /// offsets are counted apart from it).
+    pub fn sink_mut(&mut self) -> &mut W {
+        self.objects.sink_mut()
+    }
+
+    /// Pages written so far.
+    pub fn pages(&self) -> usize {
+        self.kids.len()
+    }
+
     pub fn options(&self) -> &PdfOptions {
         &self.options
     }

@@ -51,6 +51,11 @@ impl<W: Write> ObjectWriter<W> {
         })
     }
 
+    /// The sink, for a caller that moves out what was written so far (parts of an upload).
+    pub fn sink_mut(&mut self) -> &mut W {
+        &mut self.out.inner
+    }
+
     /// A number for an object written later.
     pub fn reserve(&mut self) -> Ref {
         self.offsets.push(None);

@@ -1,0 +1,214 @@
+//! Task workers reach user buckets only through roles: STS AssumeRole along the chain the
+//! task names (the project's `ServiceRole` first), with the tenant's external id, then an
+//! S3 client with the last role's credentials.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+use super::describe;
+use crate::error::PortError;
+use crate::ports::{RoleAssumer, TaskStorage};
+use crate::task::model::S3Location;
+
+pub struct StsRoles {
+    sdk: SdkConfig,
+}
+
+impl StsRoles {
+    pub fn new(sdk: SdkConfig) -> Self {
+        StsRoles { sdk }
+    }
+}
+
+/// Whether an SDK error is S3's or STS's way of saying no (as opposed to being unreachable).
+fn is_denied<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    error.as_service_error().is_some_and(|e| {
+        matches!(
+            e.code(),
+            Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" | "ExpiredToken")
+        )
+    })
+}
+
+#[async_trait]
+impl RoleAssumer for StsRoles {
+    async fn storage_as(
+        &self,
+        roles: &[String],
+        external_id: &str,
+    ) -> Result<Arc<dyn TaskStorage>, PortError> {
+        let mut credentials: Option<Credentials> = None;
+        for role in roles {
+            let mut config = aws_sdk_sts::config::Builder::from(&self.sdk);
+            if let Some(c) = credentials.take() {
+                config = config.credentials_provider(c);
+            }
+            let sts = aws_sdk_sts::Client::from_conf(config.build());
+            let out = sts
+                .assume_role()
+                .role_arn(role)
+                .role_session_name("folio-task")
+                .external_id(external_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    let client_fault = e.as_service_error().is_some_and(|s| {
+                        aws_sdk_sts::error::ProvideErrorMetadata::code(s).is_some()
+                    });
+                    if client_fault {
+                        PortError::Denied(format!(
+                            "role {role} could not be assumed: {}",
+                            describe(e)
+                        ))
+                    } else {
+                        PortError::backend("assuming a role", describe(e))
+                    }
+                })?;
+            let c = out.credentials.ok_or_else(|| {
+                PortError::backend("assuming a role", "STS returned no credentials")
+            })?;
+            credentials = Some(Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                std::time::SystemTime::try_from(c.expiration).ok(),
+                "folio-assumed-role",
+            ));
+        }
+        let mut config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.sdk.endpoint_url().is_some());
+        if let Some(c) = credentials {
+            config = config.credentials_provider(c);
+        }
+        Ok(Arc::new(S3TaskStorage {
+            client: aws_sdk_s3::Client::from_conf(config.build()),
+        }))
+    }
+}
+
+pub struct S3TaskStorage {
+    client: aws_sdk_s3::Client,
+}
+
+#[async_trait]
+impl TaskStorage for S3TaskStorage {
+    async fn get(&self, at: &S3Location, max_bytes: u64) -> Result<Vec<u8>, PortError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_no_such_key() => PortError::NotFound,
+                _ if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                    PortError::NotFound
+                }
+                _ if is_denied(&e) => PortError::Denied(describe(e)),
+                _ => PortError::backend("reading a source", describe(e)),
+            })?;
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if size > max_bytes {
+            return Err(PortError::TooLarge {
+                size,
+                limit: max_bytes,
+            });
+        }
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::backend("reading a source", e))?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn start_upload(&self, at: &S3Location) -> Result<String, PortError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .content_type("application/pdf")
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s)
+                    if aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchBucket") =>
+                {
+                    PortError::NotFound
+                }
+                _ if is_denied(&e) => PortError::Denied(describe(e)),
+                _ => PortError::backend("starting the upload of a PDF", describe(e)),
+            })?;
+        out.upload_id
+            .ok_or_else(|| PortError::backend("starting the upload of a PDF", "no upload id"))
+    }
+
+    async fn upload_part(
+        &self,
+        at: &S3Location,
+        upload_id: &str,
+        number: i32,
+        data: Vec<u8>,
+    ) -> Result<String, PortError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(data.into())
+            .send()
+            .await
+            .map_err(|e| PortError::backend("uploading a part of a PDF", describe(e)))?;
+        out.e_tag
+            .ok_or_else(|| PortError::backend("uploading a part of a PDF", "no ETag"))
+    }
+
+    async fn complete_upload(
+        &self,
+        at: &S3Location,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<(), PortError> {
+        let parts = parts
+            .iter()
+            .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| PortError::backend("completing the upload of a PDF", describe(e)))?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, at: &S3Location, upload_id: &str) -> Result<(), PortError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| PortError::backend("abandoning the upload of a PDF", describe(e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! The shapes IMM parameters must have, each check naming the field it refuses.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::model::S3Location;
+use crate::error::ApiError;
+
+/// IMM's project names: a letter, then letters, digits, `-` or `_`; 1 to 128 in all.
+pub fn project_name(field: &str, name: &str) -> Result<(), ApiError> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !first_ok || !rest_ok || name.len() > 128 {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "must start with a letter and hold only letters, digits, - and _, \
+                 1 to 128 characters; got {name:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path and name>`.
+pub fn role_arn(field: &str, arn: &str) -> Result<(), ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            field,
+            format!("must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got {arn:?}"),
+        )
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_word, partition, service, region, account, resource] = parts[..] else {
+        return Err(bad());
+    };
+    let name = resource.strip_prefix("role/").ok_or_else(bad)?;
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if arn_word != "arn"
+        || !partition.starts_with("aws")
+        || service != "iam"
+        || !region.is_empty()
+        || account.len() != 12
+        || !account.chars().all(|c| c.is_ascii_digit())
+        || !name_ok
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// An `s3://bucket/key` URI. `oss://` URIs get a message that says what to use instead.
+pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
+    if uri.starts_with("oss://") {
+        return Err(ApiError::invalid(
+            field,
+            format!("{uri:?} is an OSS URI; Folio reads and writes S3: use s3://bucket/key"),
+        ));
+    }
+    let rest = uri.strip_prefix("s3://").ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!("must be an s3://bucket/key URI, got {uri:?}"),
+        )
+    })?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !bucket_ok {
+        return Err(ApiError::invalid(
+            field,
+            format!("{bucket:?} is not a valid S3 bucket name"),
+        ));
+    }
+    if key.is_empty() || key.len() > 1024 || key.ends_with('/') {
+        return Err(ApiError::invalid(
+            field,
+            format!("must name an object (s3://{bucket}/<key>), got {uri:?}"),
+        ));
+    }
+    Ok(S3Location {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+    })
+}
+
+/// A tag map: string keys and values, up to 20 tags, keys up to 128 and values up to 256
+/// characters.
+pub fn tags(field: &str, value: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let value = match value {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::String(text)) if text.trim().is_empty() => return Ok(BTreeMap::new()),
+        Some(Value::String(text)) => &serde_json::from_str::<Value>(text)
+            .map_err(|e| ApiError::invalid(field, format!("is not valid JSON: {e}")))?,
+        Some(v) => v,
+    };
+    let map = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(field, "must be an object of string values"))?;
+    if map.len() > 20 {
+        return Err(ApiError::invalid(
+            field,
+            format!("has {} tags; the limit is 20", map.len()),
+        ));
+    }
+    map.iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .ok_or_else(|| ApiError::invalid(format!("{field}.{k}"), "must be a string"))?;
+            if k.is_empty() || k.chars().count() > 128 {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("tag key {k:?} must be 1 to 128 characters"),
+                ));
+            }
+            if v.chars().count() > 256 {
+                return Err(ApiError::invalid(
+                    format!("{field}.{k}"),
+                    "must be at most 256 characters",
+                ));
+            }
+            Ok((k.clone(), v.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn project_names_follow_imm() {
+        assert!(project_name("ProjectName", "a").is_ok());
+        assert!(project_name("ProjectName", "Photos_2026-11").is_ok());
+        assert!(project_name("ProjectName", &"a".repeat(128)).is_ok());
+        for bad in ["", "1abc", "-a", "a b", "a.b", &"a".repeat(129)] {
+            assert!(project_name("ProjectName", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        assert!(role_arn("ServiceRole", "arn:aws:iam::123456789012:role/folio").is_ok());
+        assert!(role_arn("ServiceRole", "arn:aws-cn:iam::123456789012:role/a/b").is_ok());
+        for bad in [
+            "folio",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            assert!(role_arn("ServiceRole", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn s3_uris_and_oss_hint() {
+        let at = s3_uri("TargetURI", "s3://my-bucket/out/a.pdf").unwrap();
+        assert_eq!(
+            (at.bucket.as_str(), at.key.as_str()),
+            ("my-bucket", "out/a.pdf")
+        );
+        let err = s3_uri("Sources[0].URI", "oss://b/k.jpg").unwrap_err();
+        assert!(err.to_string().contains("use s3://"), "{err}");
+        assert!(err.to_string().starts_with("Sources[0].URI"));
+        for bad in [
+            "s3://",
+            "s3://b/k",
+            "s3://bucket",
+            "s3://bucket/",
+            "http://x/y",
+            "s3://Bad_Bucket/k",
+        ] {
+            assert!(s3_uri("TargetURI", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tag_maps() {
+        let t = tags("Tags", Some(&json!({"User": "Jane"}))).unwrap();
+        assert_eq!(t.get("User").map(String::as_str), Some("Jane"));
+        let t = tags("Tags", Some(&json!("{\"a\":\"b\"}"))).unwrap();
+        assert_eq!(t.len(), 1);
+        assert!(tags("Tags", Some(&json!({"a": 1}))).is_err());
+        assert!(tags("Tags", Some(&json!([1]))).is_err());
+    }
+}

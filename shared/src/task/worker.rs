@@ -1,0 +1,291 @@
+//! The PDF worker: claims a task, reads its sources through the project's role, writes the
+//! PDF to `TargetURI` as it goes (a multipart upload, a part whenever 8 MiB are ready), and
+//! ends the task `Succeeded` or `Failed` with a code and a message naming the bad source.
+//!
+//! A redelivered message finds the task ended and only makes up a missing notification. A
+//! run that dies leaves its claim behind; the next delivery claims the task anew, and the
+//! old run, if it still lives, loses every conditional write and abandons its upload. A
+//! message that keeps failing reaches the dead-letter queue, whose worker ends the task.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+
+use super::announce::announce;
+use super::model::{PdfOutput, S3Location, TaskFailure, TaskMessage, TaskRecord};
+use crate::app::App;
+use crate::error::PortError;
+use crate::pdf::{Limits, PdfBuilder, PdfError, PdfOptions, prepare_image};
+use crate::ports::{TaskEnd, TaskStorage};
+use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+
+/// Parts are uploaded once this much PDF is ready (S3 wants at least 5 MiB but the last).
+const PART_SIZE: usize = 8 << 20;
+
+pub struct PdfWorker {
+    pub app: Arc<App>,
+}
+
+/// How a run ended, short of a PDF.
+enum RunError {
+    /// The task cannot succeed: it ends `Failed` with this.
+    Failed(TaskFailure),
+    /// Another run claimed the task meanwhile; it owns the outcome.
+    Lost,
+    /// Worth another try (the message is redelivered).
+    Transient(PortError),
+}
+
+impl From<PortError> for RunError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::ConditionFailed => RunError::Lost,
+            other => RunError::Transient(other),
+        }
+    }
+}
+
+/// What a source read or a target write failing means for the task.
+fn storage_failure(what: &str, error: PortError) -> RunError {
+    match error {
+        PortError::NotFound => RunError::Failed(TaskFailure::new(
+            "ResourceNotFound",
+            format!("{what} does not exist"),
+        )),
+        PortError::Denied(detail) => RunError::Failed(TaskFailure::new(
+            "AccessDenied",
+            format!("{what} cannot be reached through the project's ServiceRole: {detail}"),
+        )),
+        PortError::TooLarge { size, limit } => RunError::Failed(TaskFailure::new(
+            "InvalidImage",
+            format!("{what} is {size} bytes; the limit is {limit}"),
+        )),
+        other => RunError::Transient(other),
+    }
+}
+
+fn source_name(index: usize, at: &S3Location) -> String {
+    format!("Sources[{index}] ({})", at.uri())
+}
+
+#[async_trait]
+impl QueueWorker for PdfWorker {
+    async fn handle(&self, message: &QueueMessage) -> Result<(), WorkerError> {
+        let Ok(task) = serde_json::from_str::<TaskMessage>(&message.body) else {
+            tracing::error!(message_id = %message.id, "not a task message; dropped");
+            return Ok(());
+        };
+        self.process(&task).await
+    }
+}
+
+impl PdfWorker {
+    pub async fn process(&self, message: &TaskMessage) -> Result<(), WorkerError> {
+        let app = &self.app;
+        let (tenant, project, id) = (
+            message.tenant_key.as_str(),
+            message.project_name.as_str(),
+            message.task_id.as_str(),
+        );
+        let Some(task) = app.tasks.get(tenant, project, id).await? else {
+            tracing::warn!(task_id = id, "no live task for the message; dropped");
+            return Ok(());
+        };
+        if task.status.is_final() {
+            if !task.notified {
+                announce(app, &task).await?;
+            }
+            return Ok(());
+        }
+        let claim = uuid::Uuid::new_v4().to_string();
+        let task = match app.tasks.claim(tenant, project, id, &claim).await {
+            Ok(task) => task,
+            Err(PortError::ConditionFailed) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let span = tracing::info_span!("task", task_id = id, attempt = task.attempts);
+        self.run_claimed(&task, &claim).instrument(span).await
+    }
+
+    /// Runs a claimed task to its end, unless another run takes it over.
+    async fn run_claimed(&self, task: &TaskRecord, claim: &str) -> Result<(), WorkerError> {
+        let app = &self.app;
+        let end = match self.run(task, claim).await {
+            Ok(output) => TaskEnd::Succeeded(output),
+            Err(RunError::Failed(failure)) => TaskEnd::Failed(failure),
+            Err(RunError::Lost) => {
+                tracing::info!("another run claimed the task; this one stops");
+                return Ok(());
+            }
+            Err(RunError::Transient(e)) => {
+                tracing::warn!(error = %e, "the run failed; the task is tried again");
+                return Err(WorkerError::Retry(e.to_string()));
+            }
+        };
+        match app.tasks.finish(task, Some(claim), &end).await {
+            Ok(ended) => {
+                tracing::info!(status = ended.status.as_str(), code = ?ended.code, "task ended");
+                announce(app, &ended).await?;
+                Ok(())
+            }
+            Err(PortError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn run(&self, task: &TaskRecord, claim: &str) -> Result<PdfOutput, RunError> {
+        let roles: Vec<String> = std::iter::once(task.service_role.clone())
+            .chain(task.job.role_chain.iter().cloned())
+            .collect();
+        let storage = self
+            .app
+            .roles
+            .storage_as(&roles, &task.tenant_key)
+            .await
+            .map_err(|e| storage_failure("the ServiceRole", e))?;
+        let target = &task.job.target;
+        let target_name = format!("TargetURI ({})", target.uri());
+        let upload = storage.start_upload(target).await.map_err(|e| match e {
+            PortError::NotFound => RunError::Failed(TaskFailure::new(
+                "ResourceNotFound",
+                format!("{target_name}: the bucket {} does not exist", target.bucket),
+            )),
+            other => storage_failure(&target_name, other),
+        })?;
+        let written = self.write(task, claim, &storage, &upload).await;
+        let finished = match written {
+            Ok((output, parts)) => match self.app.tasks.progress(task, claim, 100).await {
+                // Still ours: the PDF becomes visible only now, once.
+                Ok(()) => storage
+                    .complete_upload(target, &upload, &parts)
+                    .await
+                    .map(|()| output)
+                    .map_err(|e| storage_failure(&target_name, e)),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
+        if finished.is_err()
+            && let Err(error) = storage.abort_upload(target, &upload).await
+        {
+            tracing::warn!(%error, "an unfinished upload could not be abandoned");
+        }
+        finished
+    }
+
+    /// Streams every source into the PDF, uploading parts as they fill. Reading the next
+    /// source overlaps preparing the current one.
+    async fn write(
+        &self,
+        task: &TaskRecord,
+        claim: &str,
+        storage: &Arc<dyn TaskStorage>,
+        upload: &str,
+    ) -> Result<(PdfOutput, Vec<(i32, String)>), RunError> {
+        let config = &self.app.config;
+        let options = PdfOptions {
+            page: task.job.page.options().map_err(|(field, reason)| {
+                RunError::Failed(TaskFailure::new(
+                    "InvalidParameter",
+                    format!("{field}: {reason}"),
+                ))
+            })?,
+            limits: Limits {
+                max_side: config.max_image_side,
+                max_pixels: config.max_image_pixels,
+                ..Limits::default()
+            },
+            jpeg_quality: task.job.page.jpeg_quality,
+        };
+        let sources = &task.job.sources;
+        let target = &task.job.target;
+        let fetch = |index: usize| {
+            let storage = storage.clone();
+            let at = sources[index].location.clone();
+            let max = config.max_source_bytes;
+            async move {
+                storage
+                    .get(&at, max)
+                    .await
+                    .map_err(|e| storage_failure(&source_name(index, &at), e))
+            }
+        };
+        let mut builder = PdfBuilder::new(Vec::with_capacity(PART_SIZE * 2), options.clone())
+            .map_err(|e| RunError::Transient(PortError::backend("starting a PDF", e)))?;
+        let mut parts: Vec<(i32, String)> = Vec::new();
+        let mut reported = 0u8;
+        let mut data = fetch(0).await?;
+        for (index, source) in sources.iter().enumerate() {
+            let current = std::mem::take(&mut data);
+            let options = options.clone();
+            let prepare =
+                tokio::task::spawn_blocking(move || prepare_image(index, current, &options));
+            let next = async {
+                match index + 1 < sources.len() {
+                    true => Some(fetch(index + 1).await),
+                    false => None,
+                }
+            };
+            let (prepared, next) = tokio::join!(prepare, next);
+            let prepared = prepared
+                .map_err(|e| RunError::Transient(PortError::backend("preparing an image", e)))?
+                .map_err(|e| refused(index, &source.location, e))?;
+            builder
+                .add_prepared(prepared, source.rotate)
+                .map_err(|e| refused(index, &source.location, e))?;
+            if builder.sink_mut().len() >= PART_SIZE {
+                let part = std::mem::take(builder.sink_mut());
+                self.upload_part(storage, target, upload, &mut parts, part)
+                    .await?;
+            }
+            let progress = ((index + 1) * 100 / sources.len()).min(99) as u8;
+            if progress / 10 > reported / 10 {
+                self.app.tasks.progress(task, claim, progress).await?;
+                reported = progress;
+            }
+            if let Some(next) = next {
+                data = next?;
+            }
+        }
+        let summary = builder
+            .finish()
+            .map_err(|e| RunError::Transient(PortError::backend("finishing a PDF", e)))?;
+        let (pages, size) = (summary.pages as u32, summary.bytes);
+        self.upload_part(storage, target, upload, &mut parts, summary.sink)
+            .await?;
+        Ok((PdfOutput { size, pages }, parts))
+    }
+
+    async fn upload_part(
+        &self,
+        storage: &Arc<dyn TaskStorage>,
+        target: &S3Location,
+        upload: &str,
+        parts: &mut Vec<(i32, String)>,
+        data: Vec<u8>,
+    ) -> Result<(), RunError> {
+        let number = parts.len() as i32 + 1;
+        let etag = storage
+            .upload_part(target, upload, number, data)
+            .await
+            .map_err(|e| storage_failure(&format!("TargetURI ({})", target.uri()), e))?;
+        parts.push((number, etag));
+        Ok(())
+    }
+}
+
+/// An image the engine refused ends the task, naming the source by its position and URI.
+fn refused(index: usize, at: &S3Location, error: PdfError) -> RunError {
+    match error {
+        PdfError::Image { reason, .. } => RunError::Failed(TaskFailure::new(
+            "InvalidImage",
+            format!("{}: {reason}", source_name(index, at)),
+        )),
+        PdfError::Rotation(r) => RunError::Failed(TaskFailure::new(
+            "InvalidParameter",
+            format!("Sources[{index}].Rotate: {r} is not 0, 90, 180 or 270"),
+        )),
+        other => RunError::Transient(PortError::backend("writing a PDF", other)),
+    }
+}
