@@ -79,13 +79,49 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
         .expect("a response of status, one header and a body")
 }
 
-/// The whole `main` of an API function.
+/// The whole `main` of an API function serving one operation.
 pub async fn run_http(op: Operation) -> Result<(), lambda_http::Error> {
+    serve(move |_| Some(op)).await
+}
+
+/// The whole `main` of an API function serving several operations, chosen by the last
+/// segment of the request's path.
+pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_http::Error> {
+    serve(move |path| Operation::from_path(path).filter(|op| ops.contains(op))).await
+}
+
+async fn serve(
+    route: impl Fn(&str) -> Option<Operation> + Copy + Send + Sync + 'static,
+) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let app = Arc::new(App::from_env().await?);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_lambda(&app, op, request).await) }
+        async move {
+            let op = route(request.uri().path());
+            Ok::<_, std::convert::Infallible>(handle_routed(&app, op, request).await)
+        }
     }))
     .await
+}
+
+/// Serves `op`, or answers 404 when the path names no operation of this function.
+pub async fn handle_routed(app: &App, op: Option<Operation>, request: Request) -> Response<Body> {
+    let path = request.uri().path().to_string();
+    match op {
+        Some(op) => handle_lambda(app, op, request).await,
+        None => Response::builder()
+            .status(http::StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::Text(
+                serde_json::json!({
+                    "RequestId": api::new_request_id(),
+                    "Code": "ResourceNotFound",
+                    "Message": format!("no operation is served at {path}"),
+                })
+                .to_string(),
+            ))
+            // Invariant: a status code and a static header always build.
+            .expect("a response of status, one header and a body"),
+    }
 }

@@ -46,6 +46,14 @@ async fn every_sample_event_runs_through_its_handler() {
             Operation::GetWebhookSecret,
             "WebhookSecret",
         ),
+        // In order: the project the task samples name, then the task.
+        ("create-project.json", Operation::CreateProject, "Project"),
+        (
+            "create-image-to-pdf-task.json",
+            Operation::CreateImageToPDFTask,
+            "TaskId",
+        ),
+        ("list-tasks.json", Operation::ListTasks, "Tasks"),
     ];
     for (file, op, field) in http {
         let request =
@@ -57,6 +65,23 @@ async fn every_sample_event_runs_through_its_handler() {
         assert!(body.get(field).is_some(), "{file}: no {field} in {body}");
         assert!(body["RequestId"].is_string(), "{file}");
     }
+
+    // The GetTask sample names a task no stack has: a clean 404 through the routed edge.
+    let request = lambda_http::request::from_str(&read("get-task.json")).unwrap();
+    let ops = [Operation::GetTask, Operation::ListTasks];
+    let op = Operation::from_path("/GetTask").filter(|op| ops.contains(op));
+    let response = folio_shared::edge::handle_routed(&app, op, request).await;
+    assert_eq!(response.status(), 404);
+
+    // A PDF task message for a task this stack never created is consumed, not failed.
+    let tasks: SqsEvent = serde_json::from_str(&read("pdf-worker.json")).unwrap();
+    let worker = folio_shared::task::worker::PdfWorker { app: app.clone() };
+    assert!(
+        handle_sqs_event(&worker, tasks)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
 
     // Sample S3 upload events (one real, one s3:TestEvent) for an image this stack never
     // created: both are consumed, neither fails.

@@ -1,0 +1,6 @@
+//! `create-image-to-pdf-task`: the `CreateImageToPDFTask` operation behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http(folio_shared::Operation::CreateImageToPDFTask).await
+}

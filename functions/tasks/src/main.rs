@@ -1,0 +1,8 @@
+//! `tasks`: `GetTask` and `ListTasks` behind API Gateway, by the last segment of the path.
+
+use folio_shared::Operation;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http_routes(&[Operation::GetTask, Operation::ListTasks]).await
+}
