@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
-# generated inputs, in one run, and writes BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
+# generated inputs, in one run, then one PDF task of the JPEG set through the local stack, and
+# writes BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/venv.sh" "$ROOT/scripts/bench/requirements.txt" "$ROOT/.venv-bench"
@@ -14,10 +15,23 @@ log "criterion: the engine on generated images (target/criterion has the details
 cargo bench --quiet -p folio-shared --bench pdf_engine
 log "building folio (release)"
 cargo build --quiet --release -p folio-cli
+WORK="${BENCH_DIR:-$STATE_DIR/bench}"
+SCALE="${BENCH_SCALE:-full}"
 "$ROOT/.venv-bench/bin/python" "$ROOT/scripts/bench/pdf_bench.py" \
   --folio "$CARGO_TARGET_DIR/release/folio" \
   --img2pdf "$ROOT/.venv-bench/bin/img2pdf" \
   --magick /usr/bin/convert \
-  --work "${BENCH_DIR:-$STATE_DIR/bench}" \
-  --scale "${BENCH_SCALE:-full}" \
+  --work "$WORK" \
+  --scale "$SCALE" \
+  --report "$ROOT/BENCHMARKS.md"
+
+log "one task of the JPEG set through the local stack"
+"$ROOT/scripts/venv.sh"
+started=$("$ROOT/scripts/moto.sh" start)
+trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop' EXIT
+jpegs="$WORK/jpeg-100x4000x3000"
+[ "$SCALE" = quick ] && jpegs="$WORK/jpeg-10x1000x750"
+"$ROOT/.venv/bin/python" "$ROOT/scripts/bench/task_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --images "$jpegs" \
   --report "$ROOT/BENCHMARKS.md"

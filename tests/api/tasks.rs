@@ -856,3 +856,77 @@ async fn projects_are_listed_page_by_page_and_deleted() {
     );
     stack.stop().await;
 }
+
+/// A JPEG of noise compresses badly: a few of them make a PDF of several 8 MiB parts.
+fn noisy_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    let img = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Rgb(state.to_le_bytes()[..3].try_into().expect("three bytes"))
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 100)
+        .encode_image(&img)
+        .expect("encoding a JPEG");
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_of_several_parts_is_whole_and_in_order() {
+    let stack = Stack::start().await;
+    stack.project(ALICE, "large").await;
+    let images: Vec<Vec<u8>> = (0..6)
+        .map(|i| noisy_jpeg(1400, 1000 + i * 10, i + 1))
+        .collect();
+    let total: usize = images.iter().map(Vec::len).sum();
+    assert!(
+        total > 2 * 8 << 20,
+        "the PDF needs at least three parts ({total} bytes)"
+    );
+    let objects: Vec<(String, Vec<u8>)> = images
+        .iter()
+        .enumerate()
+        .map(|(i, data)| (format!("in/{i}.jpg"), data.clone()))
+        .collect();
+    let named: Vec<(&str, Vec<u8>)> = objects
+        .iter()
+        .map(|(k, d)| (k.as_str(), d.clone()))
+        .collect();
+    let bucket = stack.bucket(&named).await;
+    let sources: Vec<Value> = (0..images.len())
+        .map(|i| json!({"URI": format!("s3://{bucket}/in/{i}.jpg")}))
+        .collect();
+    let id = stack
+        .create_task(
+            ALICE,
+            json!({"ProjectName": "large", "Sources": sources, "TargetURI": format!("s3://{bucket}/large.pdf")}),
+        )
+        .await;
+    let task = stack.wait_task(ALICE, "large", &id).await;
+    assert_eq!(task["Status"], "Succeeded", "{task}");
+    let pdf = stack.object(&bucket, "large.pdf").await.expect("the PDF");
+    assert_eq!(task["Output"]["Size"], pdf.len());
+    let (_, info) = pdf_facts(&pdf);
+    assert!(info.contains("Pages:           6"), "{info}");
+    // Each JPEG is in the PDF byte for byte, in the order given.
+    let mut at = 0;
+    for (i, image) in images.iter().enumerate() {
+        let found = pdf[at..]
+            .windows(image.len())
+            .position(|w| w == image.as_slice())
+            .unwrap_or_else(|| panic!("image {i} is not in the PDF after byte {at}"));
+        at += found + image.len();
+    }
+    // Page heights follow the sources' order (1000, 1010, ... pixels at 96 dpi).
+    for i in 0..6 {
+        let height = (1000 + i * 10) as f64 * 0.75;
+        assert!(
+            info.contains(&format!("Page    {} size:  1050 x {} pts", i + 1, height)),
+            "page {}: {info}",
+            i + 1
+        );
+    }
+    stack.stop().await;
+}

@@ -7,9 +7,11 @@
 //! old run, if it still lives, loses every conditional write and abandons its upload. A
 //! message that keeps failing reaches the dead-letter queue, whose worker ends the task.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::announce::announce;
@@ -174,8 +176,10 @@ impl PdfWorker {
         finished
     }
 
-    /// Streams every source into the PDF, uploading parts as they fill. Reading the next
-    /// source overlaps preparing the current one.
+    /// Streams every source into the PDF, uploading parts as they fill. Up to
+    /// `SOURCES_AHEAD` sources are read ahead while one is prepared, and up to
+    /// `PARTS_IN_FLIGHT` parts upload while the next fills, so memory stays a few images
+    /// and parts, whatever the number of sources.
     async fn write(
         &self,
         task: &TaskRecord,
@@ -199,7 +203,6 @@ impl PdfWorker {
             jpeg_quality: task.job.page.jpeg_quality,
         };
         let sources = &task.job.sources;
-        let target = &task.job.target;
         let fetch = |index: usize| {
             let storage = storage.clone();
             let at = sources[index].location.clone();
@@ -211,67 +214,116 @@ impl PdfWorker {
                     .map_err(|e| storage_failure(&source_name(index, &at), e))
             }
         };
+        let upload_part = |number: i32, data: Vec<u8>| {
+            let storage = storage.clone();
+            let target = task.job.target.clone();
+            let upload = upload.to_string();
+            async move {
+                storage
+                    .upload_part(&target, &upload, number, data)
+                    .await
+                    .map(|etag| (number, etag))
+                    .map_err(|e| storage_failure(&format!("TargetURI ({})", target.uri()), e))
+            }
+        };
         let mut builder = PdfBuilder::new(Vec::with_capacity(PART_SIZE * 2), options.clone())
             .map_err(|e| RunError::Transient(PortError::backend("starting a PDF", e)))?;
+        let mut fetches = InFlight::new(SOURCES_AHEAD);
+        let mut uploads = InFlight::new(PARTS_IN_FLIGHT);
         let mut parts: Vec<(i32, String)> = Vec::new();
-        let mut reported = 0u8;
-        let mut data = fetch(0).await?;
+        let (mut fetched, mut started_parts, mut reported) = (0, 0, 0u8);
         for (index, source) in sources.iter().enumerate() {
-            let current = std::mem::take(&mut data);
+            while !fetches.is_full() && fetched < sources.len() {
+                fetches.start(fetch(fetched));
+                fetched += 1;
+            }
+            let data = fetches.next().await.unwrap_or_else(nothing_started)?;
             let options = options.clone();
-            let prepare =
-                tokio::task::spawn_blocking(move || prepare_image(index, current, &options));
-            let next = async {
-                match index + 1 < sources.len() {
-                    true => Some(fetch(index + 1).await),
-                    false => None,
-                }
-            };
-            let (prepared, next) = tokio::join!(prepare, next);
-            let prepared = prepared
-                .map_err(|e| RunError::Transient(PortError::backend("preparing an image", e)))?
-                .map_err(|e| refused(index, &source.location, e))?;
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare_image(index, data, &options))
+                    .await
+                    .map_err(|e| RunError::Transient(PortError::backend("preparing an image", e)))?
+                    .map_err(|e| refused(index, &source.location, e))?;
             builder
                 .add_prepared(prepared, source.rotate)
                 .map_err(|e| refused(index, &source.location, e))?;
             if builder.sink_mut().len() >= PART_SIZE {
-                let part = std::mem::take(builder.sink_mut());
-                self.upload_part(storage, target, upload, &mut parts, part)
-                    .await?;
+                let part = std::mem::replace(builder.sink_mut(), Vec::with_capacity(PART_SIZE * 2));
+                if uploads.is_full() {
+                    parts.push(uploads.next().await.unwrap_or_else(nothing_started)?);
+                }
+                started_parts += 1;
+                uploads.start(upload_part(started_parts, part));
             }
             let progress = ((index + 1) * 100 / sources.len()).min(99) as u8;
             if progress / 10 > reported / 10 {
                 self.app.tasks.progress(task, claim, progress).await?;
                 reported = progress;
             }
-            if let Some(next) = next {
-                data = next?;
-            }
         }
         let summary = builder
             .finish()
             .map_err(|e| RunError::Transient(PortError::backend("finishing a PDF", e)))?;
         let (pages, size) = (summary.pages as u32, summary.bytes);
-        self.upload_part(storage, target, upload, &mut parts, summary.sink)
-            .await?;
+        uploads.start(upload_part(started_parts + 1, summary.sink));
+        while let Some(part) = uploads.next().await {
+            parts.push(part?);
+        }
         Ok((PdfOutput { size, pages }, parts))
     }
+}
 
-    async fn upload_part(
-        &self,
-        storage: &Arc<dyn TaskStorage>,
-        target: &S3Location,
-        upload: &str,
-        parts: &mut Vec<(i32, String)>,
-        data: Vec<u8>,
-    ) -> Result<(), RunError> {
-        let number = parts.len() as i32 + 1;
-        let etag = storage
-            .upload_part(target, upload, number, data)
-            .await
-            .map_err(|e| storage_failure(&format!("TargetURI ({})", target.uri()), e))?;
-        parts.push((number, etag));
-        Ok(())
+/// Sources read ahead of the one being prepared, and parts uploading at once.
+const SOURCES_AHEAD: usize = 3;
+const PARTS_IN_FLIGHT: usize = 2;
+
+fn nothing_started<T>() -> Result<T, RunError> {
+    Err(RunError::Transient(PortError::backend(
+        "writing a PDF",
+        "no read or upload was under way",
+    )))
+}
+
+/// Work spawned in order and taken back in that order, at most `depth` at a time; what is
+/// still running when the run gives up is aborted.
+struct InFlight<T> {
+    depth: usize,
+    tasks: VecDeque<JoinHandle<Result<T, RunError>>>,
+}
+
+impl<T: Send + 'static> InFlight<T> {
+    fn new(depth: usize) -> Self {
+        InFlight {
+            depth,
+            tasks: VecDeque::new(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.tasks.len() >= self.depth
+    }
+
+    fn start(&mut self, work: impl Future<Output = Result<T, RunError>> + Send + 'static) {
+        self.tasks.push_back(tokio::spawn(work));
+    }
+
+    /// The oldest work's result; `None` when none is under way.
+    async fn next(&mut self) -> Option<Result<T, RunError>> {
+        let task = self.tasks.pop_front()?;
+        Some(task.await.unwrap_or_else(|e| {
+            Err(RunError::Transient(PortError::backend(
+                "a read or an upload",
+                e,
+            )))
+        }))
+    }
+}
+
+impl<T> Drop for InFlight<T> {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
