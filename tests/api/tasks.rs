@@ -882,7 +882,7 @@ async fn a_pdf_of_several_parts_is_whole_and_in_order() {
         .collect();
     let total: usize = images.iter().map(Vec::len).sum();
     assert!(
-        total > 2 * 8 << 20,
+        total > 2 * (8 << 20),
         "the PDF needs at least three parts ({total} bytes)"
     );
     let objects: Vec<(String, Vec<u8>)> = images
