@@ -24,6 +24,9 @@ pub struct Config {
     /// `FOLIO_PDF_QUEUE_URL`: the queue of images-to-PDF tasks (needed by the functions that
     /// create them).
     pub pdf_queue_url: Option<String>,
+    /// `FOLIO_NOTIFICATION_TARGET_PREFIX` (default `folio-`): the start of the names of the
+    /// SNS topics and EventBridge buses a task may name (the notifier may publish to those).
+    pub notification_target_prefix: String,
     /// `FOLIO_MAX_SOURCE_BYTES` (default 512 MiB): the largest source image a task reads.
     pub max_source_bytes: u64,
     /// `FOLIO_EVENTS_TOPIC_ARN`: SNS topic that receives every event (optional).
@@ -95,6 +98,8 @@ impl Config {
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
             max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 512 << 20)?,
+            notification_target_prefix: get("FOLIO_NOTIFICATION_TARGET_PREFIX")
+                .unwrap_or_else(|| "folio-".to_string()),
             events_topic_arn: get("FOLIO_EVENTS_TOPIC_ARN"),
             event_bus_name: get("FOLIO_EVENT_BUS_NAME"),
             cdn_domain: get("FOLIO_CDN_DOMAIN"),

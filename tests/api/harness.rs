@@ -185,6 +185,59 @@ impl Stack {
             .collect()
     }
 
+    /// A new queue subscribed to the SNS topic `topic_arn`; returns the queue's URL.
+    pub async fn subscribe_queue(&self, topic_arn: &str) -> String {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let queue = sqs
+            .create_queue()
+            .queue_name(unique("sns-probe-"))
+            .send()
+            .await
+            .expect("creating a queue")
+            .queue_url
+            .expect("a queue URL");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("reading the queue ARN")
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("a queue ARN");
+        aws_sdk_sns::Client::new(&self.sdk)
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .send()
+            .await
+            .expect("subscribing the queue");
+        queue
+    }
+
+    /// The first SNS message that reaches `queue` (at most 20 s), unwrapped.
+    pub async fn receive_sns(&self, queue: &str) -> Value {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        for _ in 0..20 {
+            let out = sqs
+                .receive_message()
+                .queue_url(queue)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receiving");
+            if let Some(message) = out.messages().first() {
+                let envelope: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("SNS JSON");
+                return serde_json::from_str(envelope["Message"].as_str().unwrap_or_default())
+                    .expect("an event");
+            }
+        }
+        panic!("no SNS message reached {queue} within 20 s");
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
     }

@@ -88,58 +88,15 @@ async fn the_last_attempt_gives_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_subscribers_receive_the_event() {
     let stack = Stack::start().await;
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!(
-            "{}-sns-probe",
-            stack.running.provisioned.names.topic
-        ))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()
-        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap();
-    aws_sdk_sns::Client::new(&stack.sdk)
-        .subscribe()
-        .topic_arn(&stack.running.provisioned.topic_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .unwrap();
-
+    let queue = stack
+        .subscribe_queue(&stack.running.provisioned.topic_arn.clone())
+        .await;
     let (created, url) = stack
         .create_upload(ALICE, json!({"ImageType": "default"}))
         .await;
     let id = created["ImageId"].as_str().unwrap();
     stack.put(&url, png(3, 2)).await;
-    let mut event = Value::Null;
-    for _ in 0..20 {
-        let out = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        if let Some(message) = out.messages().first() {
-            let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
-            event = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
-            break;
-        }
-    }
+    let event = stack.receive_sns(&queue).await;
     assert_eq!(event["ImageId"], id, "{event}");
     assert_eq!(event["Status"], "success");
     assert_eq!(event["Width"], 3);

@@ -295,6 +295,22 @@ async fn bad_requests_are_refused_naming_the_field() {
             "Notification.Webhook.URL",
         ),
         (
+            with(
+                "Notification",
+                json!({"SNS": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:payroll"}}),
+            ),
+            400,
+            "Notification.SNS.TopicArn: Folio publishes only to names that start with \"folio-\"",
+        ),
+        (
+            with(
+                "Notification",
+                json!({"EventBridge": {"EventBusName": "default"}}),
+            ),
+            400,
+            "Notification.EventBridge.EventBusName",
+        ),
+        (
             with("CredentialConfig", json!({"Chain": [{"Role": "admin"}]})),
             400,
             "CredentialConfig.Chain[0].Role",
@@ -928,5 +944,41 @@ async fn a_pdf_of_several_parts_is_whole_and_in_order() {
             i + 1
         );
     }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_task_message_reaches_the_topic_the_request_names() {
+    let stack = Stack::start().await;
+    stack.project(ALICE, "topics").await;
+    let topic = aws_sdk_sns::Client::new(&stack.sdk)
+        .create_topic()
+        .name(format!(
+            "folio-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue = stack.subscribe_queue(&topic).await;
+    let bucket = stack.bucket(&[("a.jpg", jpeg(8, 8))]).await;
+    let id = stack
+        .create_task(
+            ALICE,
+            json!({
+                "ProjectName": "topics",
+                "Sources": [{"URI": format!("s3://{bucket}/a.jpg")}],
+                "TargetURI": format!("s3://{bucket}/a.pdf"),
+                "UserData": "via SNS",
+                "Notification": {"SNS": {"TopicArn": topic}},
+            }),
+        )
+        .await;
+    let message = stack.receive_sns(&queue).await;
+    assert_eq!(message["TaskId"], id, "{message}");
+    assert_eq!(message["Status"], "Succeeded");
+    assert_eq!(message["UserData"], "via SNS");
     stack.stop().await;
 }

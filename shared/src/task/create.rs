@@ -66,7 +66,19 @@ fn sources(params: &Params) -> Result<Vec<PdfSource>, ApiError> {
         .collect()
 }
 
-fn notification(params: &Params) -> Result<NotificationSpec, ApiError> {
+/// Topics and buses a task names must be ones the notifier may publish to.
+fn allowed_name(field: &str, name: &str, prefix: &str) -> Result<(), ApiError> {
+    if name.starts_with(prefix) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("Folio publishes only to names that start with {prefix:?}, got {name:?}"),
+        ))
+    }
+}
+
+fn notification(params: &Params, prefix: &str) -> Result<NotificationSpec, ApiError> {
     let Some(value) = params.opt_json::<Value>("Notification")? else {
         return Ok(NotificationSpec::default());
     };
@@ -104,9 +116,15 @@ fn notification(params: &Params) -> Result<NotificationSpec, ApiError> {
                         format!("must be an SNS topic ARN, got {arn:?}"),
                     ));
                 }
+                let topic = arn.rsplit(':').next().unwrap_or_default();
+                allowed_name("Notification.SNS.TopicArn", topic, prefix)?;
                 spec.sns_topic_arn = Some(arn);
             }
-            "EventBridge" => spec.event_bus_name = Some(text("EventBusName")?),
+            "EventBridge" => {
+                let bus = text("EventBusName")?;
+                allowed_name("Notification.EventBridge.EventBusName", &bus, prefix)?;
+                spec.event_bus_name = Some(bus);
+            }
             "MNS" | "RocketMQ" => {
                 return Err(ApiError::invalid(
                     format!("Notification.{name}"),
@@ -212,7 +230,12 @@ impl PageSpec {
 }
 
 /// The task a request describes, not yet recorded.
-fn new_task(tenant: &Tenant, service_role: &str, params: &Params) -> Result<TaskRecord, ApiError> {
+fn new_task(
+    tenant: &Tenant,
+    service_role: &str,
+    params: &Params,
+    config: &crate::config::Config,
+) -> Result<TaskRecord, ApiError> {
     let project_name = params.req_str("ProjectName")?;
     let sources = sources(params)?;
     let target_uri = params.req_str("TargetURI")?;
@@ -245,7 +268,7 @@ fn new_task(tenant: &Tenant, service_role: &str, params: &Params) -> Result<Task
             page: page(params)?,
             role_chain: role_chain(params)?,
         },
-        notification: notification(params)?,
+        notification: notification(params, &config.notification_target_prefix)?,
         claim: None,
         attempts: 0,
         output: None,
@@ -281,7 +304,7 @@ pub async fn handle(
     }
     // Everything is validated before the project is read, so a bad request is a 400 even
     // for a project that does not exist.
-    let mut task = new_task(tenant, "", params)?;
+    let mut task = new_task(tenant, "", params, &app.config)?;
     let project = project::require(app, tenant, &name).await?;
     task.service_role = project.service_role;
 
