@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and
-# to decode reference images (OpenJPEG's opj_decompress); installed only when missing.
+# to decode reference images (OpenJPEG's opj_decompress, libtiff's tiffcp); installed only
+# when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 missing=()
 command -v qpdf >/dev/null || missing+=(qpdf)
 { command -v pdftocairo >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
 command -v opj_decompress >/dev/null || missing+=(libopenjp2-tools)
+command -v tiffcp >/dev/null || missing+=(libtiff-tools)
 [ ${#missing[@]} -eq 0 ] && exit 0
 log "installing ${missing[*]}"
 sudo=""

@@ -549,3 +549,65 @@ fn svg_never_loads_files_or_urls_and_bad_svg_is_refused() {
         "{refused}"
     );
 }
+
+#[test]
+fn corpus_fax_pages_are_copied_and_damaged_fax_data_is_refused() {
+    // Group 4, BlackIsZero: the strip goes in as it is.
+    let fax4 = corpus("image-rs/fax4.tiff");
+    let pdf = Pdf::build(&[(fax4.clone(), 0)]);
+    pdf.check();
+    let streams = pdf.streams_with("/CCITTFaxDecode");
+    assert_eq!(streams.len(), 1);
+    let (strip_len, strip) = (streams[0].len(), streams[0]);
+    let at = fax4
+        .windows(strip_len)
+        .position(|w| w == strip)
+        .expect("the strip is copied byte for byte");
+    assert!(
+        pdf.text()
+            .contains("/K -1/Columns 460/Rows 307/BlackIs1 true")
+    );
+
+    // Bits stored in reverse order are turned around.
+    let reversed = corpus("pillow/g4-fillorder-test.tif");
+    let pdf = Pdf::build(&[(reversed.clone(), 0)]);
+    let turned: Vec<u8> = pdf.streams_with("/CCITTFaxDecode")[0]
+        .iter()
+        .map(|b| b.reverse_bits())
+        .collect();
+    assert!(
+        reversed
+            .windows(turned.len())
+            .any(|w| w == turned.as_slice())
+    );
+
+    // Group 3 (one line at a time, byte-aligned lines), every page of three.
+    let g3 = Pdf::build(&[(corpus("pillow/total-pages-zero.tif"), 0)]);
+    g3.check();
+    assert_eq!(g3.page_count(), 3);
+    assert!(
+        g3.text()
+            .contains("/K 0/Columns 1728/Rows 2156/EncodedByteAlign true")
+    );
+
+    // The same Group 4 file with the middle of its data zeroed decodes short: it is not
+    // copied (the decoder pads what it reads, as for writers that leave out white lines).
+    let mut damaged = fax4;
+    let middle = at + strip_len / 2;
+    damaged[middle..middle + 64].fill(0);
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    if builder.add_image(0, damaged, 0).is_ok() {
+        let pdf = Pdf::from_bytes(builder.finish().unwrap().sink);
+        assert!(pdf.streams_with("/CCITTFaxDecode").is_empty());
+    }
+    // Damaged Group 3 data is refused.
+    let mut g3 = corpus("pillow/total-pages-zero.tif");
+    let start = g3.len() / 3;
+    g3[start..start + 4096].fill(0xFF);
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    let refused = builder.add_image(0, g3, 0).unwrap_err();
+    assert!(
+        refused.to_string().contains("fax data is damaged"),
+        "{refused}"
+    );
+}

@@ -2,6 +2,7 @@
 //! to any `Write`. Compressed data is copied wherever PDF can carry it (JPEG, opaque PNG);
 //! everything else is decoded under limits and re-encoded losslessly.
 
+mod ccitt;
 mod exif;
 mod jp2;
 mod jpeg;
@@ -239,6 +240,19 @@ impl<W: Write> PdfBuilder<W> {
                 }
             }
             Filter::Dct => dict.push_str("/Filter/DCTDecode"),
+            Filter::Fax(fax) => {
+                dict.push_str(&format!(
+                    "/Filter/CCITTFaxDecode/DecodeParms<</K {}/Columns {}/Rows {}",
+                    fax.k, image.width, image.height
+                ));
+                if fax.byte_align {
+                    dict.push_str("/EncodedByteAlign true");
+                }
+                if fax.black_is_1 {
+                    dict.push_str("/BlackIs1 true");
+                }
+                dict.push_str(">>");
+            }
             Filter::Flate(p) => dict.push_str(&format!(
                 "/Filter/FlateDecode/DecodeParms<</Predictor 15/Colors {}/BitsPerComponent {}/Columns {}>>",
                 p.colors, p.bits, p.columns

@@ -1,6 +1,6 @@
 //! TIFF: every page becomes a page, decoded one at a time (each is written before the next
 //! is read). CMYK stays CMYK; bilevel and 2/4-bit images keep their packed rows; palette
-//! images stay indexed; alpha becomes a soft mask.
+//! images stay indexed; alpha becomes a soft mask. Fax pages in one strip are copied.
 
 use std::io::Cursor;
 
@@ -13,6 +13,7 @@ use super::raster::{be_bytes, colour, plain, with_alpha};
 use super::ximage::{ColorSpace, DEFAULT_DPI, Prepared, XImage, sane_dpi};
 
 pub struct Pages<'a> {
+    data: &'a [u8],
     decoder: Decoder<Cursor<&'a [u8]>>,
     limits: Limits,
     jpeg_quality: Option<u8>,
@@ -31,6 +32,7 @@ pub fn pages<'a>(
         .map_err(|e| e.to_string())?
         .with_limits(tiff_limits);
     Ok(Pages {
+        data,
         decoder,
         limits: *limits,
         jpeg_quality,
@@ -80,6 +82,13 @@ impl Pages<'_> {
             .and_then(|v| v.into_u32().ok())
             .filter(|o| (1..=8).contains(o))
             .unwrap_or(1) as u8;
+        if let Some(fax) = super::ccitt::copy(d, self.data, w, h)? {
+            return Ok(Prepared {
+                image: fax,
+                dpi,
+                orientation,
+            });
+        }
         let pixels = d.read_image().map_err(|e| e.to_string())?;
         Ok(Prepared {
             image: to_ximage(w, h, color, pixels, palette, self.jpeg_quality)?,

@@ -44,9 +44,21 @@ pub struct Predictor {
     pub columns: u32,
 }
 
+/// CCITT fax parameters (`CCITTFaxDecode`): `k` < 0 for Group 4, 0 for Group 3 coded a
+/// line at a time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fax {
+    pub k: i32,
+    /// Each line starts on a byte boundary.
+    pub byte_align: bool,
+    /// The page shows the data's black runs as white (a BlackIsZero TIFF).
+    pub black_is_1: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
     Dct,
+    Fax(Fax),
     Flate(Predictor),
     /// JPEG 2000; the file carries its colour space, and `smask_in_data` says it carries
     /// an opacity channel too.

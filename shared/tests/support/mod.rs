@@ -323,6 +323,20 @@ pub fn openjpeg_decode(name: &str) -> RgbImage {
     image::open(&out).unwrap().to_rgb8()
 }
 
+/// A reference decode of a TIFF the image crate cannot read (fax data in reverse bit order,
+/// Group 3): libtiff's `tiffcp` rewrites it uncompressed, which the image crate reads.
+pub fn libtiff_decode(path: &Path) -> Option<RgbImage> {
+    let dir =
+        std::env::temp_dir().join(format!("folio-pdf-tests/{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let out = dir.join("reference.tif");
+    run(tool("tiffcp")
+        .args(["-c", "none", "-f", "msb2lsb"])
+        .arg(path)
+        .arg(&out));
+    Some(image::open(&out).ok()?.to_rgb8())
+}
+
 /// An RGBA picture as a PDF page shows it: composited over white.
 pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
