@@ -6,9 +6,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use clap::Args;
-use folio_shared::pdf::{
-    PageOptions, PdfBuilder, PdfError, PdfOptions, prepare_in_parallel, units,
-};
+use folio_shared::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions, prepare_pipelined, units};
 
 #[derive(Args, Debug)]
 pub struct PdfArgs {
@@ -122,30 +120,36 @@ fn write(
         }
         other => other.to_string(),
     };
-    // A round of one image per core is read and prepared in parallel, then written in order:
-    // at most one prepared image per core is held at a time.
+    // Images are read and prepared on every core and written in order as they are ready;
+    // at most two images per core are held at a time.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let indexes: Vec<usize> = (0..args.images.len()).collect();
-    for round in indexes.chunks(cores) {
-        let mut batch = Vec::with_capacity(round.len());
-        for &index in round {
-            let path = &args.images[index];
-            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            batch.push((index, data));
-        }
-        let prepared = prepare_in_parallel(batch, pdf.options());
-        for (&index, image) in round.iter().zip(prepared) {
-            pdf.add_prepared(image.map_err(message)?, rotate[index])
-                .map_err(message)?;
-        }
+    let read = |index: usize| std::fs::read(&args.images[index]).map_err(|e| e.to_string());
+    let options = pdf.options().clone();
+    let mut failure = None;
+    prepare_pipelined(
+        args.images.len(),
+        cores,
+        &options,
+        &read,
+        &mut |index, prepared| match prepared
+            .and_then(|image| pdf.add_prepared(image, rotate[index]))
+        {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(message(e));
+                false
+            }
+        },
+    );
+    if let Some(failure) = failure {
+        return Err(failure);
     }
     let summary = pdf.finish().map_err(|e| e.to_string())?;
+    // Flushed, not synced to disk: the rename makes the PDF appear whole to other processes.
     summary
         .sink
         .into_inner()
-        .map_err(|e| e.error().to_string())?
-        .sync_all()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.error().to_string())?;
     Ok(Written {
         pages: summary.pages,
         bytes: summary.bytes,

@@ -422,7 +422,7 @@ fn decoded_images_may_be_stored_as_jpeg_with_a_lossless_mask() {
 
 #[test]
 fn images_prepared_in_parallel_make_the_same_pdf() {
-    use folio_shared::pdf::prepare_in_parallel;
+    use folio_shared::pdf::prepare_pipelined;
     let images: Vec<Vec<u8>> = vec![
         encode(
             &DynamicImage::ImageRgb8(pattern(40, 30)),
@@ -436,34 +436,63 @@ fn images_prepared_in_parallel_make_the_same_pdf() {
             &DynamicImage::ImageRgb8(pattern(33, 17)),
             image::ImageFormat::Tiff,
         ),
+        encode(
+            &DynamicImage::ImageRgb8(pattern(5, 9)),
+            image::ImageFormat::Bmp,
+        ),
         b"not an image".to_vec(),
+        encode(
+            &DynamicImage::ImageRgb8(pattern(7, 7)),
+            image::ImageFormat::Png,
+        ),
     ];
     let mut sequential = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
-    for (i, data) in images[..3].iter().enumerate() {
+    for (i, data) in images[..4].iter().enumerate() {
         sequential.add_image(i, data.clone(), 90).unwrap();
     }
-    let mut parallel = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
-    let batch = images.iter().cloned().enumerate().collect();
-    let prepared = prepare_in_parallel(batch, &PdfOptions::default());
-    assert_eq!(prepared.len(), 4);
-    let mut results = prepared.into_iter();
-    for _ in 0..3 {
-        parallel
-            .add_prepared(results.next().unwrap().unwrap(), 90)
-            .unwrap();
+    for threads in [1, 2, 3] {
+        let mut parallel = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+        let mut taken = Vec::new();
+        let read = |i: usize| Ok(images[i].clone());
+        prepare_pipelined(
+            images.len(),
+            threads,
+            &PdfOptions::default(),
+            &read,
+            &mut |index, prepared| {
+                taken.push(index);
+                match prepared {
+                    Ok(image) => parallel.add_prepared(image, 90).is_ok(),
+                    Err(e) => {
+                        assert!(
+                            matches!(e, PdfError::Image { index: 4, .. }),
+                            "errors keep their index: {e}"
+                        );
+                        false
+                    }
+                }
+            },
+        );
+        assert_eq!(
+            taken,
+            vec![0, 1, 2, 3, 4],
+            "in order, and nothing after a stop"
+        );
+        assert_eq!(
+            parallel.finish().unwrap().sink,
+            sequential_bytes(&images[..4]),
+            "the same bytes with {threads} threads"
+        );
     }
-    assert!(
-        matches!(
-            results.next().unwrap(),
-            Err(PdfError::Image { index: 3, .. })
-        ),
-        "errors keep their index"
-    );
-    let (a, b) = (
-        sequential.finish().unwrap().sink,
-        parallel.finish().unwrap().sink,
-    );
-    assert_eq!(a, b, "the same bytes either way");
+    let _ = sequential.finish().unwrap();
+}
+
+fn sequential_bytes(images: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    for (i, data) in images.iter().enumerate() {
+        pdf.add_image(i, data.clone(), 90).unwrap();
+    }
+    pdf.finish().unwrap().sink
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod units;
 mod ximage;
 
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 
 use objects::{ObjectWriter, Ref, hex_string, num};
 pub use placement::{Fit, PageOptions};
@@ -351,34 +352,56 @@ pub fn prepare_image(
     Ok(PreparedImage { pages })
 }
 
-/// Prepares a batch of `(index, data)` images, one thread each, and returns the results in
-/// the batch's order. Callers bound memory by the batch size (a batch per core).
-pub fn prepare_in_parallel(
-    images: Vec<(usize, Vec<u8>)>,
+/// Prepares images `0..count` on `threads` threads, each reading its image with `read` and
+/// preparing it, and hands the results to `take` in order, as they are ready: reading and
+/// preparing overlap writing. Each thread holds at most one finished image ahead, so memory
+/// stays near two images per thread. `take` returns `false` to stop early.
+pub fn prepare_pipelined(
+    count: usize,
+    threads: usize,
     options: &PdfOptions,
-) -> Vec<Result<PreparedImage, PdfError>> {
+    read: &(dyn Fn(usize) -> Result<Vec<u8>, String> + Sync),
+    take: &mut dyn FnMut(usize, Result<PreparedImage, PdfError>) -> bool,
+) {
+    let threads = threads.clamp(1, count.max(1));
+    let internal = |index| PdfError::Image {
+        index,
+        reason: "the image could not be processed (internal error)".into(),
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = images
-            .into_iter()
-            .map(|(index, data)| {
-                (
-                    index,
-                    scope.spawn(move || prepare_image(index, data, options)),
-                )
+        let receivers: Vec<_> = (0..threads)
+            .map(|first| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move || {
+                    for index in (first..count).step_by(threads) {
+                        // A panic in a decoder is that image's failure, not the process's
+                        // (nothing is shared between images to leave half-changed).
+                        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            read(index)
+                                .map_err(|reason| PdfError::Image { index, reason })
+                                .and_then(|data| prepare_image(index, data, options))
+                        }))
+                        .unwrap_or_else(|_| Err(internal(index)));
+                        // The taker stopped: no more images are wanted.
+                        if sender.send(prepared).is_err() {
+                            return;
+                        }
+                    }
+                });
+                receiver
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|(index, handle)| {
-                handle.join().unwrap_or_else(|_| {
-                    Err(PdfError::Image {
-                        index,
-                        reason: "the image could not be processed (internal error)".into(),
-                    })
-                })
-            })
-            .collect()
-    })
+        for index in 0..count {
+            let prepared = receivers[index % threads]
+                .recv()
+                .unwrap_or_else(|_| Err(internal(index)));
+            if !take(index, prepared) {
+                break;
+            }
+        }
+        // Dropping the receivers tells the threads still working to stop.
+        drop(receivers);
+    });
 }
 
 enum Kind {
