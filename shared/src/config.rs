@@ -27,7 +27,8 @@ pub struct Config {
     /// `FOLIO_NOTIFICATION_TARGET_PREFIX` (default `folio-`): the start of the names of the
     /// SNS topics and EventBridge buses a task may name (the notifier may publish to those).
     pub notification_target_prefix: String,
-    /// `FOLIO_MAX_SOURCE_BYTES` (default 512 MiB): the largest source image a task reads.
+    /// `FOLIO_MAX_SOURCE_BYTES` (default 128 MiB): the largest source image a task reads (the
+    /// worker holds up to four sources at once).
     pub max_source_bytes: u64,
     /// `FOLIO_EVENTS_TOPIC_ARN`: SNS topic that receives every event (optional).
     pub events_topic_arn: Option<String>,
@@ -97,7 +98,7 @@ impl Config {
             upload_buckets,
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
-            max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 512 << 20)?,
+            max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 128 << 20)?,
             notification_target_prefix: get("FOLIO_NOTIFICATION_TARGET_PREFIX")
                 .unwrap_or_else(|| "folio-".to_string()),
             events_topic_arn: get("FOLIO_EVENTS_TOPIC_ARN"),

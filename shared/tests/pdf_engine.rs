@@ -640,3 +640,19 @@ fn corpus_fax_pages_are_copied_and_damaged_fax_data_is_refused() {
         "{refused}"
     );
 }
+
+#[test]
+fn corpus_bmp_holding_a_jpeg_or_png_is_copied() {
+    let bmp = corpus("bmpsuite/q/rgb24jpeg.bmp");
+    let pdf = Pdf::build(&[(bmp.clone(), 0), (corpus("bmpsuite/q/rgb24png.bmp"), 0)]);
+    pdf.check();
+    let jpeg = pdf.streams_with("/DCTDecode")[0];
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
+    assert!(
+        bmp.windows(jpeg.len()).any(|w| w == jpeg),
+        "the embedded JPEG, byte for byte"
+    );
+    // The same picture twice (at 72 dpi from JFIF, and 2835 dots per metre from pHYs).
+    let sizes = pdf.page_sizes();
+    assert!((sizes[0].0 - sizes[1].0).abs() < 0.1 && (sizes[0].1 - sizes[1].1).abs() < 0.1);
+}

@@ -982,3 +982,41 @@ async fn the_task_message_reaches_the_topic_the_request_names() {
     assert_eq!(message["UserData"], "via SNS");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_over_the_size_limit_fails_the_task_naming_it() {
+    let stack = Stack::start_with(vec![("FOLIO_MAX_SOURCE_BYTES", "2000".to_string())]).await;
+    stack.project(ALICE, "limits").await;
+    let big = jpeg(200, 200);
+    assert!(big.len() > 2000);
+    let bucket = stack
+        .bucket(&[("small.jpg", jpeg(8, 8)), ("big.jpg", big.clone())])
+        .await;
+    let id = stack
+        .create_task(
+            ALICE,
+            json!({
+                "ProjectName": "limits",
+                "Sources": [
+                    {"URI": format!("s3://{bucket}/small.jpg")},
+                    {"URI": format!("s3://{bucket}/big.jpg")},
+                ],
+                "TargetURI": format!("s3://{bucket}/out.pdf"),
+            }),
+        )
+        .await;
+    let task = stack.wait_task(ALICE, "limits", &id).await;
+    assert_eq!(
+        (task["Status"].as_str(), task["Code"].as_str()),
+        (Some("Failed"), Some("InvalidImage"))
+    );
+    assert_eq!(
+        task["Message"],
+        format!(
+            "Sources[1] (s3://{bucket}/big.jpg) is {} bytes; the limit is 2000",
+            big.len()
+        )
+    );
+    assert!(stack.object(&bucket, "out.pdf").await.is_none());
+    stack.stop().await;
+}

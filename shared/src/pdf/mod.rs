@@ -2,6 +2,7 @@
 //! to any `Write`. Compressed data is copied wherever PDF can carry it (JPEG, opaque PNG);
 //! everything else is decoded under limits and re-encoded losslessly.
 
+mod bmp;
 mod ccitt;
 mod exif;
 mod jp2;
@@ -448,6 +449,12 @@ fn prepare(
     limits: &Limits,
     jpeg_quality: Option<u8>,
 ) -> Result<Prepared, String> {
+    // A BMP holding a JPEG or PNG: that file, by its own path (never a BMP again).
+    if format == image::ImageFormat::Bmp
+        && let Some((range, inner)) = bmp::embedded(&data)
+    {
+        return prepare(data[range].to_vec(), inner, limits, jpeg_quality);
+    }
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),
         image::ImageFormat::Png => match png::prepare(&data, limits)? {
