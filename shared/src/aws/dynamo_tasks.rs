@@ -53,6 +53,11 @@ fn task_key(tenant_key: &str, project: &str, task_id: &str) -> Item {
     ])
 }
 
+/// The key of a task's own item.
+fn key_of(task: &TaskRecord) -> Item {
+    task_key(&task.tenant_key, &task.project_name, &task.task_id)
+}
+
 fn end_sort_key(task: &TaskRecord) -> String {
     match &task.end_time {
         Some(end) => format!("{}#{}", imm_time(end), task.task_id),
@@ -268,11 +273,7 @@ impl TaskStore for DynamoRecords {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(task_key(
-                &task.tenant_key,
-                &task.project_name,
-                &task.task_id,
-            )))
+            .set_key(Some(key_of(task)))
             .update_expression("SET Progress = :p")
             .condition_expression("#status = :running AND Claim = :claim")
             .expression_attribute_names("#status", "Status")
@@ -336,11 +337,7 @@ impl TaskStore for DynamoRecords {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(task_key(
-                &task.tenant_key,
-                &task.project_name,
-                &task.task_id,
-            )))
+            .set_key(Some(key_of(task)))
             .update_expression("SET Notified = :yes")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))

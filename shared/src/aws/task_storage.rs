@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::describe;
@@ -24,17 +25,23 @@ impl StsRoles {
     }
 }
 
-/// Whether an SDK error is S3's or STS's way of saying no (as opposed to being unreachable).
-fn is_denied<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    error.as_service_error().is_some_and(|e| {
-        matches!(
-            e.code(),
-            Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" | "ExpiredToken")
+/// Whether an error code is S3's or STS's way of saying no for good (a permission, a role
+/// that cannot be assumed, a malformed ARN), as opposed to a failure worth retrying
+/// (throttling, an unreachable service).
+fn is_denied(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "AccessDenied"
+                | "AllAccessDisabled"
+                | "InvalidAccessKeyId"
+                | "ExpiredToken"
+                | "InvalidClientTokenId"
+                | "MalformedPolicyDocument"
+                | "RegionDisabledException"
+                | "ValidationError"
         )
-    })
+    )
 }
 
 #[async_trait]
@@ -59,10 +66,10 @@ impl RoleAssumer for StsRoles {
                 .send()
                 .await
                 .map_err(|e| {
-                    let client_fault = e.as_service_error().is_some_and(|s| {
-                        aws_sdk_sts::error::ProvideErrorMetadata::code(s).is_some()
-                    });
-                    if client_fault {
+                    let code = e
+                        .as_service_error()
+                        .and_then(aws_sdk_sts::error::ProvideErrorMetadata::code);
+                    if is_denied(code) {
                         PortError::Denied(format!(
                             "role {role} could not be assumed: {}",
                             describe(e)
@@ -112,7 +119,9 @@ impl TaskStorage for S3TaskStorage {
                 _ if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
                     PortError::NotFound
                 }
-                _ if is_denied(&e) => PortError::Denied(describe(e)),
+                _ if is_denied(e.as_service_error().and_then(|s| s.code())) => {
+                    PortError::Denied(describe(e))
+                }
                 _ => PortError::backend("reading a source", describe(e)),
             })?;
         let size = out.content_length().unwrap_or(0).max(0) as u64;
@@ -140,12 +149,10 @@ impl TaskStorage for S3TaskStorage {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(s)
-                    if aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchBucket") =>
-                {
-                    PortError::NotFound
+                Some(s) if s.code() == Some("NoSuchBucket") => PortError::NotFound,
+                _ if is_denied(e.as_service_error().and_then(|s| s.code())) => {
+                    PortError::Denied(describe(e))
                 }
-                _ if is_denied(&e) => PortError::Denied(describe(e)),
                 _ => PortError::backend("starting the upload of a PDF", describe(e)),
             })?;
         out.upload_id
@@ -210,5 +217,17 @@ impl TaskStorage for S3TaskStorage {
             .await
             .map_err(|e| PortError::backend("abandoning the upload of a PDF", describe(e)))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_refusals_are_denials() {
+        assert!(super::is_denied(Some("AccessDenied")));
+        assert!(super::is_denied(Some("ValidationError")));
+        assert!(!super::is_denied(Some("Throttling")));
+        assert!(!super::is_denied(Some("ServiceUnavailable")));
+        assert!(!super::is_denied(None));
     }
 }

@@ -453,7 +453,10 @@ fn prepare(
     if format == image::ImageFormat::Bmp
         && let Some((range, inner)) = bmp::embedded(&data)
     {
-        return prepare(data[range].to_vec(), inner, limits, jpeg_quality);
+        let mut data = data;
+        data.truncate(range.end);
+        data.drain(..range.start);
+        return prepare(data, inner, limits, jpeg_quality);
     }
     match format {
         image::ImageFormat::Jpeg => jpeg::prepare(data),

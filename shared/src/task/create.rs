@@ -15,7 +15,6 @@ use crate::app::App;
 use crate::config::RECORD_TTL;
 use crate::error::{ApiError, PortError};
 use crate::params::{Params, max_bytes};
-use crate::pdf::units;
 use crate::tenant::Tenant;
 
 pub const MAX_SOURCES: usize = 100;
@@ -200,43 +199,13 @@ fn page(params: &Params) -> Result<PageSpec, ApiError> {
     Ok(spec)
 }
 
-impl PageSpec {
-    /// The engine's options for this spec; `(field, reason)` for a bad value.
-    pub fn options(&self) -> Result<crate::pdf::PageOptions, (&'static str, String)> {
-        Ok(crate::pdf::PageOptions {
-            size: self
-                .page_size
-                .as_deref()
-                .map(units::parse_page_size)
-                .transpose()
-                .map_err(|e| ("PageSize", e))?,
-            fit: self
-                .fit
-                .as_deref()
-                .map(units::parse_fit)
-                .transpose()
-                .map_err(|e| ("Fit", e))?
-                .unwrap_or_default(),
-            margin: self
-                .margin
-                .as_deref()
-                .map(units::parse_length)
-                .transpose()
-                .map_err(|e| ("Margin", e))?
-                .unwrap_or(0.0),
-            auto_orient: self.auto_orient,
-        })
-    }
-}
-
 /// The task a request describes, not yet recorded.
 fn new_task(
     tenant: &Tenant,
-    service_role: &str,
+    project_name: String,
     params: &Params,
     config: &crate::config::Config,
 ) -> Result<TaskRecord, ApiError> {
-    let project_name = params.req_str("ProjectName")?;
     let sources = sources(params)?;
     let target_uri = params.req_str("TargetURI")?;
     let target = validate::s3_uri("TargetURI", &target_uri)?;
@@ -261,7 +230,8 @@ fn new_task(
         user_data,
         tags,
         request_definition: params.to_json().to_string(),
-        service_role: service_role.to_string(),
+        // The project's, once it is read.
+        service_role: String::new(),
         job: PdfJob {
             sources,
             target,
@@ -304,7 +274,7 @@ pub async fn handle(
     }
     // Everything is validated before the project is read, so a bad request is a 400 even
     // for a project that does not exist.
-    let mut task = new_task(tenant, "", params, &app.config)?;
+    let mut task = new_task(tenant, name.clone(), params, &app.config)?;
     let project = project::require(app, tenant, &name).await?;
     task.service_role = project.service_role;
 

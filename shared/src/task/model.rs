@@ -92,6 +92,35 @@ pub struct PageSpec {
     pub jpeg_quality: Option<u8>,
 }
 
+impl PageSpec {
+    /// The engine's options for this spec; `(field, reason)` for a bad value.
+    pub fn options(&self) -> Result<crate::pdf::PageOptions, (&'static str, String)> {
+        Ok(crate::pdf::PageOptions {
+            size: self
+                .page_size
+                .as_deref()
+                .map(crate::pdf::units::parse_page_size)
+                .transpose()
+                .map_err(|e| ("PageSize", e))?,
+            fit: self
+                .fit
+                .as_deref()
+                .map(crate::pdf::units::parse_fit)
+                .transpose()
+                .map_err(|e| ("Fit", e))?
+                .unwrap_or_default(),
+            margin: self
+                .margin
+                .as_deref()
+                .map(crate::pdf::units::parse_length)
+                .transpose()
+                .map_err(|e| ("Margin", e))?
+                .unwrap_or(0.0),
+            auto_orient: self.auto_orient,
+        })
+    }
+}
+
 /// What the worker needs of a `CreateImageToPDFTask` request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]

@@ -71,6 +71,10 @@ fn source_name(index: usize, at: &S3Location) -> String {
     format!("Sources[{index}] ({})", at.uri())
 }
 
+fn target_name(at: &S3Location) -> String {
+    format!("TargetURI ({})", at.uri())
+}
+
 #[async_trait]
 impl QueueWorker for PdfWorker {
     async fn handle(&self, message: &QueueMessage) -> Result<(), WorkerError> {
@@ -147,7 +151,7 @@ impl PdfWorker {
             .await
             .map_err(|e| storage_failure("the ServiceRole", e))?;
         let target = &task.job.target;
-        let target_name = format!("TargetURI ({})", target.uri());
+        let target_name = target_name(target);
         let upload = storage.start_upload(target).await.map_err(|e| match e {
             PortError::NotFound => RunError::Failed(TaskFailure::new(
                 "ResourceNotFound",
@@ -223,7 +227,7 @@ impl PdfWorker {
                     .upload_part(&target, &upload, number, data)
                     .await
                     .map(|etag| (number, etag))
-                    .map_err(|e| storage_failure(&format!("TargetURI ({})", target.uri()), e))
+                    .map_err(|e| storage_failure(&target_name(&target), e))
             }
         };
         let mut builder = PdfBuilder::new(Vec::with_capacity(PART_SIZE * 2), options.clone())
