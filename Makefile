@@ -8,6 +8,7 @@ test:
 	scripts/test.sh
 
 lint:
+	scripts/system-deps.sh
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	scripts/venv.sh && .venv/bin/cfn-lint template.yaml

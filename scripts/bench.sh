@@ -4,6 +4,7 @@
 # writes BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
+"$ROOT/scripts/system-deps.sh"
 "$ROOT/scripts/venv.sh" "$ROOT/scripts/bench/requirements.txt" "$ROOT/.venv-bench"
 # Debian's ImageMagick (a `convert` elsewhere on PATH may be something else).
 if ! dpkg -s imagemagick >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 # Ctrl-C stops both (the emulator only if this script started it).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
+"$ROOT/scripts/system-deps.sh"
 "$ROOT/scripts/venv.sh"
 started=$("$ROOT/scripts/moto.sh" start)
 trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop' EXIT

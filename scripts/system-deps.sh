@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and
-# to decode reference images (OpenJPEG's opj_decompress, libtiff's tiffcp); installed only
-# when missing.
+# Debian packages: cmake and nasm to build the bundled libjpeg-turbo (with its SIMD code),
+# and what the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and to decode
+# reference images (OpenJPEG's opj_decompress, libtiff's tiffcp); installed only when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v nasm >/dev/null || missing+=(nasm)
 command -v qpdf >/dev/null || missing+=(qpdf)
 { command -v pdftocairo >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
 command -v opj_decompress >/dev/null || missing+=(libopenjp2-tools)

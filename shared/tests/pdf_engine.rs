@@ -169,6 +169,131 @@ fn jpeg_is_embedded_byte_for_byte() {
     );
 }
 
+/// The frame marker and sample precision of a JPEG, read from its segments.
+fn jpeg_frame(jpeg: &[u8]) -> (u8, u8) {
+    let mut at = 2;
+    loop {
+        let (marker, len) = (
+            jpeg[at + 1],
+            u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]),
+        );
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            return (marker, jpeg[at + 4]);
+        }
+        at += 2 + len as usize;
+    }
+}
+
+#[test]
+fn jpeg_processes_pdf_cannot_carry_are_decoded_losslessly() {
+    let (w, h) = (61u32, 37u32);
+    let rgb8: Vec<u16> = pattern(w, h)
+        .into_raw()
+        .into_iter()
+        .map(u16::from)
+        .collect();
+    // The same picture at 12 and 16 bits: each 8-bit value spread over the wider range.
+    let rgb12: Vec<u16> = rgb8
+        .iter()
+        .map(|&v| (u32::from(v) * 4095 / 255) as u16)
+        .collect();
+    let gray16: Vec<u16> = (0..w * h).map(|i| (i * 1789 % 65536) as u16).collect();
+    let lossless8 = turbo_jpeg(&rgb8, w, 3, JpegCoding::lossless(8));
+    let lossless12 = turbo_jpeg(&rgb12, w, 3, JpegCoding::lossless(12));
+    let lossless16 = turbo_jpeg(&gray16, w, 1, JpegCoding::lossless(16));
+    assert_eq!(jpeg_frame(&lossless8), (0xC3, 8));
+    assert_eq!(jpeg_frame(&lossless12), (0xC3, 12));
+    assert_eq!(jpeg_frame(&lossless16), (0xC3, 16));
+    let pdf = Pdf::build(&[(lossless8, 0), (lossless12, 90), (lossless16, 0)]);
+    pdf.check();
+    assert!(pdf.streams_with("/DCTDecode").is_empty(), "nothing copied");
+    assert_eq!(
+        pdf.page_sizes(),
+        vec![(45.75, 27.75), (27.75, 45.75), (45.75, 27.75)]
+    );
+    let source = pattern(w, h);
+    assert_same(&pdf.render(1, 96.0), &source, "8-bit lossless");
+    // 16-bit samples are shown at 8 bits: within one step of the source's top byte.
+    let turned = image::imageops::rotate90(&source);
+    assert!(
+        max_diff(&pdf.render(2, 96.0), &turned) <= 1,
+        "12-bit lossless"
+    );
+    let top_byte = RgbImage::from_fn(w, h, |x, y| {
+        let v = (gray16[(y * w + x) as usize] >> 8) as u8;
+        Rgb([v, v, v])
+    });
+    assert!(
+        max_diff(&pdf.render(3, 96.0), &top_byte) <= 1,
+        "16-bit lossless"
+    );
+}
+
+#[test]
+fn arithmetic_and_12_bit_jpegs_match_their_huffman_8_bit_twins() {
+    let (w, h) = (64u32, 48u32);
+    let smooth = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
+    let rgb8: Vec<u16> = smooth.as_raw().iter().map(|&v| u16::from(v)).collect();
+    let rgb12: Vec<u16> = rgb8
+        .iter()
+        .map(|&v| (u32::from(v) * 4095 / 255) as u16)
+        .collect();
+    let huffman = turbo_jpeg(&rgb8, w, 3, JpegCoding::dct(8, 90));
+    let arithmetic = turbo_jpeg(
+        &rgb8,
+        w,
+        3,
+        JpegCoding {
+            arithmetic: true,
+            ..JpegCoding::dct(8, 90)
+        },
+    );
+    let twelve = turbo_jpeg(&rgb12, w, 3, JpegCoding::dct(12, 95));
+    assert_eq!(jpeg_frame(&arithmetic), (0xC9, 8));
+    assert_eq!(jpeg_frame(&twelve).1, 12);
+    let pdf = Pdf::build(&[(huffman.clone(), 0), (arithmetic, 0), (twelve, 0)]);
+    pdf.check();
+    assert_eq!(
+        pdf.streams_with("/DCTDecode"),
+        vec![huffman.as_slice()],
+        "only the Huffman-coded file is copied"
+    );
+    // The same coefficients, entropy-coded two ways: poppler's decode of one and Folio's
+    // of the other differ by rounding only.
+    let (copied, decoded) = (pdf.render(1, 96.0), pdf.render(2, 96.0));
+    assert!(
+        max_diff(&copied, &decoded) <= 2,
+        "{}",
+        max_diff(&copied, &decoded)
+    );
+    let twelve_bit = pdf.render(3, 96.0);
+    assert!(
+        mean_diff(&twelve_bit, &smooth) < 1.0,
+        "12-bit mean diff {}",
+        mean_diff(&twelve_bit, &smooth)
+    );
+}
+
+#[test]
+fn damaged_arithmetic_jpeg_is_refused_by_position() {
+    let rgb: Vec<u16> = pattern(40, 30)
+        .into_raw()
+        .into_iter()
+        .map(u16::from)
+        .collect();
+    let coding = JpegCoding {
+        arithmetic: true,
+        ..JpegCoding::dct(8, 90)
+    };
+    let whole = turbo_jpeg(&rgb, 40, 3, coding);
+    let cut = whole[..whole.len() / 2].to_vec();
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    builder.add_image(0, whole, 0).unwrap();
+    let err = builder.add_image(1, cut, 0).unwrap_err();
+    assert!(matches!(err, PdfError::Image { index: 1, .. }), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
 #[test]
 fn every_exif_orientation_and_a_rotation_on_top() {
     let picture = pattern(24, 10);

@@ -1,8 +1,11 @@
 //! JPEG pass-through: the file's bytes become the image stream (DCTDecode) unchanged. Only
 //! the markers are read: frame size and type, Adobe transform, ICC profile, density, EXIF.
+//! The processes PDF readers cannot show (arithmetic coding, lossless, over 8 bits a sample)
+//! are decoded and re-embedded losslessly instead.
 
-use super::exif;
-use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Prepared, XImage, sane_dpi};
+use super::ximage::Filter::Dct;
+use super::ximage::{ColorSpace, DEFAULT_DPI, Icc, Prepared, XImage, sane_dpi};
+use super::{Limits, exif, jpeg_decode, raster};
 
 #[derive(Debug, Default)]
 struct Markers {
@@ -139,62 +142,80 @@ fn icc_profile(mut chunks: Vec<(u8, u8, Vec<u8>)>, components: u8) -> Option<Icc
     })
 }
 
-/// Prepares a JPEG for pass-through, or says why PDF readers could not show it as is.
-pub fn prepare(mut data: Vec<u8>) -> Result<Prepared, String> {
+/// Prepares a JPEG: copied when PDF readers can show it as it is, else decoded.
+pub fn prepare(
+    mut data: Vec<u8>,
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<Prepared, String> {
     let m = read_markers(&data)?;
-    let frame = m.frame.ok_or("the JPEG has no frame header")?;
-    let process = match frame.marker {
-        0xC0..=0xC2 => None,
-        0xC3 | 0xC7 | 0xCB | 0xCF => Some("lossless"),
-        0xC9..=0xCF => Some("arithmetic-coded"),
-        _ => Some("hierarchical"),
-    };
-    if let Some(kind) = process {
-        return Err(format!("{kind} JPEGs are not supported"));
-    }
-    if frame.precision != 8 {
-        return Err(format!("{}-bit JPEGs are not supported", frame.precision));
+    let frame = m.frame.as_ref().ok_or("the JPEG has no frame header")?;
+    if matches!(frame.marker, 0xC5..=0xC7 | 0xCD..=0xCF) {
+        return Err("hierarchical JPEGs are not supported".into());
     }
     if frame.width == 0 || frame.height == 0 {
         return Err("the JPEG states no size in its frame header".into());
     }
-    let color = match frame.components {
-        1 => ColorSpace::Gray,
-        3 => ColorSpace::Rgb,
-        4 => ColorSpace::Cmyk,
-        n => {
-            return Err(format!(
-                "JPEGs with {n} colour components are not supported"
-            ));
-        }
-    };
+    if !matches!(frame.components, 1 | 3 | 4) {
+        return Err(format!(
+            "JPEGs with {} colour components are not supported",
+            frame.components
+        ));
+    }
+    // Baseline, extended and progressive Huffman-coded 8-bit JPEGs: every PDF reader's
+    // DCTDecode shows them.
+    let copyable = matches!(frame.marker, 0xC0..=0xC2) && frame.precision == 8;
     let icc = icc_profile(m.icc_chunks, frame.components);
     let (x, y) = m.density.unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
-    Ok(Prepared {
-        image: XImage {
+    // Up to the end of the image: data after it (a gain map, a thumbnail a camera appended)
+    // is not part of the picture and makes PDF readers complain.
+    data.truncate(m.end);
+    let image = if copyable {
+        XImage {
             width: frame.width.into(),
             height: frame.height.into(),
-            invert: color == ColorSpace::Cmyk && m.adobe,
-            color,
+            color: color_space(frame.components),
+            invert: frame.components == 4 && m.adobe,
             icc,
             bits: 8,
-            filter: Filter::Dct,
-            // Up to the end of the image: data after it (a gain map, a thumbnail a camera
-            // appended) is not part of the picture and makes PDF readers complain.
-            data: {
-                data.truncate(m.end);
-                data
-            },
+            filter: Dct,
+            data,
             smask: None,
-        },
+        }
+    } else {
+        let decoded = jpeg_decode::decode(&data, limits)?;
+        drop(data);
+        let (width, height) = (decoded.width, decoded.height);
+        let components = decoded.components;
+        let (bits, samples) = decoded.into_pdf_samples();
+        let color = color_space(components);
+        let mut image = raster::colour(width, height, color, bits, samples, jpeg_quality);
+        image.invert = components == 4 && m.adobe;
+        image.icc = icc.filter(|p| p.components == components);
+        image
+    };
+    Ok(Prepared {
+        image,
         dpi: sane_dpi(x, y),
         orientation: m.orientation.unwrap_or(1),
     })
 }
 
+fn color_space(components: u8) -> ColorSpace {
+    match components {
+        1 => ColorSpace::Gray,
+        4 => ColorSpace::Cmyk,
+        _ => ColorSpace::Rgb,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prep(data: Vec<u8>) -> Result<Prepared, String> {
+        prepare(data, &Limits::default(), None)
+    }
 
     fn segment(code: u8, body: &[u8]) -> Vec<u8> {
         let mut v = vec![0xFF, code];
@@ -227,7 +248,7 @@ mod tests {
     fn adobe_cmyk_is_inverted_and_density_read() {
         let jfif = segment(0xE0, b"JFIF\0\x01\x02\x01\x01\x2c\x01\x2c\0\0");
         let adobe = segment(0xEE, b"Adobe\0\x64\0\0\0\0\x02");
-        let p = prepare(jpeg(&[jfif, adobe, sof(0xC2, 8, 40, 30, 4)])).unwrap();
+        let p = prep(jpeg(&[jfif, adobe, sof(0xC2, 8, 40, 30, 4)])).unwrap();
         assert_eq!(p.image.color, ColorSpace::Cmyk);
         assert!(p.image.invert);
         assert_eq!((p.image.width, p.image.height), (40, 30));
@@ -249,7 +270,7 @@ mod tests {
             chunk(1, &profile[..100]),
             sof(0xC0, 8, 4, 4, 3),
         ];
-        let p = prepare(jpeg(&parts)).unwrap();
+        let p = prep(jpeg(&parts)).unwrap();
         assert_eq!(p.image.icc.unwrap().data, profile);
         // A profile for another colour space is left out.
         let gray = [
@@ -257,14 +278,14 @@ mod tests {
             chunk(2, &profile[100..]),
             sof(0xC0, 8, 4, 4, 1),
         ];
-        assert!(prepare(jpeg(&gray)).unwrap().image.icc.is_none());
+        assert!(prep(jpeg(&gray)).unwrap().image.icc.is_none());
     }
 
     #[test]
     fn orientation_from_exif() {
         let exif = segment(0xE1, &crate::pdf::exif::block(6, true));
         assert_eq!(
-            prepare(jpeg(&[exif, sof(0xC0, 8, 4, 4, 3)]))
+            prep(jpeg(&[exif, sof(0xC0, 8, 4, 4, 3)]))
                 .unwrap()
                 .orientation,
             6
@@ -278,11 +299,11 @@ mod tests {
         let eoi = file.len() - 2;
         file.splice(eoi..eoi, [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56]);
         let whole = file.len();
-        assert_eq!(prepare(file.clone()).unwrap().image.data.len(), whole);
+        assert_eq!(prep(file.clone()).unwrap().image.data.len(), whole);
         file.extend_from_slice(b"\xFF\xD8 an appended second image");
-        assert_eq!(prepare(file.clone()).unwrap().image.data.len(), whole);
+        assert_eq!(prep(file.clone()).unwrap().image.data.len(), whole);
         assert!(
-            prepare(file[..whole - 2].to_vec())
+            prep(file[..whole - 2].to_vec())
                 .unwrap_err()
                 .contains("truncated")
         );
@@ -291,26 +312,21 @@ mod tests {
     #[test]
     fn unsupported_kinds_are_refused_with_a_reason() {
         assert!(
-            prepare(jpeg(&[sof(0xC9, 8, 4, 4, 3)]))
+            prep(jpeg(&[sof(0xC5, 8, 4, 4, 3)]))
                 .unwrap_err()
-                .contains("arithmetic")
+                .contains("hierarchical")
         );
+        // Headers alone: the decoder is reached and says what is missing.
+        for (code, precision) in [(0xC9, 8), (0xC3, 8), (0xC1, 12)] {
+            let err = prep(jpeg(&[sof(code, precision, 4, 4, 3)])).unwrap_err();
+            assert!(!err.is_empty(), "{code:x}: {err}");
+        }
         assert!(
-            prepare(jpeg(&[sof(0xC3, 8, 4, 4, 3)]))
-                .unwrap_err()
-                .contains("lossless")
-        );
-        assert!(
-            prepare(jpeg(&[sof(0xC1, 12, 4, 4, 3)]))
-                .unwrap_err()
-                .contains("12-bit")
-        );
-        assert!(
-            prepare(jpeg(&[sof(0xC0, 8, 4, 0, 3)]))
+            prep(jpeg(&[sof(0xC0, 8, 4, 0, 3)]))
                 .unwrap_err()
                 .contains("no size")
         );
-        assert!(prepare(vec![0xFF, 0xD8, 0xFF]).is_err());
-        assert!(prepare(b"nope".to_vec()).is_err());
+        assert!(prep(vec![0xFF, 0xD8, 0xFF]).is_err());
+        assert!(prep(b"nope".to_vec()).is_err());
     }
 }

@@ -7,6 +7,7 @@ mod ccitt;
 mod exif;
 mod jp2;
 mod jpeg;
+mod jpeg_decode;
 mod objects;
 pub mod placement;
 mod png;
@@ -459,7 +460,7 @@ fn prepare(
         return prepare(data, inner, limits, jpeg_quality);
     }
     match format {
-        image::ImageFormat::Jpeg => jpeg::prepare(data),
+        image::ImageFormat::Jpeg => jpeg::prepare(data, limits, jpeg_quality),
         image::ImageFormat::Png => match png::prepare(&data, limits)? {
             png::Plan::Copy(copied) => Ok(copied),
             png::Plan::Decode { dpi, orientation } => {

@@ -361,3 +361,120 @@ pub fn resvg_render(svg: &[u8]) -> RgbImage {
         image::Rgb([p.red(), p.green(), p.blue()].map(|c| (c as u16 + 255 - a).min(255) as u8))
     })
 }
+
+/// How a test JPEG is coded by libjpeg-turbo (the processes PDF readers cannot show).
+#[derive(Clone, Copy)]
+pub struct JpegCoding {
+    /// Bits a sample: 8 or 12 for DCT, 2 to 16 for lossless.
+    pub precision: u8,
+    pub lossless: bool,
+    pub arithmetic: bool,
+    /// Lossy only.
+    pub quality: u8,
+    pub subsampling: i32,
+}
+
+impl JpegCoding {
+    pub fn dct(precision: u8, quality: u8) -> JpegCoding {
+        JpegCoding {
+            precision,
+            lossless: false,
+            arithmetic: false,
+            quality,
+            subsampling: turbojpeg_sys::TJSAMP_TJSAMP_444,
+        }
+    }
+
+    pub fn lossless(precision: u8) -> JpegCoding {
+        JpegCoding {
+            lossless: true,
+            ..JpegCoding::dct(precision, 100)
+        }
+    }
+}
+
+/// Encodes interleaved samples (1 or 3 a pixel, each under 2^precision) as a JPEG with
+/// libjpeg-turbo.
+pub fn turbo_jpeg(samples: &[u16], width: u32, components: u8, coding: JpegCoding) -> Vec<u8> {
+    use std::ffi::c_int;
+    use turbojpeg_sys as tj;
+    let height = samples.len() / (width as usize * components as usize);
+    let format = if components == 1 {
+        tj::TJPF_TJPF_GRAY
+    } else {
+        tj::TJPF_TJPF_RGB
+    };
+    let subsampling = if components == 1 {
+        tj::TJSAMP_TJSAMP_GRAY
+    } else {
+        coding.subsampling
+    };
+    let pitch = (width * components as u32) as c_int;
+    unsafe {
+        let handle = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as c_int);
+        assert!(!handle.is_null());
+        let set = |param: tj::TJPARAM, value: i32| {
+            assert_eq!(
+                tj::tj3Set(handle, param as c_int, value),
+                0,
+                "tj3Set {param}"
+            );
+        };
+        set(tj::TJPARAM_TJPARAM_SUBSAMP, subsampling);
+        set(tj::TJPARAM_TJPARAM_PRECISION, coding.precision.into());
+        set(tj::TJPARAM_TJPARAM_ARITHMETIC, coding.arithmetic as i32);
+        if coding.lossless {
+            set(tj::TJPARAM_TJPARAM_LOSSLESS, 1);
+            set(tj::TJPARAM_TJPARAM_LOSSLESSPSV, 1);
+        } else {
+            set(tj::TJPARAM_TJPARAM_QUALITY, coding.quality.into());
+        }
+        let mut out: *mut u8 = std::ptr::null_mut();
+        let mut size: tj::size_t = 0;
+        let (w, h) = (width as c_int, height as c_int);
+        let status = if coding.precision <= 8 {
+            let bytes: Vec<u8> = samples.iter().map(|&s| s as u8).collect();
+            tj::tj3Compress8(
+                handle,
+                bytes.as_ptr(),
+                w,
+                pitch,
+                h,
+                format,
+                &mut out,
+                &mut size,
+            )
+        } else if coding.precision <= 12 {
+            let shorts: Vec<i16> = samples.iter().map(|&s| s as i16).collect();
+            tj::tj3Compress12(
+                handle,
+                shorts.as_ptr(),
+                w,
+                pitch,
+                h,
+                format,
+                &mut out,
+                &mut size,
+            )
+        } else {
+            tj::tj3Compress16(
+                handle,
+                samples.as_ptr(),
+                w,
+                pitch,
+                h,
+                format,
+                &mut out,
+                &mut size,
+            )
+        };
+        let message = std::ffi::CStr::from_ptr(tj::tj3GetErrorStr(handle))
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(status, 0, "libjpeg-turbo: {message}");
+        let jpeg = std::slice::from_raw_parts(out, size as usize).to_vec();
+        tj::tj3Free(out.cast());
+        tj::tj3Destroy(handle);
+        jpeg
+    }
+}

@@ -1,0 +1,207 @@
+//! JPEGs PDF readers cannot show as they are (arithmetic-coded, lossless, or with more than
+//! 8 bits a sample) are decoded by libjpeg-turbo, which reads every JPEG process but the
+//! hierarchical one. This module is the only place Folio calls into C: a handle that is
+//! always destroyed, and buffers sized from the header before libjpeg-turbo writes to them.
+
+use std::ffi::{CStr, c_int};
+
+use turbojpeg_sys as tj;
+
+use super::Limits;
+
+/// Decoded samples, interleaved, at the JPEG's own precision.
+pub enum Samples {
+    /// Precision 2 to 8: one byte a sample.
+    Bytes(Vec<u8>),
+    /// Precision 9 to 16: one `u16` a sample.
+    Words(Vec<u16>),
+}
+
+pub struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    /// 1 (gray), 3 (RGB) or 4 (CMYK, as stored: Adobe files keep their inverted values).
+    pub components: u8,
+    /// Bits a sample holds (2 to 16).
+    pub precision: u8,
+    pub samples: Samples,
+}
+
+/// A libjpeg-turbo decompressor, destroyed when dropped.
+struct Handle(tj::tjhandle);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from tj3Init, is not null, and is destroyed only here.
+        unsafe { tj::tj3Destroy(self.0) }
+    }
+}
+
+impl Handle {
+    fn decompressor() -> Result<Handle, String> {
+        // SAFETY: tj3Init has no preconditions; a null result is checked.
+        let raw = unsafe { tj::tj3Init(tj::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        if raw.is_null() {
+            return Err("the JPEG decoder could not be started".into());
+        }
+        Ok(Handle(raw))
+    }
+
+    fn get(&self, param: tj::TJPARAM) -> c_int {
+        // SAFETY: a live handle; tj3Get only reads the handle's state.
+        unsafe { tj::tj3Get(self.0, param as c_int) }
+    }
+
+    fn set(&self, param: tj::TJPARAM, value: c_int) -> Result<(), String> {
+        // SAFETY: a live handle; tj3Set only writes the handle's state.
+        match unsafe { tj::tj3Set(self.0, param as c_int, value) } {
+            0 => Ok(()),
+            _ => Err(self.error()),
+        }
+    }
+
+    /// The message of the last failed call.
+    fn error(&self) -> String {
+        // SAFETY: tj3GetErrorStr returns a NUL-terminated string owned by the handle (or a
+        // static one), valid until the next call on the handle; it is copied at once.
+        let message = unsafe { CStr::from_ptr(tj::tj3GetErrorStr(self.0)) };
+        let message = message.to_string_lossy();
+        message.trim().trim_end_matches('.').to_string()
+    }
+}
+
+/// Decodes `data`, refusing it (before any pixel is decoded) when the header states a size
+/// over the limits. Warnings (corrupt or truncated data) stop the decode: a damaged image
+/// is refused, not shown half grey.
+pub fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
+    let handle = Handle::decompressor()?;
+    handle.set(tj::TJPARAM_TJPARAM_STOPONWARNING, 1)?;
+    // A progressive or arithmetic file of thousands of tiny scans is a known way to keep a
+    // decoder busy for minutes; real files have a dozen.
+    handle.set(tj::TJPARAM_TJPARAM_SCANLIMIT, 500)?;
+    // SAFETY: the pointer and length describe `data`, which outlives the call.
+    let read = unsafe { tj::tj3DecompressHeader(handle.0, data.as_ptr(), data.len() as _) };
+    if read != 0 {
+        return Err(handle.error());
+    }
+    let width = handle.get(tj::TJPARAM_TJPARAM_JPEGWIDTH);
+    let height = handle.get(tj::TJPARAM_TJPARAM_JPEGHEIGHT);
+    let precision = handle.get(tj::TJPARAM_TJPARAM_PRECISION);
+    let (Ok(width), Ok(height), Ok(precision)) = (
+        u32::try_from(width),
+        u32::try_from(height),
+        u8::try_from(precision),
+    ) else {
+        return Err("the JPEG header states an impossible size or precision".into());
+    };
+    if width == 0 || height == 0 || !(2..=16).contains(&precision) {
+        return Err("the JPEG header states an impossible size or precision".into());
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    // Four components of two bytes at most, held twice while scaled for the PDF.
+    if width > limits.max_side
+        || height > limits.max_side
+        || pixels > limits.max_pixels
+        || pixels * 16 > limits.max_decode_bytes
+    {
+        return Err(format!(
+            "the image is {width}x{height}; the limits are {} pixels a side and {} pixels in all",
+            limits.max_side, limits.max_pixels
+        ));
+    }
+    let (components, format) = match handle.get(tj::TJPARAM_TJPARAM_COLORSPACE) as tj::TJCS {
+        tj::TJCS_TJCS_GRAY => (1u8, tj::TJPF_TJPF_GRAY),
+        tj::TJCS_TJCS_CMYK | tj::TJCS_TJCS_YCCK => (4, tj::TJPF_TJPF_CMYK),
+        _ => (3, tj::TJPF_TJPF_RGB),
+    };
+    let row = width as usize * usize::from(components);
+    let count = row * height as usize;
+    let pitch = c_int::try_from(row).map_err(|_| "the JPEG is too wide".to_string())?;
+    let samples = if precision <= 8 {
+        Samples::Bytes(decompress(
+            &handle,
+            data,
+            count,
+            pitch,
+            format,
+            tj::tj3Decompress8,
+        )?)
+    } else if precision <= 12 {
+        let shorts = decompress(&handle, data, count, pitch, format, tj::tj3Decompress12)?;
+        // Samples are 0 to 4095: the sign bit is never set.
+        Samples::Words(shorts.into_iter().map(|s| s as u16).collect())
+    } else {
+        Samples::Words(decompress(
+            &handle,
+            data,
+            count,
+            pitch,
+            format,
+            tj::tj3Decompress16,
+        )?)
+    };
+    Ok(Decoded {
+        width,
+        height,
+        components,
+        precision,
+        samples,
+    })
+}
+
+/// The signature shared by tj3Decompress8, 12 and 16, which differ in the sample type.
+type Decompress<T> =
+    unsafe extern "C" fn(tj::tjhandle, *const u8, tj::size_t, *mut T, c_int, c_int) -> c_int;
+
+/// Decompresses into `count` samples, rows `pitch` samples apart, in pixel `format`.
+fn decompress<T: Copy + Default>(
+    handle: &Handle,
+    data: &[u8],
+    count: usize,
+    pitch: c_int,
+    format: tj::TJPF,
+    function: Decompress<T>,
+) -> Result<Vec<T>, String> {
+    let mut out = vec![T::default(); count];
+    // SAFETY: `out` holds the height the header states times `pitch` samples, as many as the
+    // pixel format asks for; `function` takes samples of type T; the input pointer and length
+    // describe `data`, which outlives the call.
+    let status = unsafe {
+        function(
+            handle.0,
+            data.as_ptr(),
+            data.len() as _,
+            out.as_mut_ptr(),
+            pitch,
+            format,
+        )
+    };
+    match status {
+        0 => Ok(out),
+        _ => Err(handle.error()),
+    }
+}
+
+impl Decoded {
+    /// The samples scaled to the full range of 8 bits (precision up to 8) or 16 bits, big
+    /// endian, as a PDF image stream holds them; the bits a sample takes there.
+    pub fn into_pdf_samples(self) -> (u8, Vec<u8>) {
+        let max = (1u32 << self.precision) - 1;
+        match self.samples {
+            Samples::Bytes(bytes) if self.precision == 8 => (8, bytes),
+            Samples::Bytes(bytes) => {
+                let scale = |s: u8| ((u32::from(s).min(max) * 255 + max / 2) / max) as u8;
+                (8, bytes.into_iter().map(scale).collect())
+            }
+            Samples::Words(words) => {
+                let scale = |s: u16| ((u32::from(s).min(max) * 65535 + max / 2) / max) as u16;
+                let full = self.precision == 16;
+                let bytes = words
+                    .into_iter()
+                    .flat_map(|s| if full { s } else { scale(s) }.to_be_bytes())
+                    .collect();
+                (16, bytes)
+            }
+        }
+    }
+}
