@@ -478,6 +478,10 @@ fn prepare(
             }
         },
         image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
+            let mut data = data;
+            if format == image::ImageFormat::Bmp {
+                bmp::normalise(&mut data);
+            }
             let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
             Ok(Prepared {
                 image: decoded.image,

@@ -89,12 +89,72 @@ impl Pages<'_> {
                 orientation,
             });
         }
-        let pixels = d.read_image().map_err(|e| e.to_string())?;
+        let pixels = read_pixels(d, color)?;
         Ok(Prepared {
             image: to_ximage(w, h, color, pixels, palette, self.jpeg_quality)?,
             dpi,
             orientation,
         })
+    }
+}
+
+/// The page's samples, interleaved (planar pages are read plane by plane and interleaved).
+fn read_pixels(d: &mut Decoder<Cursor<&[u8]>>, color: ColorType) -> Result<DecodingResult, String> {
+    let planar = d
+        .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
+        .ok()
+        .flatten()
+        == Some(2);
+    if !planar {
+        return d.read_image().map_err(|e| e.to_string());
+    }
+    let mut pixels = DecodingResult::U8(Vec::new());
+    let layout = d
+        .read_image_to_buffer(&mut pixels)
+        .map_err(|e| e.to_string())?;
+    if pixels.as_buffer(0).as_bytes().len() < layout.complete_len {
+        return Err("the planar TIFF page is over the decoding memory limit".into());
+    }
+    let planes = match color {
+        ColorType::Gray(_) | ColorType::Palette(_) => 1,
+        ColorType::GrayA(_) => 2,
+        ColorType::RGB(_) | ColorType::YCbCr(_) => 3,
+        ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
+        ColorType::CMYKA(_) => 5,
+        other => {
+            return Err(format!(
+                "planar TIFF pages of type {other:?} are not supported"
+            ));
+        }
+    };
+    if color.bit_depth() < 8 {
+        return Err("planar TIFF pages under 8 bits a sample are not supported".into());
+    }
+    Ok(match pixels {
+        DecodingResult::U8(v) => DecodingResult::U8(interleave(v, planes)),
+        DecodingResult::U16(v) => DecodingResult::U16(interleave(v, planes)),
+        DecodingResult::F32(v) => DecodingResult::F32(interleave(v, planes)),
+        _ => return Err(format!("TIFF samples of type {color:?} are not supported")),
+    })
+}
+
+/// Samples stored plane after plane (RRR..GGG..BBB..) as pixels (RGBRGB..).
+fn interleave<T: Copy>(planar: Vec<T>, planes: usize) -> Vec<T> {
+    let n = planar.len() / planes;
+    (0..n * planes)
+        .map(|i| planar[(i % planes) * n + i / planes])
+        .collect()
+}
+
+/// YCbCr samples (ITU-R BT.601, full range, as TIFF and JPEG store them) as RGB, in place.
+fn ycbcr_to_rgb(samples: &mut [u8]) {
+    for px in samples.chunks_exact_mut(3) {
+        let y = f32::from(px[0]);
+        let (cb, cr) = (f32::from(px[1]) - 128.0, f32::from(px[2]) - 128.0);
+        let clamp = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+        px[0] = clamp(y + 1.402 * cr);
+        px[1] = clamp(y - 0.344_136 * cb - 0.714_136 * cr);
+        px[2] = clamp(y + 1.772 * cb);
     }
 }
 
@@ -160,7 +220,7 @@ fn to_ximage(
     let samples: u64 = match color {
         ColorType::Gray(_) | ColorType::Palette(_) => 1,
         ColorType::GrayA(_) => 2,
-        ColorType::RGB(_) => 3,
+        ColorType::RGB(_) | ColorType::YCbCr(8) => 3,
         ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
         ColorType::CMYKA(_) => 5,
         other => return Err(format!("TIFF colour type {other:?} is not supported")),
@@ -173,7 +233,12 @@ fn to_ximage(
         ));
     }
     let alpha_ok = bits >= 8;
+    let mut bytes = bytes;
     Ok(match (color, palette) {
+        (ColorType::YCbCr(_), _) => {
+            ycbcr_to_rgb(&mut bytes);
+            colour(w, h, ColorSpace::Rgb, bits, bytes, q)
+        }
         (ColorType::Gray(_), _) => colour(w, h, ColorSpace::Gray, bits, bytes, q),
         (ColorType::RGB(_), _) => colour(w, h, ColorSpace::Rgb, bits, bytes, q),
         (ColorType::CMYK(_), _) => plain(w, h, ColorSpace::Cmyk, bits, bytes),
@@ -183,4 +248,29 @@ fn to_ximage(
         (ColorType::CMYKA(_), _) if alpha_ok => with_alpha(w, h, ColorSpace::Cmyk, bits, bytes, q),
         (other, _) => return Err(format!("TIFF colour type {other:?} is not supported")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planes_are_interleaved_into_pixels() {
+        let planar = vec![1u16, 2, 3, 10, 20, 30, 100, 200, 300];
+        assert_eq!(
+            interleave(planar, 3),
+            vec![1, 10, 100, 2, 20, 200, 3, 30, 300]
+        );
+    }
+
+    #[test]
+    fn ycbcr_becomes_rgb() {
+        // Gray has neutral chroma; pure red, green and blue come back within a unit.
+        let mut px = vec![128, 128, 128, 76, 85, 255, 150, 44, 21, 29, 255, 107];
+        ycbcr_to_rgb(&mut px);
+        let expected = [128, 128, 128, 255, 0, 0, 0, 255, 0, 0, 0, 255];
+        for (got, want) in px.iter().zip(expected) {
+            assert!(got.abs_diff(want) <= 1, "{px:?}");
+        }
+    }
 }

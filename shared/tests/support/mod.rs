@@ -137,6 +137,8 @@ impl Pdf {
         run(tool("pdftocairo")
             .args(["-f", &page.to_string(), "-l", &page.to_string()])
             .args(["-scale-to-x", &w.to_string(), "-scale-to-y", &h.to_string()])
+            // A page of a fractional number of points rounds up a pixel: crop to the size.
+            .args(["-W", &w.to_string(), "-H", &h.to_string()])
             .args(["-png", "-singlefile"])
             .arg(&self.path)
             .arg(&prefix));
