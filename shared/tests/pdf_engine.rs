@@ -295,6 +295,45 @@ fn damaged_arithmetic_jpeg_is_refused_by_position() {
 }
 
 #[test]
+fn gif_without_any_colour_table_shows_its_indices_as_gray() {
+    let (w, h) = (16u16, 4u16);
+    let indices: Vec<u8> = (0..w * h).map(|i| ((i % w) * 16 + i / w) as u8).collect();
+    let mut file = Vec::new();
+    {
+        // The encoder insists on colour tables: both are cut out below.
+        let mut encoder = gif::Encoder::new(&mut file, w, h, &[]).unwrap();
+        let mut frame = gif::Frame::from_indexed_pixels(w, h, indices.clone(), None);
+        frame.palette = Some(vec![9; 768]);
+        encoder.write_frame(&frame).unwrap();
+    }
+    if file[10] & 0x80 != 0 {
+        let size = 3 << ((file[10] & 7) + 1);
+        file[10] &= !0x87;
+        file.drain(13..13 + size);
+    }
+    // Past any extension blocks, the image descriptor: 10 bytes, flags last.
+    let mut at = 13;
+    while file[at] == 0x21 {
+        at += 2;
+        while file[at] != 0 {
+            at += usize::from(file[at]) + 1;
+        }
+        at += 1;
+    }
+    assert_eq!(file[at], 0x2C);
+    assert_eq!(file[at + 9], 0x87, "a local table of 256 colours");
+    file[at + 9] = 0;
+    file.drain(at + 10..at + 10 + 768);
+    let pdf = Pdf::build(&[(file, 0)]);
+    pdf.check();
+    let gray = RgbImage::from_fn(w.into(), h.into(), |x, y| {
+        let v = indices[(y * u32::from(w) + x) as usize];
+        Rgb([v, v, v])
+    });
+    assert_same(&pdf.render(1, 96.0), &gray, "gray levels");
+}
+
+#[test]
 fn every_exif_orientation_and_a_rotation_on_top() {
     let picture = pattern(24, 10);
     for orientation in 1..=8u8 {

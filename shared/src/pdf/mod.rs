@@ -5,6 +5,7 @@
 mod bmp;
 mod ccitt;
 mod exif;
+mod gif;
 mod jp2;
 mod jpeg;
 mod jpeg_decode;
@@ -479,8 +480,10 @@ fn prepare(
         },
         image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
             let mut data = data;
-            if format == image::ImageFormat::Bmp {
-                bmp::normalise(&mut data);
+            match format {
+                image::ImageFormat::Bmp => bmp::normalise(&mut data),
+                image::ImageFormat::Gif => data = gif::with_colour_table(data),
+                _ => {}
             }
             let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
             Ok(Prepared {

@@ -2,6 +2,7 @@
 //! to any file or network, and svg2pdf turns the tree into a Form XObject that the page
 //! places like an image (its unit square).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -175,7 +176,46 @@ pub fn parse(data: &[u8], limits: &Limits) -> Result<usvg::Tree, String> {
         },
         ..usvg::Options::default()
     };
-    usvg::Tree::from_data(data, &options).map_err(|e| format!("the SVG could not be read: {e}"))
+    let data = as_utf8(data)?;
+    usvg::Tree::from_data(&data, &options).map_err(|e| format!("the SVG could not be read: {e}"))
+}
+
+/// The SVG's text as UTF-8, the only encoding the XML parser reads: text with a UTF-16 byte
+/// order mark, or in the encoding its XML declaration names, is converted (and the
+/// declaration made to say UTF-8).
+fn as_utf8(data: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(data) {
+        let (text, _) = encoding.decode_with_bom_removal(data);
+        return Ok(Cow::Owned(text.into_owned().into_bytes()));
+    }
+    if std::str::from_utf8(data).is_ok() {
+        return Ok(Cow::Borrowed(data));
+    }
+    let declared = declared_encoding(data)
+        .ok_or("the SVG is not UTF-8 and its XML declaration names no encoding")?;
+    let encoding = encoding_rs::Encoding::for_label(declared.as_bytes())
+        .ok_or_else(|| format!("the SVG's encoding {declared:?} is not known"))?;
+    let (text, _, had_errors) = encoding.decode(data);
+    if had_errors {
+        return Err(format!("the SVG is not valid {declared} text"));
+    }
+    let quoted = |q: char| format!("encoding={q}{declared}{q}");
+    let text = text
+        .replacen(&quoted('"'), "encoding=\"UTF-8\"", 1)
+        .replacen(&quoted('\''), "encoding='UTF-8'", 1);
+    Ok(Cow::Owned(text.into_bytes()))
+}
+
+/// The `encoding` of a leading `<?xml ...?>` declaration (always ASCII).
+fn declared_encoding(data: &[u8]) -> Option<String> {
+    let head = &data[..data.len().min(200)];
+    let rest = head.strip_prefix(b"<?xml")?;
+    let end = memchr::memmem::find(rest, b"?>")?;
+    let declaration = std::str::from_utf8(&rest[..end]).ok()?;
+    let after = declaration.split_once("encoding")?.1.trim_start();
+    let value = after.strip_prefix('=')?.trim_start();
+    let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    Some(value[1..].split(quote).next()?.to_string())
 }
 
 /// Whether a raster image embedded in an SVG states a size within the limits (a nested SVG
@@ -281,5 +321,30 @@ mod tests {
         let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="90000" height="10"/>"#;
         let err = prepare(svg, &Limits::default()).unwrap_err();
         assert!(err.contains("90000x10"), "{err}");
+    }
+
+    #[test]
+    fn text_in_other_encodings_becomes_utf8() {
+        let utf8 = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><svg>Привет</svg>";
+        let declared = utf8.replace("UTF-8", "windows-1251");
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(&declared);
+        assert_eq!(as_utf8(&cp1251).unwrap().as_ref(), utf8.as_bytes());
+        let single = "<?xml version='1.0' encoding='ISO-8859-1'?><svg>caf\u{e9}</svg>";
+        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(single);
+        assert_eq!(
+            as_utf8(&latin1).unwrap().as_ref(),
+            single.replace("ISO-8859-1", "UTF-8").as_bytes()
+        );
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend("<svg/>".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(as_utf8(&utf16).unwrap().as_ref(), b"<svg/>");
+        assert_eq!(as_utf8(utf8.as_bytes()).unwrap().as_ref(), utf8.as_bytes());
+        assert!(
+            as_utf8(b"<svg>\xff</svg>")
+                .unwrap_err()
+                .contains("names no encoding")
+        );
+        let unknown = b"<?xml version=\"1.0\" encoding=\"klingon\"?><svg>\xff</svg>";
+        assert!(as_utf8(unknown).unwrap_err().contains("klingon"));
     }
 }
