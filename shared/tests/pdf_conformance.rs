@@ -66,7 +66,6 @@ const CORRUPT: &[&str] = &[
 /// Valid files of kinds Folio does not convert yet. Each must still be refused cleanly;
 /// take a name out when its kind is supported, and the test holds Folio to it.
 const NOT_YET: &[(&str, &str)] = &[
-    ("img2pdf/mono.jb2", "JBIG2"),
     (
         "pillow/00r1_graya_la.jp2",
         "JPEG 2000 with components of different sampling",
@@ -176,8 +175,8 @@ impl Tolerance {
     }
 }
 
-/// The reference picture: decoded by the image crate (OpenJPEG for JPEG 2000), oriented,
-/// composited over white as a PDF page shows it.
+/// The reference picture: decoded by the image crate (OpenJPEG for JPEG 2000, jbig2dec for
+/// JBIG2), oriented, composited over white as a PDF page shows it.
 fn reference(name: &str, path: &Path) -> Option<RgbImage> {
     if name.ends_with(".jp2") || name.ends_with(".j2k") {
         return Some(openjpeg_decode(name));
@@ -192,6 +191,9 @@ fn reference(name: &str, path: &Path) -> Option<RgbImage> {
         let text = String::from_utf8(out.stdout).ok()?;
         let text = text.replace("encoding=\"Windows-1251\"", "encoding=\"UTF-8\"");
         return Some(resvg_render(text.as_bytes()));
+    }
+    if name.ends_with(".jb2") {
+        return Some(jbig2dec_decode(path));
     }
     if name.ends_with(".svg") {
         return Some(resvg_render(&std::fs::read(path).ok()?));

@@ -333,6 +333,101 @@ fn gif_without_any_colour_table_shows_its_indices_as_gray() {
     assert_same(&pdf.render(1, 96.0), &gray, "gray levels");
 }
 
+/// A JBIG2 segment: header (number, type, no referred segments, page) and data.
+fn jbig2_segment(number: u32, kind: u8, page: u8, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut header = number.to_be_bytes().to_vec();
+    header.extend_from_slice(&[kind, 0, page]);
+    header.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    (header, data.to_vec())
+}
+
+/// A one-page JBIG2 file holding `picture` (black where `true`) as an MMR-coded generic
+/// region, in the sequential or the random-access organization.
+fn jbig2_file(picture: &[Vec<bool>], sequential: bool) -> Vec<u8> {
+    let (w, h) = (picture[0].len() as u32, picture.len() as u32);
+    let mut mmr = fax::encoder::Encoder::new(fax::VecWriter::new());
+    for row in picture {
+        let pels = row.iter().map(|&black| {
+            if black {
+                fax::Color::Black
+            } else {
+                fax::Color::White
+            }
+        });
+        mmr.encode_line(pels, w as u16).unwrap();
+    }
+    let mmr = mmr.finish().unwrap().finish();
+    let mut info = [w.to_be_bytes(), h.to_be_bytes()].concat();
+    info.extend_from_slice(&[0; 8]); // resolution unknown
+    info.extend_from_slice(&[0, 0, 0]); // white page, not striped
+    let mut region = [w.to_be_bytes(), h.to_be_bytes(), [0; 4], [0; 4]].concat();
+    region.extend_from_slice(&[0, 1]); // OR onto the page; MMR coding
+    region.extend_from_slice(&mmr);
+    let segments = [
+        jbig2_segment(0, 48, 1, &info),
+        jbig2_segment(1, 38, 1, &region),
+        jbig2_segment(2, 49, 1, &[]),
+        jbig2_segment(3, 51, 0, &[]),
+    ];
+    let mut file = b"\x97JB2\r\n\x1a\n".to_vec();
+    file.push(if sequential { 1 } else { 0 });
+    file.extend_from_slice(&1u32.to_be_bytes());
+    if sequential {
+        for (header, data) in &segments {
+            file.extend_from_slice(header);
+            file.extend_from_slice(data);
+        }
+    } else {
+        segments
+            .iter()
+            .for_each(|(header, _)| file.extend_from_slice(header));
+        segments
+            .iter()
+            .for_each(|(_, data)| file.extend_from_slice(data));
+    }
+    file
+}
+
+#[test]
+fn jbig2_is_copied_for_the_reader_to_decode() {
+    let (w, h) = (70usize, 41usize);
+    let picture: Vec<Vec<bool>> = (0..h)
+        .map(|y| (0..w).map(|x| (x / 3 + y / 2) % 4 == 0 || x == y).collect())
+        .collect();
+    let sequential = jbig2_file(&picture, true);
+    let random_access = jbig2_file(&picture, false);
+    let pdf = Pdf::build(&[(sequential, 0), (random_access, 90)]);
+    pdf.check();
+    assert_eq!(
+        pdf.page_sizes(),
+        vec![(52.5, 30.75), (30.75, 52.5)],
+        "96 dpi"
+    );
+    let streams = pdf.streams_with("/JBIG2Decode");
+    assert_eq!(streams.len(), 2);
+    assert_eq!(streams[0], streams[1], "one organization as the other");
+    assert!(
+        !streams[0].starts_with(b"\x97JB2"),
+        "no file header in the stream"
+    );
+    let expected = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let v = if picture[y as usize][x as usize] {
+            0
+        } else {
+            255
+        };
+        Rgb([v, v, v])
+    });
+    assert_same(&pdf.render(1, 96.0), &expected, "JBIG2");
+    let turned = image::imageops::rotate90(&expected);
+    assert_same(&pdf.render(2, 96.0), &turned, "JBIG2 turned");
+    // Cut short: refused, naming the image.
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    let cut = jbig2_file(&picture, true)[..60].to_vec();
+    let err = builder.add_image(0, cut, 0).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
 #[test]
 fn every_exif_orientation_and_a_rotation_on_top() {
     let picture = pattern(24, 10);

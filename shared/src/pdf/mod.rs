@@ -6,6 +6,7 @@ mod bmp;
 mod ccitt;
 mod exif;
 mod gif;
+mod jbig2;
 mod jp2;
 mod jpeg;
 mod jpeg_decode;
@@ -244,6 +245,7 @@ impl<W: Write> PdfBuilder<W> {
                 }
             }
             Filter::Dct => dict.push_str("/Filter/DCTDecode"),
+            Filter::Jbig2 => dict.push_str("/Filter/JBIG2Decode"),
             Filter::Fax(fax) => {
                 dict.push_str(&format!(
                     "/Filter/CCITTFaxDecode/DecodeParms<</K {}/Columns {}/Rows {}",
@@ -332,6 +334,13 @@ pub fn prepare_image(
             .map_err(refused)?;
             vec![Page::Raster(prepared)]
         }
+        Kind::Jbig2 => {
+            // Copied: the limits apply to the size the page information states.
+            let prepared = jbig2::prepare(&data).map_err(refused)?;
+            let image = &prepared.image;
+            check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
+            vec![Page::Raster(prepared)]
+        }
         Kind::Tiff => {
             // Each page's size is checked before it is decoded; a page's pixels are dropped
             // once compressed.
@@ -408,6 +417,7 @@ pub fn prepare_pipelined(
 }
 
 enum Kind {
+    Jbig2,
     Jp2,
     Svg,
     Tiff,
@@ -418,6 +428,9 @@ fn sniff(data: &[u8]) -> Result<Kind, String> {
     if data.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
     {
         return Ok(Kind::Jp2);
+    }
+    if jbig2::sniff(data) {
+        return Ok(Kind::Jbig2);
     }
     // BigTIFF, which the tiff crate reads but format guessing does not know.
     if data.starts_with(b"II\x2b\0") || data.starts_with(b"MM\0\x2b") {

@@ -59,6 +59,8 @@ pub struct Fax {
 pub enum Filter {
     Dct,
     Fax(Fax),
+    /// JBIG2 segments of one page, in the embedded organization.
+    Jbig2,
     Flate(Predictor),
     /// JPEG 2000; the file carries its colour space, and `smask_in_data` says it carries
     /// an opacity channel too.

@@ -339,6 +339,18 @@ pub fn libtiff_decode(path: &Path) -> Option<RgbImage> {
     Some(image::open(&out).ok()?.to_rgb8())
 }
 
+/// A JBIG2 file as jbig2dec decodes it.
+pub fn jbig2dec_decode(path: &Path) -> RgbImage {
+    let out = std::env::temp_dir().join(format!("folio-jbig2-{}.png", uuid::Uuid::new_v4()));
+    run(tool("jbig2dec")
+        .args(["-t", "png", "-o"])
+        .arg(&out)
+        .arg(path));
+    let picture = image::open(&out).unwrap().to_rgb8();
+    std::fs::remove_file(&out).unwrap();
+    picture
+}
+
 /// An RGBA picture as a PDF page shows it: composited over white.
 pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
