@@ -16,6 +16,7 @@ mod png;
 mod raster;
 pub mod svg;
 mod tiff;
+mod tiff_raw;
 pub mod units;
 mod ximage;
 
@@ -266,6 +267,8 @@ impl<W: Write> PdfBuilder<W> {
         }
         if image.invert {
             dict.push_str("/Decode[1 0 1 0 1 0 1 0]");
+        } else if image.color == ximage::ColorSpace::Lab {
+            dict.push_str("/Decode[0 100 -128 127 -128 127]");
         }
         if let Some(mask) = smask {
             dict.push_str(&format!("/SMask {mask}"));

@@ -69,11 +69,6 @@ impl Pages<'_> {
                 l.max_side, l.max_pixels
             ));
         }
-        let color = d.colortype().map_err(|e| e.to_string())?;
-        let palette = match color {
-            ColorType::Palette(bits) => Some(palette(d, bits)?),
-            _ => None,
-        };
         let dpi = resolution(d);
         let orientation = d
             .find_tag(Tag::Orientation)
@@ -82,6 +77,19 @@ impl Pages<'_> {
             .and_then(|v| v.into_u32().ok())
             .filter(|o| (1..=8).contains(o))
             .unwrap_or(1) as u8;
+        // Kinds the tiff crate does not read, stored plainly: read here.
+        if let Some(image) = super::tiff_raw::page(d, self.data, (w, h), self.jpeg_quality)? {
+            return Ok(Prepared {
+                image,
+                dpi,
+                orientation,
+            });
+        }
+        let color = d.colortype().map_err(|e| e.to_string())?;
+        let palette = match color {
+            ColorType::Palette(bits) => Some(palette(d, bits)?),
+            _ => None,
+        };
         if let Some(fax) = super::ccitt::copy(d, self.data, w, h)? {
             return Ok(Prepared {
                 image: fax,
@@ -182,7 +190,7 @@ fn resolution(d: &mut Decoder<Cursor<&[u8]>>) -> (f64, f64) {
 }
 
 /// The colour map (16-bit R, then G, then B) as 8-bit RGB triples.
-fn palette(d: &mut Decoder<Cursor<&[u8]>>, bits: u8) -> Result<Vec<u8>, String> {
+pub(super) fn palette(d: &mut Decoder<Cursor<&[u8]>>, bits: u8) -> Result<Vec<u8>, String> {
     let map = d
         .get_tag_u16_vec(Tag::ColorMap)
         .map_err(|_| "the palette TIFF has no colour map".to_string())?;

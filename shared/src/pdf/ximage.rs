@@ -8,13 +8,16 @@ pub enum ColorSpace {
     Cmyk,
     /// Palette of RGB triples.
     Indexed(Vec<u8>),
+    /// CIE L*a*b* (D65 white, as TIFF's CIELab), samples 0..255 standing for L* 0..100 and
+    /// a*, b* -128..127.
+    Lab,
 }
 
 impl ColorSpace {
     pub fn components(&self) -> u8 {
         match self {
             ColorSpace::Gray | ColorSpace::Indexed(_) => 1,
-            ColorSpace::Rgb => 3,
+            ColorSpace::Rgb | ColorSpace::Lab => 3,
             ColorSpace::Cmyk => 4,
         }
     }
@@ -24,6 +27,7 @@ impl ColorSpace {
             ColorSpace::Gray | ColorSpace::Indexed(_) => "/DeviceGray",
             ColorSpace::Rgb => "/DeviceRGB",
             ColorSpace::Cmyk => "/DeviceCMYK",
+            ColorSpace::Lab => "[/Lab<</WhitePoint[0.9505 1 1.089]/Range[-128 127 -128 127]>>]",
         }
     }
 }

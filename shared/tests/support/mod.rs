@@ -336,7 +336,22 @@ pub fn libtiff_decode(path: &Path) -> Option<RgbImage> {
         .args(["-c", "none", "-f", "msb2lsb"])
         .arg(path)
         .arg(&out));
-    Some(image::open(&out).ok()?.to_rgb8())
+    if let Ok(copied) = image::open(&out) {
+        return Some(copied.to_rgb8());
+    }
+    // Kinds the image crate does not read either (CIELab, 1-bit palette): libtiff's own
+    // conversion to RGBA.
+    let rgba = dir.join("reference-rgba.tif");
+    let converted = tool("tiff2rgba")
+        .args(["-c", "none"])
+        .arg(path)
+        .arg(&rgba)
+        .output()
+        .ok()?;
+    if !converted.status.success() {
+        return None;
+    }
+    Some(over_white(&image::open(&rgba).ok()?.to_rgba8()))
 }
 
 /// A JBIG2 file as jbig2dec decodes it.
@@ -491,4 +506,77 @@ pub fn turbo_jpeg(samples: &[u16], width: u32, components: u8, coding: JpegCodin
         tj::tj3Destroy(handle);
         jpeg
     }
+}
+
+/// An uncompressed single-strip little-endian TIFF of `samples` samples of `bits` bits a
+/// pixel, with a colour map when one is given (16-bit R, then G, then B entries).
+pub fn plain_tiff(
+    (w, h): (u32, u32),
+    photometric: u16,
+    samples: u16,
+    bits: u16,
+    pixels: &[u8],
+    color_map: Option<&[u16]>,
+) -> Vec<u8> {
+    const SHORT: u16 = 3;
+    const LONG: u16 = 4;
+    let bits_values = vec![bits; samples as usize];
+    let mut entries: Vec<(u16, u16, Vec<u32>)> = vec![
+        (256, LONG, vec![w]),
+        (257, LONG, vec![h]),
+        (258, SHORT, bits_values.iter().map(|&b| b.into()).collect()),
+        (259, SHORT, vec![1]),
+        (262, SHORT, vec![photometric.into()]),
+        (273, LONG, vec![0]), // the strip's offset, set below
+        (277, SHORT, vec![samples.into()]),
+        (278, LONG, vec![h]),
+        (279, LONG, vec![pixels.len() as u32]),
+    ];
+    if let Some(map) = color_map {
+        entries.push((320, SHORT, map.iter().map(|&v| v.into()).collect()));
+    }
+    let ifd_len = 2 + entries.len() * 12 + 4;
+    // Values over 4 bytes go after the directory, then the pixels.
+    let mut extra = Vec::new();
+    let extra_at = 8 + ifd_len;
+    let mut out_of_line = Vec::new();
+    for (_, kind, values) in &entries {
+        let size = if *kind == SHORT { 2 } else { 4 };
+        if values.len() * size > 4 {
+            out_of_line.push(Some((extra_at + extra.len()) as u32));
+            for v in values {
+                if *kind == SHORT {
+                    extra.extend_from_slice(&(*v as u16).to_le_bytes());
+                } else {
+                    extra.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        } else {
+            out_of_line.push(None);
+        }
+    }
+    let pixels_at = (extra_at + extra.len()) as u32;
+    let mut file = b"II*\0\x08\0\0\0".to_vec();
+    file.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for ((tag, kind, values), offset) in entries.iter().zip(out_of_line) {
+        file.extend_from_slice(&tag.to_le_bytes());
+        file.extend_from_slice(&kind.to_le_bytes());
+        file.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        let mut inline = [0u8; 4];
+        match offset {
+            Some(at) => inline = at.to_le_bytes(),
+            None if *tag == 273 => inline = pixels_at.to_le_bytes(),
+            None if *kind == SHORT => {
+                for (i, v) in values.iter().enumerate() {
+                    inline[i * 2..i * 2 + 2].copy_from_slice(&(*v as u16).to_le_bytes());
+                }
+            }
+            None => inline = values[0].to_le_bytes(),
+        }
+        file.extend_from_slice(&inline);
+    }
+    file.extend_from_slice(&[0; 4]);
+    file.extend_from_slice(&extra);
+    file.extend_from_slice(pixels);
+    file
 }
