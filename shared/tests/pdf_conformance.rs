@@ -65,10 +65,7 @@ const CORRUPT: &[&str] = &[
 
 /// Valid files of kinds Folio does not convert yet. Each must still be refused cleanly;
 /// take a name out when its kind is supported, and the test holds Folio to it.
-const NOT_YET: &[(&str, &str)] = &[(
-    "pillow/00r1_graya_la.jp2",
-    "JPEG 2000 with components of different sampling",
-)];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// Files that convert but that no reference decoder here reads; they are checked by qpdf
 /// and rendered, not compared.

@@ -1,8 +1,13 @@
 //! JPEG 2000: a JP2 file is embedded as it is (JPXDecode); a raw codestream is wrapped in a
 //! minimal JP2 container first, since PDF's JPXDecode reads the JP2 format. Colour comes
-//! from the file; an opacity channel becomes `/SMaskInData 1`.
+//! from the file; an opacity channel becomes `/SMaskInData 1`. Files whose components differ
+//! in depth, sign or sampling, or whose opacity channel is not declared, which PDF readers
+//! cannot show, are decoded (hayro-jpeg2000) and re-embedded losslessly when every component
+//! has at most 8 bits.
 
-use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Prepared, XImage, sane_dpi};
+use super::Limits;
+use super::raster::{colour, with_alpha};
+use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Prepared, XImage, sane_dpi};
 
 const SIGNATURE: &[u8] = b"\0\0\0\x0cjP  \r\n\x87\n";
 
@@ -60,8 +65,19 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// What a codestream's SIZ segment says.
+struct Info {
+    width: u32,
+    height: u32,
+    components: u16,
+    /// Every component has the same depth, sign and sampling (what PDF readers show).
+    uniform: bool,
+    /// The deepest component's bits.
+    depth: u8,
+}
+
 /// Size and component count from a codestream's SIZ segment, after checking it is whole.
-fn codestream_info(cs: &[u8]) -> Result<(u32, u32, u16), String> {
+fn codestream_info(cs: &[u8]) -> Result<Info, String> {
     if !cs.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
         return Err("the JPEG 2000 codestream does not start with SOC and SIZ".into());
     }
@@ -76,20 +92,90 @@ fn codestream_info(cs: &[u8]) -> Result<(u32, u32, u16), String> {
         .get(38..38 + 3 * components as usize)
         .ok_or("the JPEG 2000 SIZ segment is truncated")?;
     let first = &specs[..3];
-    let uniform = specs.chunks_exact(3).all(|c| c == first);
-    if !uniform || (first[0] & 0x7F) > 15 || first[1] == 0 || first[2] == 0 {
-        return Err("the JPEG 2000 components differ in depth, sign or sampling, which PDF readers cannot show".into());
+    if specs.chunks_exact(3).any(|c| c[1] == 0 || c[2] == 0) {
+        return Err("the JPEG 2000 SIZ segment states a sampling of zero".into());
     }
-    // The decoded image has the size of the component grid.
-    let (xr, yr) = (first[1] as u32, first[2] as u32);
+    let uniform = specs.chunks_exact(3).all(|c| c == first) && (first[0] & 0x7F) <= 15;
+    let depth = specs
+        .chunks_exact(3)
+        .map(|c| (c[0] & 0x7F) + 1)
+        .max()
+        .unwrap_or(8);
+    // The decoded image has the size of the component grid (of the reference grid when the
+    // components differ, since a decoder brings them all to it).
+    let (xr, yr) = match uniform {
+        true => (first[1] as u32, first[2] as u32),
+        false => (1, 1),
+    };
     match (x, y, x0, y0) {
-        (Some(x), Some(y), Some(x0), Some(y0)) if x > x0 && y > y0 && components > 0 => Ok((
-            x.div_ceil(xr) - x0.div_ceil(xr),
-            y.div_ceil(yr) - y0.div_ceil(yr),
+        (Some(x), Some(y), Some(x0), Some(y0)) if x > x0 && y > y0 && components > 0 => Ok(Info {
+            width: x.div_ceil(xr) - x0.div_ceil(xr),
+            height: y.div_ceil(yr) - y0.div_ceil(yr),
             components,
-        )),
+            uniform,
+            depth,
+        }),
         _ => Err("the JPEG 2000 SIZ segment states no size".into()),
     }
+}
+
+/// Decodes a file PDF readers cannot show as it is, within the limits, and re-encodes it
+/// losslessly (components of over 8 bits are refused: the decoder gives 8).
+fn decode(
+    data: &[u8],
+    info: &Info,
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<XImage, String> {
+    if info.depth > 8 {
+        return Err("JPEG 2000 files whose components differ in depth, sign or sampling are supported up to 8 bits a component".into());
+    }
+    super::check_size(info.width.into(), info.height.into(), limits)?;
+    let unreadable =
+        |e: hayro_jpeg2000::DecodeError| format!("the JPEG 2000 file could not be decoded: {e}");
+    let image = hayro_jpeg2000::Image::new(data, &Default::default()).map_err(unreadable)?;
+    let (width, height) = (image.width(), image.height());
+    super::check_size(width.into(), height.into(), limits)?;
+    let (color, icc) = match image.color_space() {
+        hayro_jpeg2000::ColorSpace::Gray => (ColorSpace::Gray, None),
+        hayro_jpeg2000::ColorSpace::RGB => (ColorSpace::Rgb, None),
+        hayro_jpeg2000::ColorSpace::CMYK => (ColorSpace::Cmyk, None),
+        hayro_jpeg2000::ColorSpace::Icc {
+            profile,
+            num_channels,
+        } => {
+            let color = match num_channels {
+                1 => ColorSpace::Gray,
+                3 => ColorSpace::Rgb,
+                4 => ColorSpace::Cmyk,
+                n => {
+                    return Err(format!(
+                        "JPEG 2000 files of {n} colour channels are not supported"
+                    ));
+                }
+            };
+            let icc = Icc {
+                components: *num_channels,
+                data: profile.clone(),
+                deflated: false,
+            };
+            (color, Some(icc))
+        }
+        hayro_jpeg2000::ColorSpace::Unknown { num_channels } => {
+            return Err(format!(
+                "JPEG 2000 files of {num_channels} channels in an unknown colour space are not supported"
+            ));
+        }
+    };
+    let alpha = image.has_alpha();
+    let mut context = hayro_jpeg2000::DecoderContext::default();
+    let samples = image.decode(&mut context).map_err(unreadable)?.data_u8();
+    let mut x = match alpha {
+        true => with_alpha(width, height, color, 8, samples, jpeg_quality),
+        false => colour(width, height, color, 8, samples, jpeg_quality),
+    };
+    x.icc = icc;
+    Ok(x)
 }
 
 fn jp2_box(kind: &[u8; 4], content: &[u8]) -> Vec<u8> {
@@ -145,7 +231,11 @@ fn resolution(res: &[u8]) -> Option<(f64, f64)> {
     ))
 }
 
-pub fn prepare(data: Vec<u8>) -> Result<Prepared, String> {
+pub fn prepare(
+    data: Vec<u8>,
+    limits: &Limits,
+    jpeg_quality: Option<u8>,
+) -> Result<Prepared, String> {
     let image = |width, height, components: u16, alpha, stream: Vec<u8>| XImage {
         width,
         height,
@@ -164,9 +254,14 @@ pub fn prepare(data: Vec<u8>) -> Result<Prepared, String> {
         smask: None,
     };
     if data.starts_with(&[0xFF, 0x4F]) {
-        let (w, h, n) = codestream_info(&data)?;
+        let info = codestream_info(&data)?;
+        let (w, h, n) = (info.width, info.height, info.components);
+        let image = match info.uniform {
+            true => image(w, h, n, false, wrap(&data, w, h, n)?),
+            false => decode(&data, &info, limits, jpeg_quality)?,
+        };
         return Ok(Prepared {
-            image: image(w, h, n, false, wrap(&data, w, h, n)?),
+            image,
             dpi: (DEFAULT_DPI, DEFAULT_DPI),
             orientation: 1,
         });
@@ -186,20 +281,31 @@ pub fn prepare(data: Vec<u8>) -> Result<Prepared, String> {
         .find(|(k, _)| k == b"jp2c")
         .map(|(_, c)| *c)
         .ok_or("the JP2 file has no codestream")?;
-    let (w, h, n) = codestream_info(codestream)?;
-    let alpha = header
+    let info = codestream_info(codestream)?;
+    let (w, h, n) = (info.width, info.height, info.components);
+    let cdef = header.iter().find(|(k, _)| k == b"cdef");
+    let cmyk = header
         .iter()
-        .find(|(k, _)| k == b"cdef")
-        .is_some_and(|(_, c)| {
-            (0..be16(c, 0).unwrap_or(0) as usize).any(|i| matches!(be16(c, 4 + i * 6), Some(1 | 2)))
-        });
+        .find(|(k, _)| k == b"colr")
+        .is_some_and(|(_, c)| c.first() == Some(&1) && be32(c, 3) == Some(12));
+    let alpha = cdef.is_some_and(|(_, c)| {
+        (0..be16(c, 0).unwrap_or(0) as usize).any(|i| matches!(be16(c, 4 + i * 6), Some(1 | 2)))
+    });
+    // No channel definitions, and one component more than the colour takes: decoders read
+    // it as opacity, but PDF readers' `/SMaskInData` does not (poppler shows noise), so the
+    // file is decoded and the opacity becomes a soft mask.
+    let undeclared_opacity = cdef.is_none() && (n == 2 || (n == 4 && !cmyk));
     let dpi = header
         .iter()
         .find(|(k, _)| k == b"res ")
         .and_then(|(_, c)| resolution(c))
         .map_or((DEFAULT_DPI, DEFAULT_DPI), |(x, y)| sane_dpi(x, y));
+    let image = match info.uniform && !undeclared_opacity {
+        true => image(w, h, n, alpha, data),
+        false => decode(&data, &info, limits, jpeg_quality)?,
+    };
     Ok(Prepared {
-        image: image(w, h, n, alpha, data),
+        image,
         dpi,
         orientation: 1,
     })
@@ -208,6 +314,10 @@ pub fn prepare(data: Vec<u8>) -> Result<Prepared, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prep(data: Vec<u8>) -> Result<Prepared, String> {
+        prepare(data, &Limits::default(), None)
+    }
 
     /// A codestream of the given size: SOC, SIZ, then EOC (no tiles: only headers are read).
     fn codestream(w: u32, h: u32, components: u16) -> Vec<u8> {
@@ -226,9 +336,9 @@ mod tests {
 
     #[test]
     fn raw_codestreams_are_wrapped_and_read_back() {
-        let p = prepare(codestream(40, 30, 3)).unwrap();
+        let p = prep(codestream(40, 30, 3)).unwrap();
         assert_eq!((p.image.width, p.image.height), (40, 30));
-        let wrapped = prepare(p.image.data.clone()).unwrap();
+        let wrapped = prep(p.image.data.clone()).unwrap();
         assert_eq!((wrapped.image.width, wrapped.image.height), (40, 30));
         assert_eq!(
             wrapped.image.data, p.image.data,
@@ -240,24 +350,28 @@ mod tests {
     fn truncated_and_broken_files_are_refused() {
         let cs = codestream(4, 4, 1);
         assert!(
-            prepare(cs[..cs.len() - 2].to_vec())
+            prep(cs[..cs.len() - 2].to_vec())
                 .unwrap_err()
                 .contains("truncated")
         );
-        let jp2 = prepare(cs.clone()).unwrap().image.data;
-        assert!(prepare(jp2[..jp2.len() - 5].to_vec()).is_err());
+        let jp2 = prep(cs.clone()).unwrap().image.data;
+        assert!(prep(jp2[..jp2.len() - 5].to_vec()).is_err());
         assert!(
-            prepare(codestream(4, 4, 2))
+            prep(codestream(4, 4, 2))
                 .unwrap_err()
                 .contains("colour space")
         );
         let mut mixed = codestream(4, 4, 3);
         mixed[4 + 38 + 4] = 2;
-        assert!(prepare(mixed).unwrap_err().contains("sampling"));
+        // Mixed sampling goes to the decoder, which finds no tile data.
+        assert!(prep(mixed).unwrap_err().contains("could not be decoded"));
+        let mut deep = codestream(4, 4, 3);
+        deep[4 + 38 + 3] = 11;
+        assert!(prep(deep).unwrap_err().contains("up to 8 bits"));
         // One sampling for all components: the image is the component grid.
         let mut sampled = codestream(76, 13, 1);
         sampled[4 + 38 + 1] = 13;
-        let p = prepare(sampled).unwrap();
+        let p = prep(sampled).unwrap();
         assert_eq!((p.image.width, p.image.height), (6, 13));
     }
 }

@@ -328,7 +328,7 @@ pub fn prepare_image(
     let pages = match sniff(&data).map_err(refused)? {
         Kind::Jp2 => {
             // Only headers are read: the limits apply to the size they state.
-            let prepared = jp2::prepare(data).map_err(refused)?;
+            let prepared = jp2::prepare(data, &limits, options.jpeg_quality).map_err(refused)?;
             check_size(
                 prepared.image.width.into(),
                 prepared.image.height.into(),

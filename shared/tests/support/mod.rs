@@ -321,8 +321,10 @@ pub fn openjpeg_decode(name: &str) -> RgbImage {
         .arg("-i")
         .arg(corpus_dir().join(name))
         .arg("-o")
-        .arg(&out));
-    image::open(&out).unwrap().to_rgb8()
+        .arg(&out)
+        // Components sampled differently are brought to the image grid.
+        .arg("-upsample"));
+    over_white(&image::open(&out).unwrap().to_rgba8())
 }
 
 /// A reference decode of a TIFF the image crate cannot read (fax data in reverse bit order,
