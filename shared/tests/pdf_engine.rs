@@ -490,6 +490,73 @@ fn tiff_kinds_read_from_plain_strips_12_bit_palette_1_bit_and_lab() {
     }
 }
 
+/// `tiff` recompressed by libtiff's tiffcp with `args` (a compression, rows per strip).
+fn tiffcp(tiff: &[u8], args: &[&str]) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("folio-tiffcp-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (input, output) = (dir.join("in.tif"), dir.join("out.tif"));
+    std::fs::write(&input, tiff).unwrap();
+    let status = std::process::Command::new("tiffcp")
+        .args(args)
+        .arg(&input)
+        .arg(&output)
+        .status()
+        .expect("tiffcp runs (make test installs libtiff-tools)");
+    assert!(status.success(), "tiffcp {args:?}");
+    let out = std::fs::read(&output).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    out
+}
+
+#[test]
+fn group_3_fax_of_any_dimension_and_strips_is_copied() {
+    let (w, h) = (83u32, 45u32);
+    let black = |x: u32, y: u32| (x / 4 + y / 3).is_multiple_of(5) || x == y || (x > 60 && y < 10);
+    let row = w.div_ceil(8) as usize;
+    let mut packed = vec![0u8; row * h as usize];
+    for y in 0..h {
+        for x in 0..w {
+            if black(x, y) {
+                packed[y as usize * row + x as usize / 8] |= 0x80 >> (x % 8);
+            }
+        }
+    }
+    // WhiteIsZero: a one bit is black.
+    let plain = plain_tiff((w, h), 0, 1, 1, &packed, None);
+    let expected = RgbImage::from_fn(w, h, |x, y| {
+        let v = if black(x, y) { 0 } else { 255 };
+        Rgb([v, v, v])
+    });
+    let kinds: [&[&str]; 4] = [
+        &["-c", "g3:2d", "-r", "1000"],
+        &["-c", "g3:2d", "-r", "7"],
+        &["-c", "g3:2d:fill", "-r", "10"],
+        &["-c", "g3:1d", "-r", "7"],
+    ];
+    for args in kinds {
+        let fax = tiffcp(&plain, args);
+        let pdf = Pdf::build(&[(fax, 0)]);
+        pdf.check();
+        assert_eq!(
+            pdf.streams_with("/CCITTFaxDecode").len(),
+            1,
+            "{args:?}: copied"
+        );
+        assert_same(&pdf.render(1, 96.0), &expected, &format!("{args:?}"));
+    }
+    // Two-dimensional data cut short: refused, not shown half.
+    let mut cut = tiffcp(&plain, &["-c", "g3:2d", "-r", "1000"]);
+    let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&cut)).unwrap();
+    let offset = decoder.get_tag_u64(tiff::tags::Tag::StripOffsets).unwrap() as usize;
+    let count = decoder
+        .get_tag_u64(tiff::tags::Tag::StripByteCounts)
+        .unwrap() as usize;
+    cut[offset + count / 2..offset + count].fill(0);
+    let mut builder = PdfBuilder::new(Vec::new(), PdfOptions::default()).unwrap();
+    let err = builder.add_image(0, cut, 0).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+}
+
 #[test]
 fn every_exif_orientation_and_a_rotation_on_top() {
     let picture = pattern(24, 10);
