@@ -558,6 +558,28 @@ fn group_3_fax_of_any_dimension_and_strips_is_copied() {
 }
 
 #[test]
+fn planar_and_ycbcr_jpeg_tiffs_made_by_libtiff() {
+    let source = pattern(57, 33);
+    let plain = plain_tiff((57, 33), 2, 3, 8, source.as_raw(), None);
+    let planar = tiffcp(&plain, &["-p", "separate", "-c", "lzw"]);
+    let ycbcr = tiffcp(&plain, &["-c", "jpeg:95", "-r", "16"]);
+    let pdf = Pdf::build(&[(planar, 0), (ycbcr, 0)]);
+    pdf.check();
+    assert_same(&pdf.render(1, 96.0), &source, "planar LZW");
+    let smooth = RgbImage::from_fn(57, 33, |x, y| Rgb([(x * 4) as u8, (y * 7) as u8, 90]));
+    let smooth_plain = plain_tiff((57, 33), 2, 3, 8, smooth.as_raw(), None);
+    let ycbcr_smooth = tiffcp(&smooth_plain, &["-c", "jpeg:95", "-r", "16"]);
+    let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&ycbcr_smooth)).unwrap();
+    assert_eq!(decoder.colortype().unwrap(), tiff::ColorType::YCbCr(8));
+    let pdf = Pdf::build(&[(ycbcr_smooth, 0)]);
+    let rendered = pdf.render(1, 96.0);
+    // JPEG's own loss at quality 95 on a smooth picture; inverted or swapped chroma would
+    // be off by far more.
+    let diff = mean_diff(&rendered, &smooth);
+    assert!(diff < 3.0, "YCbCr JPEG-in-TIFF mean diff {diff}");
+}
+
+#[test]
 fn every_exif_orientation_and_a_rotation_on_top() {
     let picture = pattern(24, 10);
     for orientation in 1..=8u8 {
