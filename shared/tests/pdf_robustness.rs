@@ -1,0 +1,102 @@
+//! Damaged files never panic: valid files of every path (corpus and generated) are mutated
+//! deterministically (bytes replaced, bits flipped, files cut) and prepared; each must come
+//! back as an image or a refusal.
+
+mod support;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use folio_shared::pdf::{PdfOptions, prepare_image};
+use support::*;
+
+/// A xorshift generator: the same mutations on every run.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn mutate(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = data.to_vec();
+        for _ in 0..1 + self.next() % 8 {
+            let at = self.next() as usize % out.len();
+            match self.next() % 3 {
+                0 => out[at] = self.next() as u8,
+                1 => out.truncate(at.max(9)),
+                _ => out[at] ^= 1 << (self.next() % 8),
+            }
+        }
+        out
+    }
+}
+
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    let names = [
+        "img2pdf/mono.jb2",
+        "pillow/lab.tif",
+        "pillow/multipage.tiff",
+        "pillow/12bit.cropped.tif",
+        "pillow/tiff_strip_planar_lzw.tiff",
+        "image-rs/ycbcr_jpeg_8bit.tif",
+        "pillow/total-pages-zero.tif",
+        "image-rs/fax4.tiff",
+        "pillow/no_palette.gif",
+        "bmpsuite/q/rgba32abf.bmp",
+        "bmpsuite/q/pal8oversizepal.bmp",
+        "pillow/00r1_graya_la.jp2",
+        "pillow/rgb_trns_ycbc.jp2",
+        "resvg/not-UTF-8-encoding.svg",
+        "pillow/pil_sample_cmyk.jpg",
+        "pngsuite/basn6a08.png",
+    ];
+    let mut seeds: Vec<_> = names.iter().map(|n| (n.to_string(), corpus(n))).collect();
+    let twelve: Vec<u16> = (0..30 * 20 * 3).map(|i| (i * 37 % 4096) as u16).collect();
+    let eight: Vec<u16> = twelve.iter().map(|v| v & 255).collect();
+    let arithmetic = JpegCoding {
+        arithmetic: true,
+        ..JpegCoding::dct(8, 80)
+    };
+    seeds.extend([
+        (
+            "lossless 12-bit JPEG".into(),
+            turbo_jpeg(&twelve, 30, 3, JpegCoding::lossless(12)),
+        ),
+        (
+            "arithmetic JPEG".into(),
+            turbo_jpeg(&eight, 30, 3, arithmetic),
+        ),
+        (
+            "12-bit JPEG".into(),
+            turbo_jpeg(&twelve, 30, 3, JpegCoding::dct(12, 80)),
+        ),
+    ]);
+    seeds
+}
+
+#[test]
+fn mutated_files_are_converted_or_refused_never_a_panic() {
+    let options = PdfOptions::default();
+    let mut mutator = Mutator(0x9E37_79B9_7F4A_7C15);
+    let mut panics = Vec::new();
+    let seeds = seeds();
+    for round in 0..200 {
+        for (name, data) in &seeds {
+            let damaged = mutator.mutate(data);
+            let prepared = catch_unwind(AssertUnwindSafe(|| {
+                let _ = prepare_image(0, damaged.clone(), &options);
+            }));
+            if prepared.is_err() {
+                panics.push(format!("{name}, round {round}"));
+            }
+        }
+    }
+    println!(
+        "mutated files: {} prepared without a panic",
+        200 * seeds.len()
+    );
+    assert!(panics.is_empty(), "panics: {panics:?}");
+}
