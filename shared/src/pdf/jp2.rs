@@ -130,7 +130,6 @@ fn decode(
     if info.depth > 8 {
         return Err("JPEG 2000 files whose components differ in depth, sign or sampling are supported up to 8 bits a component".into());
     }
-    super::check_size(info.width.into(), info.height.into(), limits)?;
     let unreadable =
         |e: hayro_jpeg2000::DecodeError| format!("the JPEG 2000 file could not be decoded: {e}");
     let image = hayro_jpeg2000::Image::new(data, &Default::default()).map_err(unreadable)?;

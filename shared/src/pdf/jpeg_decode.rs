@@ -7,7 +7,8 @@ use std::ffi::{CStr, c_int};
 
 use turbojpeg_sys as tj;
 
-use super::Limits;
+use super::raster::rescale;
+use super::{Limits, check_size};
 
 /// Decoded samples, interleaved, at the JPEG's own precision.
 pub enum Samples {
@@ -97,16 +98,11 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
     if width == 0 || height == 0 || !(2..=16).contains(&precision) {
         return Err("the JPEG header states an impossible size or precision".into());
     }
-    let pixels = u64::from(width) * u64::from(height);
+    check_size(width.into(), height.into(), limits)?;
     // Four components of two bytes at most, held twice while scaled for the PDF.
-    if width > limits.max_side
-        || height > limits.max_side
-        || pixels > limits.max_pixels
-        || pixels * 16 > limits.max_decode_bytes
-    {
+    if u64::from(width) * u64::from(height) * 16 > limits.max_decode_bytes {
         return Err(format!(
-            "the image is {width}x{height}; the limits are {} pixels a side and {} pixels in all",
-            limits.max_side, limits.max_pixels
+            "the image is {width}x{height}, over the decoding memory limit"
         ));
     }
     let (components, format) = match handle.get(tj::TJPARAM_TJPARAM_COLORSPACE) as tj::TJCS {
@@ -186,21 +182,25 @@ impl Decoded {
     /// The samples scaled to the full range of 8 bits (precision up to 8) or 16 bits, big
     /// endian, as a PDF image stream holds them; the bits a sample takes there.
     pub fn into_pdf_samples(self) -> (u8, Vec<u8>) {
-        let max = (1u32 << self.precision) - 1;
+        let bits = self.precision;
         match self.samples {
-            Samples::Bytes(bytes) if self.precision == 8 => (8, bytes),
+            Samples::Bytes(bytes) if bits == 8 => (8, bytes),
             Samples::Bytes(bytes) => {
-                let scale = |s: u8| ((u32::from(s).min(max) * 255 + max / 2) / max) as u8;
+                let scale = |s: u8| rescale(s.into(), bits, 8) as u8;
                 (8, bytes.into_iter().map(scale).collect())
             }
+            Samples::Words(words) if bits == 16 => {
+                (16, words.into_iter().flat_map(u16::to_be_bytes).collect())
+            }
             Samples::Words(words) => {
-                let scale = |s: u16| ((u32::from(s).min(max) * 65535 + max / 2) / max) as u16;
-                let full = self.precision == 16;
-                let bytes = words
-                    .into_iter()
-                    .flat_map(|s| if full { s } else { scale(s) }.to_be_bytes())
-                    .collect();
-                (16, bytes)
+                let scale = |s: u16| rescale(s.into(), bits, 16) as u16;
+                (
+                    16,
+                    words
+                        .into_iter()
+                        .flat_map(|s| scale(s).to_be_bytes())
+                        .collect(),
+                )
             }
         }
     }

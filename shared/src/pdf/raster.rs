@@ -156,6 +156,13 @@ pub(super) fn plain(
     }
 }
 
+/// A sample of `bits` bits (under 16) stretched to the full range of `full_bits` bits,
+/// rounded: how samples of odd depths become PDF's 8 or 16. Values past the depth clamp.
+pub(super) fn rescale(sample: u32, bits: u8, full_bits: u8) -> u32 {
+    let (max, full) = ((1u32 << bits) - 1, (1u32 << full_bits) - 1);
+    (sample.min(max) * full + max / 2) / max
+}
+
 /// Interleaved colour+alpha samples (`bits` 8 or 16, big-endian) split into two images.
 pub(super) fn with_alpha(
     width: u32,

@@ -123,18 +123,7 @@ fn read_pixels(d: &mut Decoder<Cursor<&[u8]>>, color: ColorType) -> Result<Decod
     if pixels.as_buffer(0).as_bytes().len() < layout.complete_len {
         return Err("the planar TIFF page is over the decoding memory limit".into());
     }
-    let planes = match color {
-        ColorType::Gray(_) | ColorType::Palette(_) => 1,
-        ColorType::GrayA(_) => 2,
-        ColorType::RGB(_) | ColorType::YCbCr(_) => 3,
-        ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
-        ColorType::CMYKA(_) => 5,
-        other => {
-            return Err(format!(
-                "planar TIFF pages of type {other:?} are not supported"
-            ));
-        }
-    };
+    let planes = samples_per_pixel(color)?;
     if color.bit_depth() < 8 {
         return Err("planar TIFF pages under 8 bits a sample are not supported".into());
     }
@@ -143,6 +132,18 @@ fn read_pixels(d: &mut Decoder<Cursor<&[u8]>>, color: ColorType) -> Result<Decod
         DecodingResult::U16(v) => DecodingResult::U16(interleave(v, planes)),
         DecodingResult::F32(v) => DecodingResult::F32(interleave(v, planes)),
         _ => return Err(format!("TIFF samples of type {color:?} are not supported")),
+    })
+}
+
+/// How many samples a pixel of `color` has, for the colour types Folio reads.
+fn samples_per_pixel(color: ColorType) -> Result<usize, String> {
+    Ok(match color {
+        ColorType::Gray(_) | ColorType::Palette(_) => 1,
+        ColorType::GrayA(_) => 2,
+        ColorType::RGB(_) | ColorType::YCbCr(8) => 3,
+        ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
+        ColorType::CMYKA(_) => 5,
+        other => return Err(format!("TIFF colour type {other:?} is not supported")),
     })
 }
 
@@ -211,7 +212,7 @@ fn to_ximage(
     palette: Option<Vec<u8>>,
     q: Option<u8>,
 ) -> Result<XImage, String> {
-    let (bytes, bits) = match pixels {
+    let (mut bytes, bits) = match pixels {
         DecodingResult::U8(v) => (v, color.bit_depth()),
         DecodingResult::U16(v) => (be_bytes(v), 16),
         // Floating-point samples (0.0 to 1.0) become 16-bit integers, losing nothing visible.
@@ -225,14 +226,7 @@ fn to_ximage(
         ),
         _ => return Err(format!("TIFF samples of type {color:?} are not supported")),
     };
-    let samples: u64 = match color {
-        ColorType::Gray(_) | ColorType::Palette(_) => 1,
-        ColorType::GrayA(_) => 2,
-        ColorType::RGB(_) | ColorType::YCbCr(8) => 3,
-        ColorType::RGBA(_) | ColorType::CMYK(_) => 4,
-        ColorType::CMYKA(_) => 5,
-        other => return Err(format!("TIFF colour type {other:?} is not supported")),
-    };
+    let samples = samples_per_pixel(color)? as u64;
     let expected = (w as u64 * samples * bits as u64).div_ceil(8) * h as u64;
     if bytes.len() as u64 != expected {
         return Err(format!(
@@ -241,7 +235,6 @@ fn to_ximage(
         ));
     }
     let alpha_ok = bits >= 8;
-    let mut bytes = bytes;
     Ok(match (color, palette) {
         (ColorType::YCbCr(_), _) => {
             ycbcr_to_rgb(&mut bytes);

@@ -7,7 +7,7 @@ use std::io::Cursor;
 use tiff::decoder::Decoder;
 use tiff::tags::Tag;
 
-use super::raster::{colour, plain};
+use super::raster::{colour, plain, rescale};
 use super::ximage::{ColorSpace, XImage};
 
 const UNCOMPRESSED: u16 = 1;
@@ -124,8 +124,7 @@ fn widen(packed: &[u8], w: u32, h: u32, bits: u8, white_is_zero: bool) -> Vec<u8
             if white_is_zero {
                 v = max - v;
             }
-            let wide = ((v * 65535 + max / 2) / max) as u16;
-            out.extend_from_slice(&wide.to_be_bytes());
+            out.extend_from_slice(&(rescale(v, bits, 16) as u16).to_be_bytes());
         }
     }
     out
