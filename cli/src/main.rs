@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use folio_cli::convert::{self, ConvertArgs};
 use folio_cli::local::{self, ServeOptions};
 use folio_cli::pdf::{self, PdfArgs};
 
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Turn images into one PDF, one page an image, in the order given.
     Pdf(PdfArgs),
+    /// Convert images to JPEG, PNG, WebP, GIF, TIFF, BMP or PDF, resized, cropped, turned.
+    Convert(ConvertArgs),
     /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
     /// provisioning what it needs and driving the event functions from its queues.
     Serve {
@@ -46,6 +49,22 @@ async fn main() -> anyhow::Result<()> {
             }
             Err(message) => {
                 eprintln!("folio pdf: {message}");
+                std::process::exit(1);
+            }
+        },
+        Command::Convert(args) => match convert::run(&args) {
+            Ok(summary) => {
+                if args.out_dir.is_some() {
+                    eprintln!(
+                        "{} converted, {} refused",
+                        summary.converted,
+                        summary.refused.len()
+                    );
+                }
+                std::process::exit(if summary.refused.is_empty() { 0 } else { 1 });
+            }
+            Err(message) => {
+                eprintln!("folio convert: {message}");
                 std::process::exit(1);
             }
         },

@@ -6,7 +6,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use clap::Args;
-use folio_shared::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions, prepare_pipelined, units};
+use folio_engine::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions, prepare_pipelined, units};
 
 #[derive(Args, Debug)]
 pub struct PdfArgs {

@@ -11,7 +11,6 @@ pub mod error;
 pub mod image;
 pub mod notify;
 pub mod params;
-pub mod pdf;
 pub mod ports;
 pub mod queue;
 pub mod task;

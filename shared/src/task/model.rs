@@ -94,25 +94,25 @@ pub struct PageSpec {
 
 impl PageSpec {
     /// The engine's options for this spec; `(field, reason)` for a bad value.
-    pub fn options(&self) -> Result<crate::pdf::PageOptions, (&'static str, String)> {
-        Ok(crate::pdf::PageOptions {
+    pub fn options(&self) -> Result<folio_engine::pdf::PageOptions, (&'static str, String)> {
+        Ok(folio_engine::pdf::PageOptions {
             size: self
                 .page_size
                 .as_deref()
-                .map(crate::pdf::units::parse_page_size)
+                .map(folio_engine::pdf::units::parse_page_size)
                 .transpose()
                 .map_err(|e| ("PageSize", e))?,
             fit: self
                 .fit
                 .as_deref()
-                .map(crate::pdf::units::parse_fit)
+                .map(folio_engine::pdf::units::parse_fit)
                 .transpose()
                 .map_err(|e| ("Fit", e))?
                 .unwrap_or_default(),
             margin: self
                 .margin
                 .as_deref()
-                .map(crate::pdf::units::parse_length)
+                .map(folio_engine::pdf::units::parse_length)
                 .transpose()
                 .map_err(|e| ("Margin", e))?
                 .unwrap_or(0.0),

@@ -18,9 +18,9 @@ use super::announce::announce;
 use super::model::{PdfOutput, S3Location, TaskFailure, TaskMessage, TaskRecord};
 use crate::app::App;
 use crate::error::PortError;
-use crate::pdf::{Limits, PdfBuilder, PdfError, PdfOptions, prepare_image};
 use crate::ports::{TaskEnd, TaskStorage};
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+use folio_engine::pdf::{Limits, PdfBuilder, PdfError, PdfOptions, prepare_image};
 
 /// Parts are uploaded once this much PDF is ready (S3 wants at least 5 MiB but the last).
 const PART_SIZE: usize = 8 << 20;

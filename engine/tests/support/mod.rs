@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use folio_shared::pdf::{PdfBuilder, PdfOptions};
+use folio_engine::pdf::{PdfBuilder, PdfOptions};
 use image::{DynamicImage, RgbImage};
 
 pub struct Pdf {
@@ -380,7 +380,7 @@ pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
 /// A reference render of an SVG by resvg, from the tree Folio parses (same font, same
 /// refusals of external files), at one pixel per CSS pixel, over white.
 pub fn resvg_render(svg: &[u8]) -> RgbImage {
-    let tree = folio_shared::pdf::svg::parse(svg, &Default::default()).unwrap();
+    let tree = folio_engine::pdf::svg::parse(svg, &Default::default()).unwrap();
     let size = tree.size();
     let (w, h) = (size.width().ceil() as u32, size.height().ceil() as u32);
     let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).unwrap();

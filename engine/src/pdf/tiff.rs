@@ -41,6 +41,13 @@ pub fn pages<'a>(
 }
 
 impl Pages<'_> {
+    /// Moves to page `index` (0-based) without decoding the pages before it.
+    pub fn seek(&mut self, index: usize) -> Result<(), String> {
+        self.decoder
+            .seek_to_image(index)
+            .map_err(|_| format!("the TIFF has no page {}", index + 1))
+    }
+
     /// The next page, or `None` after the last.
     pub fn next_page(&mut self) -> Option<Result<Prepared, String>> {
         if self.done {

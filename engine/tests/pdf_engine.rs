@@ -4,7 +4,7 @@
 
 mod support;
 
-use folio_shared::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions};
+use folio_engine::pdf::{PageOptions, PdfBuilder, PdfError, PdfOptions};
 use image::{DynamicImage, GrayImage, Rgb, RgbImage, Rgba, RgbaImage};
 use support::*;
 
@@ -832,7 +832,7 @@ fn decoded_images_may_be_stored_as_jpeg_with_a_lossless_mask() {
 
 #[test]
 fn images_prepared_in_parallel_make_the_same_pdf() {
-    use folio_shared::pdf::prepare_pipelined;
+    use folio_engine::pdf::prepare_pipelined;
     let images: Vec<Vec<u8>> = vec![
         encode(
             &DynamicImage::ImageRgb8(pattern(40, 30)),

@@ -7,7 +7,7 @@ mod support;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use folio_shared::pdf::{PdfBuilder, PdfError, PdfOptions};
+use folio_engine::pdf::{PdfBuilder, PdfError, PdfOptions};
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use support::*;
 

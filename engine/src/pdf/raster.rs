@@ -16,7 +16,7 @@ pub struct Decoded {
     pub orientation: u8,
 }
 
-fn image_limits(limits: &Limits) -> image::Limits {
+pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_side);
     l.max_image_height = Some(limits.max_side);
@@ -48,7 +48,7 @@ pub fn decode(
     })
 }
 
-fn orientation_number(o: image::metadata::Orientation) -> u8 {
+pub(crate) fn orientation_number(o: image::metadata::Orientation) -> u8 {
     use image::metadata::Orientation::*;
     match o {
         NoTransforms => 1,
@@ -158,7 +158,7 @@ pub(super) fn plain(
 
 /// A sample of `bits` bits (under 16) stretched to the full range of `full_bits` bits,
 /// rounded: how samples of odd depths become PDF's 8 or 16. Values past the depth clamp.
-pub(super) fn rescale(sample: u32, bits: u8, full_bits: u8) -> u32 {
+pub(crate) fn rescale(sample: u32, bits: u8, full_bits: u8) -> u32 {
     let (max, full) = ((1u32 << bits) - 1, (1u32 << full_bits) - 1);
     (sample.min(max) * full + max / 2) / max
 }
@@ -198,6 +198,11 @@ pub(super) fn with_alpha(
 /// libpng and Pillow use: least sum of absolute signed bytes) and deflates the result with
 /// libdeflate.
 pub fn deflate_rows(pixels: &[u8], width: u32, colors: u8, bits: u8) -> Vec<u8> {
+    deflate_rows_at(pixels, width, colors, bits, DEFLATE_LEVEL)
+}
+
+/// [`deflate_rows`] at libdeflate level `level` (0 to 12; higher is clamped).
+pub fn deflate_rows_at(pixels: &[u8], width: u32, colors: u8, bits: u8, level: i32) -> Vec<u8> {
     let bpp = (colors as usize * bits as usize).div_ceil(8).max(1);
     let row = (width as usize * colors as usize * bits as usize).div_ceil(8);
     let rows = pixels.len() / row.max(1);
@@ -217,7 +222,7 @@ pub fn deflate_rows(pixels: &[u8], width: u32, colors: u8, bits: u8) -> Vec<u8> 
         filtered.extend_from_slice(best);
         above = current;
     }
-    zlib(&filtered)
+    zlib_at(&filtered, level)
 }
 
 /// libdeflate's level for decoded images. Deflating is two thirds of the time a decoded
@@ -228,8 +233,12 @@ const DEFLATE_LEVEL: i32 = 4;
 
 /// Deflates `data` into a zlib stream.
 pub fn zlib(data: &[u8]) -> Vec<u8> {
-    // Invariant: the level is within libdeflate's (0 to 12).
-    let level = libdeflater::CompressionLvl::new(DEFLATE_LEVEL).expect("a valid level");
+    zlib_at(data, DEFLATE_LEVEL)
+}
+
+fn zlib_at(data: &[u8], level: i32) -> Vec<u8> {
+    // Invariant: the level is clamped into libdeflate's (0 to 12).
+    let level = libdeflater::CompressionLvl::new(level.clamp(0, 12)).expect("a valid level");
     let mut compressor = libdeflater::Compressor::new(level);
     let mut out = vec![0; compressor.zlib_compress_bound(data.len())];
     // Invariant: the buffer is as large as libdeflate says the output can be.
@@ -287,7 +296,7 @@ fn filter_row(current: &[u8], above: &[u8], bpp: usize, out: &mut [Vec<u8>; 5]) 
     }
 }
 
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
+pub(crate) fn paeth(a: u8, b: u8, c: u8) -> u8 {
     // p - a = b - c, p - b = a - c, p - c = a + b - 2c, with p = a + b - c.
     let (a16, b16, c16) = (a as i16, b as i16, c as i16);
     let pa = (b16 - c16).abs();

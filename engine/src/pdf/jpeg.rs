@@ -16,6 +16,8 @@ struct Markers {
     icc_chunks: Vec<(u8, u8, Vec<u8>)>,
     density: Option<(f64, f64)>,
     orientation: Option<u8>,
+    /// The first EXIF block, from its TIFF header on.
+    exif: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,9 @@ fn read_markers(data: &[u8]) -> Result<Markers, String> {
             }
             0xE1 if segment.starts_with(b"Exif\0\0") => {
                 m.orientation = m.orientation.or(exif::orientation(segment));
+                if m.exif.is_none() {
+                    m.exif = Some(segment[6..].to_vec());
+                }
             }
             0xE2 if segment.starts_with(b"ICC_PROFILE\0") && segment.len() > 14 => {
                 m.icc_chunks
@@ -198,6 +203,35 @@ pub fn prepare(
         image,
         dpi: sane_dpi(x, y),
         orientation: m.orientation.unwrap_or(1),
+    })
+}
+
+/// What the converter takes from a JPEG's markers.
+pub(crate) struct Header {
+    pub icc: Option<Vec<u8>>,
+    pub orientation: u8,
+    /// Four components stored inverted (an Adobe APP14 marker).
+    pub adobe_cmyk: bool,
+    pub exif: Option<Vec<u8>>,
+    pub dpi: (f64, f64),
+    /// As the frame header states it.
+    pub size: (u32, u32),
+}
+
+pub(crate) fn header(data: &[u8]) -> Result<Header, String> {
+    let m = read_markers(data)?;
+    let frame = m.frame.as_ref().ok_or("the JPEG has no frame header")?;
+    if matches!(frame.marker, 0xC5..=0xC7 | 0xCD..=0xCF) {
+        return Err("hierarchical JPEGs are not supported".into());
+    }
+    let (x, y) = m.density.unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
+    Ok(Header {
+        icc: icc_profile(m.icc_chunks, frame.components).map(|icc| icc.data),
+        orientation: m.orientation.unwrap_or(1),
+        adobe_cmyk: frame.components == 4 && m.adobe,
+        exif: m.exif,
+        dpi: sane_dpi(x, y),
+        size: (frame.width.into(), frame.height.into()),
     })
 }
 

@@ -2,29 +2,30 @@
 //! to any `Write`. Compressed data is copied wherever PDF can carry it (JPEG, opaque PNG);
 //! everything else is decoded under limits and re-encoded losslessly.
 
-mod bmp;
-mod ccitt;
-mod exif;
-mod gif;
-mod jbig2;
-mod jp2;
-mod jpeg;
-mod jpeg_decode;
+pub(crate) mod bmp;
+pub(crate) mod ccitt;
+pub(crate) mod exif;
+pub(crate) mod gif;
+pub(crate) mod jbig2;
+pub(crate) mod jp2;
+pub(crate) mod jpeg;
+pub(crate) mod jpeg_decode;
 mod objects;
 pub mod placement;
-mod png;
-mod raster;
+pub(crate) mod png;
+pub(crate) mod raster;
 pub mod svg;
-mod tiff;
-mod tiff_raw;
+pub(crate) mod tiff;
+pub(crate) mod tiff_raw;
 pub mod units;
-mod ximage;
+pub(crate) mod ximage;
 
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 
 use objects::{ObjectWriter, Ref, hex_string, num};
 pub use placement::{Fit, PageOptions};
+pub use ximage::DEFAULT_DPI;
 use ximage::{Filter, Prepared, XImage};
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +120,21 @@ impl<W: Write> PdfBuilder<W> {
             }
         }
         Ok(())
+    }
+
+    /// Adds decoded pixels as one page at `dpi`, stored losslessly (alpha as a soft mask)
+    /// or, with the options' `jpeg_quality`, the colour as a JPEG.
+    pub fn add_raster(
+        &mut self,
+        image: image::DynamicImage,
+        dpi: (f64, f64),
+    ) -> Result<(), PdfError> {
+        let prepared = Prepared {
+            image: raster::encode(image, self.options.jpeg_quality),
+            dpi: ximage::sane_dpi(dpi.0, dpi.1),
+            orientation: 1,
+        };
+        self.write_page(&prepared, 0)
     }
 
     /// The sink: between images, a caller may move out what was written (the PDF's
@@ -302,6 +318,17 @@ pub struct PreparedImage {
     pages: Vec<Page>,
 }
 
+impl PreparedImage {
+    /// The first page's size in pixels (a vector page's in CSS pixels, rounded up).
+    pub fn first_page_size(&self) -> (u32, u32) {
+        match self.pages.first() {
+            Some(Page::Raster(p)) => (p.image.width, p.image.height),
+            Some(Page::Vector(art)) => (art.width.ceil() as u32, art.height.ceil() as u32),
+            None => (0, 0),
+        }
+    }
+}
+
 enum Page {
     Raster(Prepared),
     Vector(svg::VectorArt),
@@ -419,7 +446,7 @@ pub fn prepare_pipelined(
     });
 }
 
-enum Kind {
+pub(crate) enum Kind {
     Jbig2,
     Jp2,
     Svg,
@@ -427,7 +454,7 @@ enum Kind {
     Raster(image::ImageFormat),
 }
 
-fn sniff(data: &[u8]) -> Result<Kind, String> {
+pub(crate) fn sniff(data: &[u8]) -> Result<Kind, String> {
     if data.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
     {
         return Ok(Kind::Jp2);
@@ -447,7 +474,7 @@ fn sniff(data: &[u8]) -> Result<Kind, String> {
     }
 }
 
-fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
+pub(crate) fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
     if w == 0 || h == 0 {
         return Err(format!("the image has no pixels ({w}x{h})"));
     }

@@ -151,6 +151,11 @@ impl Chunks {
     }
 }
 
+/// The resolution a PNG states (the default when it states none or cannot be read).
+pub(crate) fn dpi(data: &[u8]) -> (f64, f64) {
+    read_chunks(data).map_or((DEFAULT_DPI, DEFAULT_DPI), |c| c.dpi())
+}
+
 /// What a PNG needs, from one read of its chunks.
 pub enum Plan {
     /// The compressed data goes into the PDF as it is.

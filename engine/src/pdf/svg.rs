@@ -111,7 +111,7 @@ const GZIP: &[u8] = &[0x1F, 0x8B];
 const MAX_INFLATED: u64 = 64 << 20;
 
 /// Inflates SVGZ data, refusing what would grow past [`MAX_INFLATED`].
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
     let max = MAX_INFLATED;
     use std::io::Read;
     let mut out = Vec::new();

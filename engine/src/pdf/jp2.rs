@@ -130,6 +130,34 @@ fn decode(
     if info.depth > 8 {
         return Err("JPEG 2000 files whose components differ in depth, sign or sampling are supported up to 8 bits a component".into());
     }
+    let (image, icc) = decode_pixels(data, limits)?;
+    let (width, height) = (image.width(), image.height());
+    let color = match image.color().channel_count() {
+        1 | 2 => ColorSpace::Gray,
+        _ => ColorSpace::Rgb,
+    };
+    let alpha = image.color().has_alpha();
+    let samples = image.into_bytes();
+    let components = color.components();
+    let mut x = match alpha {
+        true => with_alpha(width, height, color, 8, samples, jpeg_quality),
+        false => colour(width, height, color, 8, samples, jpeg_quality),
+    };
+    x.icc = icc.map(|data| Icc {
+        components,
+        data,
+        deflated: false,
+    });
+    Ok(x)
+}
+
+/// Decodes a JPEG 2000 file (or codestream) within the limits to 8-bit gray or RGB, with
+/// alpha when it has an opacity channel (CMYK is turned into sRGB); the ICC profile of
+/// gray or RGB colour comes with it.
+pub(crate) fn decode_pixels(
+    data: &[u8],
+    limits: &Limits,
+) -> Result<(image::DynamicImage, Option<Vec<u8>>), String> {
     let unreadable =
         |e: hayro_jpeg2000::DecodeError| format!("the JPEG 2000 file could not be decoded: {e}");
     let image = hayro_jpeg2000::Image::new(data, &Default::default()).map_err(unreadable)?;
@@ -169,12 +197,53 @@ fn decode(
     let alpha = image.has_alpha();
     let mut context = hayro_jpeg2000::DecoderContext::default();
     let samples = image.decode(&mut context).map_err(unreadable)?.data_u8();
-    let mut x = match alpha {
-        true => with_alpha(width, height, color, 8, samples, jpeg_quality),
-        false => colour(width, height, color, 8, samples, jpeg_quality),
-    };
-    x.icc = icc;
-    Ok(x)
+    let short = || "the JPEG 2000 decoder gave too few samples".to_string();
+    let icc = icc.map(|p| p.data);
+    Ok(match (color, alpha) {
+        (ColorSpace::Gray, false) => (
+            image::DynamicImage::ImageLuma8(
+                image::GrayImage::from_raw(width, height, samples).ok_or_else(short)?,
+            ),
+            icc,
+        ),
+        (ColorSpace::Gray, true) => (
+            image::DynamicImage::ImageLumaA8(
+                image::GrayAlphaImage::from_raw(width, height, samples).ok_or_else(short)?,
+            ),
+            icc,
+        ),
+        (ColorSpace::Rgb, false) => (
+            image::DynamicImage::ImageRgb8(
+                image::RgbImage::from_raw(width, height, samples).ok_or_else(short)?,
+            ),
+            icc,
+        ),
+        (ColorSpace::Rgb, true) => (
+            image::DynamicImage::ImageRgba8(
+                image::RgbaImage::from_raw(width, height, samples).ok_or_else(short)?,
+            ),
+            icc,
+        ),
+        // CMYK (with or without opacity): into sRGB through its profile, if any.
+        (_, alpha) => {
+            let per = if alpha { 5 } else { 4 };
+            let cmyk: Vec<u8> = samples
+                .chunks_exact(per)
+                .flat_map(|p| [p[0], p[1], p[2], p[3]])
+                .collect();
+            let rgb = crate::convert::colour::cmyk_to_srgb(&cmyk, false, icc.as_deref());
+            let image = image::RgbImage::from_raw(width, height, rgb).ok_or_else(short)?;
+            let mut image = image::DynamicImage::ImageRgb8(image);
+            if alpha {
+                let mut rgba = image.into_rgba8();
+                for (px, p) in rgba.pixels_mut().zip(samples.chunks_exact(5)) {
+                    px.0[3] = p[4];
+                }
+                image = image::DynamicImage::ImageRgba8(rgba);
+            }
+            (image, None)
+        }
+    })
 }
 
 fn jp2_box(kind: &[u8; 4], content: &[u8]) -> Vec<u8> {

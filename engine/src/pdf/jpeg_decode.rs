@@ -1,11 +1,12 @@
-//! JPEGs PDF readers cannot show as they are (arithmetic-coded, lossless, or with more than
-//! 8 bits a sample) are decoded by libjpeg-turbo, which reads every JPEG process but the
-//! hierarchical one. This module is the only place Folio calls into C: a handle that is
-//! always destroyed, and buffers sized from the header before libjpeg-turbo writes to them.
+//! JPEG decoding by libjpeg-turbo, which reads every JPEG process but the hierarchical one:
+//! for the PDF engine, the JPEGs PDF readers cannot show as they are (arithmetic-coded,
+//! lossless, or over 8 bits a sample); for the converter, every JPEG, scaled down in the
+//! DCT when a smaller image is wanted. Buffers are sized from the header before
+//! libjpeg-turbo writes to them.
 
-use std::ffi::{CStr, c_int};
+use std::ffi::c_int;
 
-use turbojpeg_sys as tj;
+use crate::turbo::{Handle, tj};
 
 use super::raster::rescale;
 use super::{Limits, check_size};
@@ -28,53 +29,21 @@ pub struct Decoded {
     pub samples: Samples,
 }
 
-/// A libjpeg-turbo decompressor, destroyed when dropped.
-struct Handle(tj::tjhandle);
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from tj3Init, is not null, and is destroyed only here.
-        unsafe { tj::tj3Destroy(self.0) }
-    }
-}
-
-impl Handle {
-    fn decompressor() -> Result<Handle, String> {
-        // SAFETY: tj3Init has no preconditions; a null result is checked.
-        let raw = unsafe { tj::tj3Init(tj::TJINIT_TJINIT_DECOMPRESS as c_int) };
-        if raw.is_null() {
-            return Err("the JPEG decoder could not be started".into());
-        }
-        Ok(Handle(raw))
-    }
-
-    fn get(&self, param: tj::TJPARAM) -> c_int {
-        // SAFETY: a live handle; tj3Get only reads the handle's state.
-        unsafe { tj::tj3Get(self.0, param as c_int) }
-    }
-
-    fn set(&self, param: tj::TJPARAM, value: c_int) -> Result<(), String> {
-        // SAFETY: a live handle; tj3Set only writes the handle's state.
-        match unsafe { tj::tj3Set(self.0, param as c_int, value) } {
-            0 => Ok(()),
-            _ => Err(self.error()),
-        }
-    }
-
-    /// The message of the last failed call.
-    fn error(&self) -> String {
-        // SAFETY: tj3GetErrorStr returns a NUL-terminated string owned by the handle (or a
-        // static one), valid until the next call on the handle; it is copied at once.
-        let message = unsafe { CStr::from_ptr(tj::tj3GetErrorStr(self.0)) };
-        let message = message.to_string_lossy();
-        message.trim().trim_end_matches('.').to_string()
-    }
-}
-
 /// Decodes `data`, refusing it (before any pixel is decoded) when the header states a size
 /// over the limits. Warnings (corrupt or truncated data) stop the decode: a damaged image
 /// is refused, not shown half grey.
 pub fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
+    decode_scaled(data, limits, None)
+}
+
+/// Decodes `data` as [`decode`] does; with `at_least`, a lossy JPEG is scaled down in the
+/// DCT by 1/2, 1/4 or 1/8 (libjpeg-turbo's fastest factors, as libvips's shrink-on-load),
+/// the most that leaves it at least that wide and high.
+pub fn decode_scaled(
+    data: &[u8],
+    limits: &Limits,
+    at_least: Option<(u32, u32)>,
+) -> Result<Decoded, String> {
     let handle = Handle::decompressor()?;
     handle.set(tj::TJPARAM_TJPARAM_STOPONWARNING, 1)?;
     // A progressive or arithmetic file of thousands of tiny scans is a known way to keep a
@@ -105,6 +74,11 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
             "the image is {width}x{height}, over the decoding memory limit"
         ));
     }
+    let lossless = handle.get(tj::TJPARAM_TJPARAM_LOSSLESS) == 1;
+    let (width, height) = match at_least {
+        Some(wanted) if !lossless => scale_down(&handle, (width, height), wanted)?,
+        _ => (width, height),
+    };
     let (components, format) = match handle.get(tj::TJPARAM_TJPARAM_COLORSPACE) as tj::TJCS {
         tj::TJCS_TJCS_GRAY => (1u8, tj::TJPF_TJPF_GRAY),
         tj::TJCS_TJCS_CMYK | tj::TJCS_TJCS_YCCK => (4, tj::TJPF_TJPF_CMYK),
@@ -143,6 +117,27 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
         precision,
         samples,
     })
+}
+
+/// Sets the smallest scaling factor of 1/8, 1/4 and 1/2 that keeps `size` at least
+/// `wanted`; returns the size the decode will have.
+fn scale_down(handle: &Handle, size: (u32, u32), wanted: (u32, u32)) -> Result<(u32, u32), String> {
+    let scaled = |d: u32| (size.0.div_ceil(d), size.1.div_ceil(d));
+    let Some(denom) = [8u32, 4, 2].into_iter().find(|&d| {
+        let (w, h) = scaled(d);
+        w >= wanted.0.max(1) && h >= wanted.1.max(1)
+    }) else {
+        return Ok(size);
+    };
+    let factor = tj::tjscalingfactor {
+        num: 1,
+        denom: denom as c_int,
+    };
+    // SAFETY: a live handle whose header was read; the factor is one libjpeg-turbo offers.
+    if unsafe { tj::tj3SetScalingFactor(handle.0, factor) } != 0 {
+        return Err(handle.error());
+    }
+    Ok(scaled(denom))
 }
 
 /// The signature shared by tj3Decompress8, 12 and 16, which differ in the sample type.

@@ -2,7 +2,7 @@
 //! JPEG pass-through, PNG copy, and the decode path (RGBA PNG). Run by `make bench`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use folio_shared::pdf::{PdfBuilder, PdfOptions};
+use folio_engine::pdf::{PdfBuilder, PdfOptions};
 use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 
 fn picture(w: u32, h: u32) -> RgbImage {

@@ -6,7 +6,7 @@ mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use folio_shared::pdf::{PdfOptions, prepare_image};
+use folio_engine::pdf::{PdfOptions, prepare_image};
 use support::*;
 
 /// A xorshift generator: the same mutations on every run.

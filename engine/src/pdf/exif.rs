@@ -39,6 +39,38 @@ pub fn orientation(tiff: &[u8]) -> Option<u8> {
     None
 }
 
+/// Sets the orientation tag of an EXIF block (from its TIFF header on) to 1, in place, for
+/// an image that was turned upright. A block without the tag is left as it is.
+pub fn reset_orientation(tiff: &mut [u8]) {
+    let big_endian = match tiff.get(..4) {
+        Some([b'I', b'I', 42, 0]) => false,
+        Some([b'M', b'M', 0, 42]) => true,
+        _ => return,
+    };
+    let read = |b: &[u8], at: usize, n: usize| -> Option<u32> {
+        let bytes = b.get(at..at + n)?;
+        Some(bytes.iter().enumerate().fold(0u32, |acc, (i, &v)| {
+            let shift = if big_endian { 8 * (n - 1 - i) } else { 8 * i };
+            acc | (v as u32) << shift
+        }))
+    };
+    let Some(ifd) = read(tiff, 4, 4).map(|v| v as usize) else {
+        return;
+    };
+    let Some(entries) = read(tiff, ifd, 2) else {
+        return;
+    };
+    for i in 0..(entries as usize).min(512) {
+        let entry = ifd + 2 + i * 12;
+        if read(tiff, entry, 2) == Some(0x0112) && read(tiff, entry + 2, 2) == Some(3) {
+            if let Some(value) = tiff.get_mut(entry + 8..entry + 10) {
+                value.copy_from_slice(&if big_endian { [0, 1] } else { [1, 0] });
+            }
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn block(orientation: u16, big_endian: bool) -> Vec<u8> {
     let mut v = b"Exif\0\0".to_vec();
@@ -76,5 +108,14 @@ mod tests {
         assert_eq!(orientation(b"garbage"), None);
         let b = block(6, false);
         assert_eq!(orientation(&b[..20]), None, "truncated");
+    }
+
+    #[test]
+    fn orientation_is_reset_in_place() {
+        for big_endian in [true, false] {
+            let mut b = block(6, big_endian);
+            reset_orientation(&mut b[6..]);
+            assert_eq!(orientation(&b), Some(1));
+        }
     }
 }

@@ -1,0 +1,219 @@
+//! The conversion engine: any input the PDF engine accepts, decoded by the same front end,
+//! through the plan's operations, into JPEG, PNG, WebP, GIF, TIFF, BMP or PDF.
+//!
+//! A conversion is a [`Plan`]: decode (upright unless asked not to; JPEGs scaled down in
+//! the DCT when the resize allows it), then crop, resize, turn, mirror, then colour (sRGB
+//! for targets that cannot carry the profile, alpha over the background for targets
+//! without alpha), then encode.
+
+pub(crate) mod colour;
+mod decode;
+pub mod encode;
+mod ops;
+pub mod plan;
+
+use image::DynamicImage;
+
+use crate::pdf::{Limits, PdfBuilder, PdfOptions, exif};
+pub use decode::{Hints, Raster};
+use encode::Metadata;
+pub use plan::{Color, Crop, Fit, Format, Gravity, Plan, Resize, Subsampling, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The plan itself is wrong; the message names the field.
+    #[error("invalid options: {0}")]
+    Plan(String),
+    #[error("unsupported input: {0}")]
+    Unsupported(String),
+    #[error("input too large: {0}")]
+    TooLarge(String),
+    #[error("corrupt input: {0}")]
+    Corrupt(String),
+    #[error("cannot write {format}: {reason}")]
+    Encode {
+        format: &'static str,
+        reason: String,
+    },
+}
+
+impl ConvertError {
+    /// A reader's refusal, sorted by what it says: the readers' messages name limits and
+    /// unsupported kinds in these words.
+    fn refused(reason: String) -> ConvertError {
+        if reason.contains("limit") {
+            ConvertError::TooLarge(reason)
+        } else if reason.contains("not supported")
+            || reason.contains("not yet")
+            || reason.contains("not a supported")
+            || reason.contains("not an image")
+        {
+            ConvertError::Unsupported(reason)
+        } else {
+            ConvertError::Corrupt(reason)
+        }
+    }
+}
+
+/// What the conversion wrote.
+#[derive(Debug)]
+pub struct Converted {
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub format: Format,
+}
+
+/// Converts the file `data` as `plan` says.
+pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
+    plan.validate().map_err(ConvertError::Plan)?;
+    let target = &plan.target;
+    if target.format == Format::Pdf && copies_into_pdf(plan) {
+        return whole_file_pdf(data, plan, limits);
+    }
+    let hints = Hints {
+        page: plan.page - 1,
+        // A crop is in the full image's pixels: no scaled decode then.
+        resize: plan.resize.filter(|_| plan.crop.is_none()),
+        auto_orient: plan.auto_orient,
+    };
+    let raster = decode::decode(data, &hints, limits).map_err(ConvertError::refused)?;
+    let (image, meta) = process(raster, plan)?;
+    let (width, height) = ops::size(&image);
+    let encode_error = |reason: String| ConvertError::Encode {
+        format: target.format.extension(),
+        reason,
+    };
+    let bytes = match target.format {
+        Format::Jpg => encode::jpeg::encode(&image, target, &meta),
+        Format::Png => encode::png::encode(&image, target, &meta),
+        Format::Webp => encode::webp::encode(&image, target, &meta),
+        Format::Gif => encode::gif::encode(
+            &[encode::gif::Frame {
+                image: &image,
+                delay: 0,
+            }],
+            target,
+        ),
+        Format::Tiff => encode::tiff::encode(&image, target, &meta),
+        Format::Bmp => encode::bmp(&image),
+        Format::Pdf => pixels_pdf(image, plan, &meta, limits),
+    }
+    .map_err(encode_error)?;
+    Ok(Converted {
+        bytes,
+        width,
+        height,
+        format: target.format,
+    })
+}
+
+/// The operations and colour handling between decode and encode.
+fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), ConvertError> {
+    let target = &plan.target;
+    let Raster {
+        mut image,
+        icc,
+        orientation,
+        dpi,
+        exif,
+    } = raster;
+    let turned = plan.auto_orient && orientation != 1;
+    if plan.auto_orient {
+        image = ops::orient(image, orientation);
+    }
+    if let Some(crop) = &plan.crop {
+        let (x, y, w, h) = ops::crop_rect(crop, ops::size(&image)).map_err(ConvertError::Plan)?;
+        image = image.crop_imm(x, y, w, h);
+    }
+    if let Some(resize) = &plan.resize {
+        image = ops::resize(image, resize, plan.background).map_err(ConvertError::Corrupt)?;
+    }
+    image = ops::rotate(image, plan.rotate, plan.background);
+    if plan.flip {
+        image = image.flipv();
+    }
+    if plan.flop {
+        image = image.fliph();
+    }
+    let keep_icc = target.format.has_icc() && !plan.strip;
+    let icc = match icc {
+        Some(profile) if !keep_icc => {
+            image = colour::to_srgb(image, &profile);
+            None
+        }
+        other => other,
+    };
+    if !target.format.has_alpha() {
+        image = ops::flatten(image, plan.background);
+    }
+    let exif = match exif {
+        Some(mut block) if plan.keep_metadata && !plan.strip => {
+            if turned {
+                exif::reset_orientation(&mut block);
+            }
+            Some(block)
+        }
+        _ => None,
+    };
+    let dpi = plan.dpi.map(|d| (d, d)).or(Some(dpi));
+    Ok((image, Metadata { icc, exif, dpi }))
+}
+
+/// Whether the plan leaves the file as it is, so the PDF engine can take it whole (a JPEG
+/// goes into the PDF byte for byte, every TIFF page becomes a page).
+fn copies_into_pdf(plan: &Plan) -> bool {
+    plan.page == 1
+        && plan.auto_orient
+        && plan.crop.is_none()
+        && plan.resize.is_none()
+        && plan.rotate.rem_euclid(360.0) == 0.0
+        && !plan.flip
+        && !plan.flop
+        && plan.dpi.is_none()
+}
+
+fn pdf_options(plan: &Plan, limits: &Limits) -> PdfOptions {
+    PdfOptions {
+        limits: *limits,
+        jpeg_quality: plan.target.quality,
+        ..PdfOptions::default()
+    }
+}
+
+fn whole_file_pdf(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
+    let options = pdf_options(plan, limits);
+    let prepared = crate::pdf::prepare_image(0, data.to_vec(), &options).map_err(|e| match e {
+        crate::pdf::PdfError::Image { reason, .. } => ConvertError::refused(reason),
+        other => ConvertError::Corrupt(other.to_string()),
+    })?;
+    let size = prepared.first_page_size();
+    let encode_error = |e: crate::pdf::PdfError| ConvertError::Encode {
+        format: "pdf",
+        reason: e.to_string(),
+    };
+    let mut builder = PdfBuilder::new(Vec::new(), options).map_err(encode_error)?;
+    builder.add_prepared(prepared, 0).map_err(encode_error)?;
+    let summary = builder.finish().map_err(encode_error)?;
+    Ok(Converted {
+        bytes: summary.sink,
+        width: size.0,
+        height: size.1,
+        format: Format::Pdf,
+    })
+}
+
+fn pixels_pdf(
+    image: DynamicImage,
+    plan: &Plan,
+    meta: &Metadata,
+    limits: &Limits,
+) -> Result<Vec<u8>, String> {
+    let mut builder =
+        PdfBuilder::new(Vec::new(), pdf_options(plan, limits)).map_err(|e| e.to_string())?;
+    let dpi = meta
+        .dpi
+        .unwrap_or((crate::pdf::DEFAULT_DPI, crate::pdf::DEFAULT_DPI));
+    builder.add_raster(image, dpi).map_err(|e| e.to_string())?;
+    Ok(builder.finish().map_err(|e| e.to_string())?.sink)
+}
