@@ -47,6 +47,17 @@ impl Handle {
         }
     }
 
+    /// Whether a call that returned `status` failed: a warning is not a failure when the
+    /// handle was told not to stop on warnings (libjpeg-turbo reports it all the same).
+    pub fn failed(&self, status: c_int) -> bool {
+        if status == 0 {
+            return false;
+        }
+        // SAFETY: a live handle; tj3GetErrorCode only reads its state.
+        let warning = unsafe { tj::tj3GetErrorCode(self.0) } == tj::TJERR_TJERR_WARNING as c_int;
+        !(warning && self.get(tj::TJPARAM_TJPARAM_STOPONWARNING) == 0)
+    }
+
     /// The message of the last failed call.
     pub fn error(&self) -> String {
         // SAFETY: tj3GetErrorStr returns a NUL-terminated string owned by the handle (or a

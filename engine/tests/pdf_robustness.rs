@@ -1,12 +1,14 @@
 //! Damaged files never panic: valid files of every path (corpus and generated) are mutated
-//! deterministically (bytes replaced, bits flipped, files cut) and prepared; each must come
-//! back as an image or a refusal.
+//! deterministically (bytes replaced, bits flipped, files cut), prepared for a PDF and
+//! converted (scaled into a JPEG thumbnail, through the DCT-scaled decode for JPEGs); each
+//! must come back as an image or a refusal.
 
 mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use folio_engine::pdf::{PdfOptions, prepare_image};
+use folio_engine::convert::{self, Format, Plan, Resize, Target};
+use folio_engine::pdf::{Limits, PdfOptions, prepare_image};
 use support::*;
 
 /// A xorshift generator: the same mutations on every run.
@@ -52,6 +54,10 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         "resvg/not-UTF-8-encoding.svg",
         "pillow/pil_sample_cmyk.jpg",
         "pngsuite/basn6a08.png",
+        "image-rs/cat.jpg",
+        "pillow/hopper.webp",
+        "pillow/hopper.gif",
+        "pillow/hopper.bmp",
     ];
     let mut seeds: Vec<_> = names.iter().map(|n| (n.to_string(), corpus(n))).collect();
     let twelve: Vec<u16> = (0..30 * 20 * 3).map(|i| (i * 37 % 4096) as u16).collect();
@@ -80,6 +86,17 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
 #[test]
 fn mutated_files_are_converted_or_refused_never_a_panic() {
     let options = PdfOptions::default();
+    let thumbnail = Plan {
+        resize: Some(Resize {
+            width: Some(24),
+            ..Resize::default()
+        }),
+        target: Target {
+            format: Format::Jpg,
+            ..Target::default()
+        },
+        ..Plan::default()
+    };
     let mut mutator = Mutator(0x9E37_79B9_7F4A_7C15);
     let mut panics = Vec::new();
     let seeds = seeds();
@@ -92,10 +109,16 @@ fn mutated_files_are_converted_or_refused_never_a_panic() {
             if prepared.is_err() {
                 panics.push(format!("{name}, round {round}"));
             }
+            let converted = catch_unwind(AssertUnwindSafe(|| {
+                let _ = convert::convert(&damaged, &thumbnail, &Limits::default());
+            }));
+            if converted.is_err() {
+                panics.push(format!("{name}, round {round}, converted"));
+            }
         }
     }
     println!(
-        "mutated files: {} prepared without a panic",
+        "mutated files: {} prepared and converted without a panic",
         200 * seeds.len()
     );
     assert!(panics.is_empty(), "panics: {panics:?}");

@@ -51,37 +51,31 @@ impl Hints {
 }
 
 pub fn decode(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, String> {
-    match pdf::sniff(data)? {
+    let kind = pdf::sniff(data)?;
+    if !matches!(kind, Kind::Tiff) && hints.page != 0 {
+        return Err(format!(
+            "the file has one page; page {} was asked for",
+            hints.page + 1
+        ));
+    }
+    match kind {
         Kind::Raster(ImageFormat::Jpeg) => decode_jpeg(data, hints, limits),
+        // The PNG decoder refuses some files the PDF engine's chunk reader takes (image data
+        // split by another chunk, no IEND): their data as the PDF engine copies it.
+        Kind::Raster(ImageFormat::Png) => decode_raster(data, ImageFormat::Png, hints, limits)
+            .or_else(|refusal| match pdf::png::prepare(data, limits) {
+                Ok(pdf::png::Plan::Copy(copied)) => prepared(copied, limits),
+                _ => Err(refusal),
+            }),
         Kind::Raster(format) => decode_raster(data, format, hints, limits),
         Kind::Tiff => decode_tiff(data, hints, limits),
-        Kind::Jp2 => {
-            check_one_page(hints)?;
-            prepared(jp2::prepare(data.to_vec(), limits, None)?, limits)
-        }
-        Kind::Jbig2 => {
-            check_one_page(hints)?;
-            prepared(pdf::jbig2::prepare(data)?, limits)
-        }
-        Kind::Svg => {
-            check_one_page(hints)?;
-            decode_svg(data, hints, limits)
-        }
-    }
-}
-
-fn check_one_page(hints: &Hints) -> Result<(), String> {
-    match hints.page {
-        0 => Ok(()),
-        n => Err(format!(
-            "the file has one page; page {} was asked for",
-            n + 1
-        )),
+        Kind::Jp2 => prepared(jp2::prepare(data.to_vec(), limits, None)?, limits),
+        Kind::Jbig2 => prepared(pdf::jbig2::prepare(data)?, limits),
+        Kind::Svg => decode_svg(data, hints, limits),
     }
 }
 
 fn decode_jpeg(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, String> {
-    check_one_page(hints)?;
     let header = jpeg::header(data)?;
     let at_least = hints.at_least(header.size, header.orientation);
     let decoded = jpeg_decode::decode_scaled(data, limits, at_least)?;
@@ -123,7 +117,6 @@ fn decode_raster(
     hints: &Hints,
     limits: &Limits,
 ) -> Result<Raster, String> {
-    check_one_page(hints)?;
     let fixed;
     let data = match format {
         ImageFormat::Bmp => {

@@ -84,9 +84,10 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
         format: target.format.extension(),
         reason,
     };
+    let [r, g, b, _] = plan.background.0;
     let bytes = match target.format {
         Format::Jpg => encode::jpeg::encode(&image, target, &meta),
-        Format::Png => encode::png::encode(&image, target, &meta),
+        Format::Png => encode::png::encode(&image, target, &meta, [r, g, b]),
         Format::Webp => encode::webp::encode(&image, target, &meta),
         Format::Gif => encode::gif::encode(
             &[encode::gif::Frame {
@@ -94,6 +95,7 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
                 delay: 0,
             }],
             target,
+            [r, g, b],
         ),
         Format::Tiff => encode::tiff::encode(&image, target, &meta),
         Format::Bmp => encode::bmp(&image),

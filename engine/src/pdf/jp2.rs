@@ -160,7 +160,18 @@ pub(crate) fn decode_pixels(
 ) -> Result<(image::DynamicImage, Option<Vec<u8>>), String> {
     let unreadable =
         |e: hayro_jpeg2000::DecodeError| format!("the JPEG 2000 file could not be decoded: {e}");
-    let image = hayro_jpeg2000::Image::new(data, &Default::default()).map_err(unreadable)?;
+    let image = match hayro_jpeg2000::Image::new(data, &Default::default()) {
+        Ok(image) => image,
+        // A box structure the decoder refuses: its codestream alone, when it has one.
+        Err(e) => {
+            let codestream = boxes(data)
+                .ok()
+                .and_then(|top| top.into_iter().find(|(k, _)| k == b"jp2c"))
+                .map(|(_, c)| c)
+                .ok_or_else(|| unreadable(e))?;
+            hayro_jpeg2000::Image::new(codestream, &Default::default()).map_err(unreadable)?
+        }
+    };
     let (width, height) = (image.width(), image.height());
     super::check_size(width.into(), height.into(), limits)?;
     let (color, icc) = match image.color_space() {

@@ -44,14 +44,27 @@ pub fn decode_scaled(
     limits: &Limits,
     at_least: Option<(u32, u32)>,
 ) -> Result<Decoded, String> {
+    match decode_with(data, limits, at_least, true) {
+        // A damaged ICC marker says nothing of the pixels: decode them, without the profile.
+        Err(e) if e.contains("ICC") => decode_with(data, limits, at_least, false),
+        other => other,
+    }
+}
+
+fn decode_with(
+    data: &[u8],
+    limits: &Limits,
+    at_least: Option<(u32, u32)>,
+    stop_on_warning: bool,
+) -> Result<Decoded, String> {
     let handle = Handle::decompressor()?;
-    handle.set(tj::TJPARAM_TJPARAM_STOPONWARNING, 1)?;
+    handle.set(tj::TJPARAM_TJPARAM_STOPONWARNING, stop_on_warning.into())?;
     // A progressive or arithmetic file of thousands of tiny scans is a known way to keep a
     // decoder busy for minutes; real files have a dozen.
     handle.set(tj::TJPARAM_TJPARAM_SCANLIMIT, 500)?;
     // SAFETY: the pointer and length describe `data`, which outlives the call.
     let read = unsafe { tj::tj3DecompressHeader(handle.0, data.as_ptr(), data.len() as _) };
-    if read != 0 {
+    if handle.failed(read) {
         return Err(handle.error());
     }
     let width = handle.get(tj::TJPARAM_TJPARAM_JPEGWIDTH);
@@ -167,9 +180,9 @@ fn decompress<T: Copy + Default>(
             format,
         )
     };
-    match status {
-        0 => Ok(out),
-        _ => Err(handle.error()),
+    match handle.failed(status) {
+        false => Ok(out),
+        true => Err(handle.error()),
     }
 }
 

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod corpus;
+pub mod pillow;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

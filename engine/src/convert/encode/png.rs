@@ -8,11 +8,18 @@ use super::super::plan::Target;
 use super::{Metadata, quant};
 use crate::pdf::raster::deflate_rows_at;
 
-pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
+/// Encodes the image; with a palette, partly transparent pixels are blended over
+/// `background`.
+pub fn encode(
+    image: &DynamicImage,
+    target: &Target,
+    meta: &Metadata,
+    background: [u8; 3],
+) -> Result<Vec<u8>, String> {
     let (w, h) = (image.width(), image.height());
     let level = target.compression.into();
     let (color_type, bits, idat, palette) = if target.palette {
-        let q = quant::quantise(image, target.colours, target.dither);
+        let q = quant::quantise(image, target.colours, target.dither, background);
         let idat = deflate_rows_at(&q.indices, w, 1, 8, level);
         (3u8, 8u8, idat, Some(q))
     } else {

@@ -1,9 +1,14 @@
-//! Palettes for GIF and palette PNG: NeuQuant (color_quant, MIT) picks the colours, then
-//! Floyd-Steinberg error diffusion, scaled by `dither`, maps the pixels. Pixels under half
-//! opacity share one transparent entry.
+//! Palettes for GIF and palette PNG. An image of few enough colours keeps them exactly;
+//! others go through quantette: Wu's quantiser in Oklab, then Floyd-Steinberg error
+//! diffusion scaled by `dither`. Palettes hold transparency as on or off: pixels under half
+//! opacity share one transparent entry, the others are first blended over the background,
+//! as they would show on it.
 
-use color_quant::NeuQuant;
-use image::DynamicImage;
+use std::collections::HashMap;
+
+use image::{DynamicImage, RgbImage};
+use quantette::dither::FloydSteinberg;
+use quantette::{ImageBuf, PaletteSize, Pipeline, QuantizeMethod};
 
 pub struct Quantised {
     /// RGBA entries, at most the colours asked for.
@@ -14,73 +19,117 @@ pub struct Quantised {
     pub transparent: Option<u8>,
 }
 
-/// NeuQuant's sampling factor: 1 looks at every pixel, 30 at one in 30; 10 is its
-/// recommended balance of speed and quality.
-const SAMPLE_FACTOR: i32 = 10;
-
-pub fn quantise(image: &DynamicImage, colours: u16, dither: f32) -> Quantised {
-    let rgba = image.to_rgba8();
-    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
-    let pixels = rgba.as_raw();
-    let transparent = pixels.chunks_exact(4).any(|p| p[3] < 128);
-    let opaque_colours = (colours as usize - usize::from(transparent)).max(1);
-    // NeuQuant learns from opaque pixels only (their colour, alpha set full).
-    let learn: Vec<u8> = pixels
-        .chunks_exact(4)
-        .filter(|p| p[3] >= 128)
-        .flat_map(|p| [p[0], p[1], p[2], 255])
-        .collect();
-    let learn = if learn.is_empty() {
-        vec![0, 0, 0, 255]
-    } else {
-        learn
+pub fn quantise(image: &DynamicImage, colours: u16, dither: f32, background: [u8; 3]) -> Quantised {
+    let mut rgba = image.to_rgba8();
+    for p in rgba.pixels_mut() {
+        let a = p.0[3] as u32;
+        if (128..255).contains(&a) {
+            for (c, bg) in p.0[..3].iter_mut().zip(background) {
+                *c = ((*c as u32 * a + bg as u32 * (255 - a) + 127) / 255) as u8;
+            }
+            p.0[3] = 255;
+        }
+    }
+    let transparent = rgba.pixels().any(|p| p.0[3] < 128);
+    if let Some(exact) = exact_palette(rgba.as_raw(), colours as usize, transparent) {
+        return exact;
+    }
+    // Transparent pixels take the background colour, so they pull no entry of their own.
+    let (w, h) = rgba.dimensions();
+    let rgb = RgbImage::from_fn(w, h, |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        image::Rgb(if p[3] < 128 {
+            background
+        } else {
+            [p[0], p[1], p[2]]
+        })
+    });
+    let opaque = colours - u16::from(transparent);
+    let quantised = ImageBuf::try_from(rgb).ok().and_then(|buf| {
+        let size = PaletteSize::try_from(opaque.max(1)).ok()?;
+        let ditherer = (dither > 0.0)
+            .then(|| {
+                FloydSteinberg::with_error_diffusion(
+                    FloydSteinberg::DEFAULT_ERROR_DIFFUSION * dither,
+                )
+            })
+            .flatten();
+        let indexed = Pipeline::new()
+            .palette_size(size)
+            .quantize_method(QuantizeMethod::kmeans())
+            .ditherer(ditherer)
+            .input_image(buf.as_ref())
+            .output_srgb8_indexed_image();
+        Some(indexed.into_parts())
+    });
+    let (palette, mut indices) = match quantised {
+        Some((palette, indices)) => (
+            palette
+                .into_iter()
+                .map(|c| [c.red, c.green, c.blue, 255])
+                .collect::<Vec<_>>(),
+            indices,
+        ),
+        // Invariant: ImageBuf takes any image of at most u32::MAX pixels, which the limits
+        // keep far above; this arm is there so that no input can panic here.
+        None => (
+            vec![[background[0], background[1], background[2], 255]],
+            vec![0; (w * h) as usize],
+        ),
     };
-    let nq = NeuQuant::new(SAMPLE_FACTOR, opaque_colours.max(4), &learn);
-    let mut palette: Vec<[u8; 4]> = nq
-        .color_map_rgba()
-        .chunks_exact(4)
-        .map(|c| [c[0], c[1], c[2], 255])
-        .collect();
-    palette.truncate(opaque_colours.max(4).min(256 - usize::from(transparent)));
+    let mut palette = palette;
     let transparent_index = transparent.then(|| {
         palette.push([0, 0, 0, 0]);
         (palette.len() - 1) as u8
     });
-    let mut indices = vec![0u8; w * h];
-    // Error carried to this row and the next, three channels a pixel, one pixel of margin
-    // either side.
-    let mut errors = [vec![0f32; (w + 2) * 3], vec![0f32; (w + 2) * 3]];
-    for y in 0..h {
-        let [current, next] = &mut errors;
-        next.fill(0.0);
-        for x in 0..w {
-            let p = &pixels[(y * w + x) * 4..][..4];
-            if p[3] < 128 {
-                indices[y * w + x] = transparent_index.unwrap_or(0);
-                continue;
-            }
-            let at = (x + 1) * 3;
-            let want: [f32; 3] =
-                std::array::from_fn(|c| (p[c] as f32 + current[at + c]).clamp(0.0, 255.0));
-            let index = nq.index_of(&[want[0] as u8, want[1] as u8, want[2] as u8, 255]);
-            let index = index.min(palette.len() - 1 - usize::from(transparent));
-            indices[y * w + x] = index as u8;
-            if dither > 0.0 {
-                let got = palette[index];
-                for c in 0..3 {
-                    let e = (want[c] - got[c] as f32) * dither;
-                    current[at + 3 + c] += e * 7.0 / 16.0;
-                    next[at - 3 + c] += e * 3.0 / 16.0;
-                    next[at + c] += e * 5.0 / 16.0;
-                    next[at + 3 + c] += e / 16.0;
-                }
+    if let Some(t) = transparent_index {
+        for (i, p) in indices.iter_mut().zip(rgba.pixels()) {
+            if p.0[3] < 128 {
+                *i = t;
             }
         }
-        errors.swap(0, 1);
     }
     Quantised {
         palette,
         indices,
         transparent: transparent_index,
     }
+}
+
+/// The image's own colours, when it has no more than `colours` of them (logos, drawings,
+/// palette images): nothing to quantise or dither.
+fn exact_palette(pixels: &[u8], colours: usize, transparent: bool) -> Option<Quantised> {
+    let mut palette: Vec<[u8; 4]> = Vec::new();
+    let mut index: HashMap<[u8; 3], u8> = HashMap::new();
+    let room = colours - usize::from(transparent);
+    let mut indices = Vec::with_capacity(pixels.len() / 4);
+    let transparent_index = transparent.then_some(0u8);
+    if transparent {
+        palette.push([0, 0, 0, 0]);
+    }
+    for p in pixels.chunks_exact(4) {
+        if p[3] < 128 {
+            indices.push(0);
+            continue;
+        }
+        let key = [p[0], p[1], p[2]];
+        let i = match index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if index.len() == room {
+                    return None;
+                }
+                palette.push([p[0], p[1], p[2], 255]);
+                let i = (palette.len() - 1) as u8;
+                index.insert(key, i);
+                i
+            }
+        };
+        indices.push(i);
+    }
+    Some(Quantised {
+        palette,
+        indices,
+        transparent: transparent_index,
+    })
 }
