@@ -527,3 +527,44 @@ fn an_svg_is_drawn_at_the_asked_size() {
     assert_eq!(img.get_pixel(98, 50).0, [255, 0, 0, 255]);
     assert_eq!(img.get_pixel(101, 50).0, [0, 0, 255, 255]);
 }
+
+#[test]
+fn animations_stay_animated_into_gif_and_webp_and_give_their_first_frame_elsewhere() {
+    let dir = work_dir();
+    let source_bytes = corpus("img2pdf/animation.gif");
+    let source = save(&dir, "source.gif", &source_bytes);
+    let gif = save(
+        &dir,
+        "out.gif",
+        &run(&source_bytes, &plan(Format::Gif)).bytes,
+    );
+    let lossless_webp = Plan {
+        target: Target {
+            format: Format::Webp,
+            lossless: true,
+            ..Target::default()
+        },
+        ..Plan::default()
+    };
+    let webp = save(&dir, "out.webp", &run(&source_bytes, &lossless_webp).bytes);
+    let answers = pillow::ask(&[
+        Request::Frames(&gif, &source),
+        Request::Frames(&webp, &source),
+    ]);
+    for (what, answer) in ["gif", "webp"].iter().zip(&answers) {
+        let words = answer.as_ref().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(words[0], words[1], "{what}: frame counts differ: {words:?}");
+        assert!(words[0].parse::<u32>().unwrap() > 1, "{what}: not animated");
+        // The source's own palettes fit in GIF's: both outputs carry every frame exactly.
+        assert_eq!(words[2], "0", "{what}: a frame differs: {words:?}");
+    }
+    let delays = pillow::file_info(&gif);
+    assert!(delays.frames > 1);
+    // A PNG is the first frame.
+    let png = save(
+        &dir,
+        "out.png",
+        &run(&source_bytes, &plan(Format::Png)).bytes,
+    );
+    assert_eq!(pillow::compare(&png, &source).max, 0);
+}

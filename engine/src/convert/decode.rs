@@ -221,6 +221,56 @@ fn decode_svg(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, Str
     })
 }
 
+/// Most frames an animation may have.
+const MAX_FRAMES: usize = 10_000;
+
+/// The frames of an animated GIF or WebP, each whole (composited as a viewer shows it)
+/// with its delay in milliseconds; `None` for any other file, or an animation of one frame.
+/// All frames together stay within the decoding memory limit.
+pub fn animation(
+    data: &[u8],
+    limits: &Limits,
+) -> Result<Option<Vec<(image::RgbaImage, u32)>>, String> {
+    use image::AnimationDecoder;
+    let frames = match pdf::sniff(data)? {
+        Kind::Raster(ImageFormat::Gif) => {
+            let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(data))
+                .map_err(|e| e.to_string())?;
+            let (w, h) = decoder.dimensions();
+            check_size(w.into(), h.into(), limits)?;
+            decoder.into_frames()
+        }
+        Kind::Raster(ImageFormat::WebP) => {
+            let decoder = image::codecs::webp::WebPDecoder::new(Cursor::new(data))
+                .map_err(|e| e.to_string())?;
+            if !decoder.has_animation() {
+                return Ok(None);
+            }
+            let (w, h) = decoder.dimensions();
+            check_size(w.into(), h.into(), limits)?;
+            decoder.into_frames()
+        }
+        _ => return Ok(None),
+    };
+    let mut out = Vec::new();
+    let mut bytes = 0u64;
+    for frame in frames {
+        let frame = frame.map_err(|e| e.to_string())?;
+        let (numerator, denominator) = frame.delay().numer_denom_ms();
+        let delay = numerator.checked_div(denominator).unwrap_or(0);
+        let buffer = frame.into_buffer();
+        bytes += buffer.as_raw().len() as u64;
+        if bytes > limits.max_decode_bytes || out.len() == MAX_FRAMES {
+            return Err(format!(
+                "the animation's frames are over the decoding memory limit ({} frames read)",
+                out.len()
+            ));
+        }
+        out.push((buffer, delay));
+    }
+    Ok((out.len() > 1).then_some(out))
+}
+
 /// A page as the PDF engine prepared it, decoded.
 fn prepared(p: Prepared, limits: &Limits) -> Result<Raster, String> {
     let (image, icc) = ximage_pixels(&p.image, limits)?;

@@ -71,6 +71,12 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
     if target.format == Format::Pdf && copies_into_pdf(plan) {
         return whole_file_pdf(data, plan, limits);
     }
+    if matches!(target.format, Format::Gif | Format::Webp)
+        && plan.page == 1
+        && let Some(frames) = decode::animation(data, limits).map_err(ConvertError::refused)?
+    {
+        return animate(frames, plan);
+    }
     let hints = Hints {
         page: plan.page - 1,
         // A crop is in the full image's pixels: no scaled decode then.
@@ -124,20 +130,7 @@ fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), Conv
     if plan.auto_orient {
         image = ops::orient(image, orientation);
     }
-    if let Some(crop) = &plan.crop {
-        let (x, y, w, h) = ops::crop_rect(crop, ops::size(&image)).map_err(ConvertError::Plan)?;
-        image = image.crop_imm(x, y, w, h);
-    }
-    if let Some(resize) = &plan.resize {
-        image = ops::resize(image, resize, plan.background).map_err(ConvertError::Corrupt)?;
-    }
-    image = ops::rotate(image, plan.rotate, plan.background);
-    if plan.flip {
-        image = image.flipv();
-    }
-    if plan.flop {
-        image = image.fliph();
-    }
+    image = geometry(image, plan)?;
     let keep_icc = target.format.has_icc() && !plan.strip;
     let icc = match icc {
         Some(profile) if !keep_icc => {
@@ -160,6 +153,61 @@ fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), Conv
     };
     let dpi = plan.dpi.map(|d| (d, d)).or(Some(dpi));
     Ok((image, Metadata { icc, exif, dpi }))
+}
+
+/// Crop, resize, turn and mirror, as the plan asks.
+fn geometry(mut image: DynamicImage, plan: &Plan) -> Result<DynamicImage, ConvertError> {
+    if let Some(crop) = &plan.crop {
+        let (x, y, w, h) = ops::crop_rect(crop, ops::size(&image)).map_err(ConvertError::Plan)?;
+        image = image.crop_imm(x, y, w, h);
+    }
+    if let Some(resize) = &plan.resize {
+        image = ops::resize(image, resize, plan.background).map_err(ConvertError::Corrupt)?;
+    }
+    image = ops::rotate(image, plan.rotate, plan.background);
+    if plan.flip {
+        image = image.flipv();
+    }
+    if plan.flop {
+        image = image.fliph();
+    }
+    Ok(image)
+}
+
+/// An animation into an animated GIF or WebP, each frame through the plan's geometry.
+fn animate(frames: Vec<(image::RgbaImage, u32)>, plan: &Plan) -> Result<Converted, ConvertError> {
+    let target = &plan.target;
+    let frames = frames
+        .into_iter()
+        .map(|(frame, delay)| Ok((geometry(DynamicImage::ImageRgba8(frame), plan)?, delay)))
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    let (width, height) = frames.first().map_or((0, 0), |(f, _)| ops::size(f));
+    let encode_error = |reason: String| ConvertError::Encode {
+        format: target.format.extension(),
+        reason,
+    };
+    let bytes = match target.format {
+        Format::Gif => {
+            let [r, g, b, _] = plan.background.0;
+            let gif_frames: Vec<_> = frames
+                .iter()
+                .map(|(image, delay)| encode::gif::Frame {
+                    image,
+                    // GIF counts hundredths of a second.
+                    delay: (delay / 10).min(u16::MAX as u32) as u16,
+                })
+                .collect();
+            encode::gif::encode(&gif_frames, target, [r, g, b])
+        }
+        _ => encode::webp::encode_animation(&frames, target),
+    }
+    .map_err(encode_error)?;
+    Ok(Converted {
+        bytes,
+        width,
+        height,
+        format: target.format,
+    })
 }
 
 /// Whether the plan leaves the file as it is, so the PDF engine can take it whole (a JPEG

@@ -3,6 +3,8 @@
 Reads lines of tab-separated paths on standard input:
   compare A B   -> "ok W H MAX MEAN" : A against B, both over white, as RGB
   info A        -> "ok W H MODE FORMAT ICC_SHA256 FRAMES"
+  frames A B    -> "ok FRAMES_A FRAMES_B MAX MEAN": frame i of A against frame i of B,
+                   the largest difference and the largest mean over the frames
   upright A B   -> like compare, with A's EXIF orientation applied and B as it is
   baseline A B F -> "ok W H MAX MEAN PILLOW_MEAN": A against B, and Pillow's own encoding
                    of B in format F (JPEG or WebP at quality 75, GIF dithered to 256
@@ -67,6 +69,18 @@ for line in sys.stdin:
             if answer.startswith("ok"):
                 ours = pillow_encoding(b, parts[3])
                 answer += " " + compare(ours, Image.open(parts[2])).split()[4]
+        elif parts[0] == "frames":
+            a, b = Image.open(parts[1]), Image.open(parts[2])
+            worst_max, worst_mean = 0, 0.0
+            for i in range(min(a.n_frames, b.n_frames)):
+                a.seek(i)
+                b.seek(i)
+                words = compare(a.convert("RGBA"), b.convert("RGBA")).split()
+                if words[0] != "ok":
+                    raise ValueError("frame %d: %s" % (i, " ".join(words)))
+                worst_max = max(worst_max, int(words[3]))
+                worst_mean = max(worst_mean, float(words[4]))
+            answer = f"ok {a.n_frames} {b.n_frames} {worst_max} {worst_mean:.4f}"
         elif parts[0] == "info":
             im = Image.open(parts[1])
             icc = im.info.get("icc_profile")

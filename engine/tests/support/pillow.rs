@@ -42,6 +42,8 @@ pub enum Request<'a> {
     /// The first turned upright by Pillow (EXIF orientation) against the second.
     Upright(&'a Path, &'a Path),
     Info(&'a Path),
+    /// Frame by frame: frame counts, the largest difference and the largest mean.
+    Frames(&'a Path, &'a Path),
     /// The first against the second, and Pillow's own encoding of the second in a lossy
     /// format (`jpg`, `webp`, `gif`) against the second.
     Baseline(&'a Path, &'a Path, &'a str),
@@ -62,6 +64,7 @@ pub fn ask(requests: &[Request<'_>]) -> Vec<Result<Vec<String>, String>> {
             Request::Compare(a, b) => format!("compare\t{}\t{}", a.display(), b.display()),
             Request::Upright(a, b) => format!("upright\t{}\t{}", a.display(), b.display()),
             Request::Info(a) => format!("info\t{}", a.display()),
+            Request::Frames(a, b) => format!("frames\t{}\t{}", a.display(), b.display()),
             Request::Baseline(a, b, f) => {
                 format!("baseline\t{}\t{}\t{f}", a.display(), b.display())
             }

@@ -34,10 +34,36 @@ impl Drop for Writer {
     }
 }
 
-pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
-    let too_large = || "the image is too large for a WebP (16383 pixels a side)".to_string();
+/// libwebp's settings for `target`.
+fn config(target: &Target) -> Result<webp::WebPConfig, String> {
+    let quality = target.quality.unwrap_or(DEFAULT_QUALITY) as f32;
+    let mut config = std::mem::MaybeUninit::<webp::WebPConfig>::uninit();
+    // SAFETY: WebPConfigInitInternal fills the whole struct; it is read only on success.
+    let mut config = unsafe {
+        if webp::WebPConfigInitInternal(
+            config.as_mut_ptr(),
+            webp::WebPPreset::WEBP_PRESET_DEFAULT,
+            quality,
+            webp::WEBP_ENCODER_ABI_VERSION as c_int,
+        ) == 0
+        {
+            return Err("the WebP encoder could not be set up".into());
+        }
+        config.assume_init()
+    };
+    config.lossless = target.lossless.into();
+    config.method = target.effort.into();
+    // SAFETY: a fully initialised config.
+    if unsafe { webp::WebPValidateConfig(&config) } == 0 {
+        return Err("the WebP settings are not valid".into());
+    }
+    Ok(config)
+}
+
+/// A picture holding a copy of `image`'s pixels (8-bit RGB, or RGBA when it has alpha).
+fn picture(image: &DynamicImage, lossless: bool) -> Result<Picture, String> {
     if image.width() > 16383 || image.height() > 16383 {
-        return Err(too_large());
+        return Err("the image is too large for a WebP (16383 pixels a side)".into());
     }
     let (w, h) = (image.width() as c_int, image.height() as c_int);
     let alpha = image.color().has_alpha();
@@ -54,32 +80,10 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
             &converted
         }
     };
-    let quality = target.quality.unwrap_or(DEFAULT_QUALITY) as f32;
-    // SAFETY (this block): every struct is initialised by libwebp's own init function
-    // before use; `pixels` holds h rows of w pixels of 3 or 4 bytes and outlives the
-    // import, which copies it; the writer's buffer is read before it is cleared.
+    let mut picture = std::mem::MaybeUninit::<webp::WebPPicture>::uninit();
+    // SAFETY: WebPPictureInitInternal fills the struct (read only on success); the import
+    // copies `pixels`, which hold h rows of w pixels of 3 or 4 bytes.
     unsafe {
-        let mut config = std::mem::MaybeUninit::<webp::WebPConfig>::uninit();
-        if webp::WebPConfigInitInternal(
-            config.as_mut_ptr(),
-            webp::WebPPreset::WEBP_PRESET_DEFAULT,
-            quality,
-            webp::WEBP_ENCODER_ABI_VERSION as c_int,
-        ) == 0
-        {
-            return Err("the WebP encoder could not be set up".into());
-        }
-        let mut config = config.assume_init();
-        config.lossless = target.lossless.into();
-        config.method = target.effort.into();
-        if target.lossless {
-            // In lossless mode the quality is the effort spent compressing.
-            config.quality = quality;
-        }
-        if webp::WebPValidateConfig(&config) == 0 {
-            return Err("the WebP settings are not valid".into());
-        }
-        let mut picture = std::mem::MaybeUninit::<webp::WebPPicture>::uninit();
         if webp::WebPPictureInitInternal(
             picture.as_mut_ptr(),
             webp::WEBP_ENCODER_ABI_VERSION as c_int,
@@ -90,7 +94,7 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         let mut picture = Picture(picture.assume_init());
         picture.0.width = w;
         picture.0.height = h;
-        picture.0.use_argb = target.lossless.into();
+        picture.0.use_argb = lossless.into();
         let imported = match alpha {
             true => webp::WebPPictureImportRGBA(&mut picture.0, pixels.as_ptr(), w * 4),
             false => webp::WebPPictureImportRGB(&mut picture.0, pixels.as_ptr(), w * 3),
@@ -98,7 +102,17 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         if imported == 0 {
             return Err("the image could not be handed to the WebP encoder".into());
         }
-        let mut writer = std::mem::MaybeUninit::<webp::WebPMemoryWriter>::uninit();
+        Ok(picture)
+    }
+}
+
+pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
+    let config = config(target)?;
+    let mut picture = picture(image, target.lossless)?;
+    let mut writer = std::mem::MaybeUninit::<webp::WebPMemoryWriter>::uninit();
+    // SAFETY: the writer is initialised before use and its buffer read before it is
+    // cleared (on drop); the picture and config are initialised.
+    let bitstream = unsafe {
         webp::WebPMemoryWriterInit(writer.as_mut_ptr());
         let mut writer = Writer(writer.assume_init());
         picture.0.writer = Some(webp::WebPMemoryWrite);
@@ -109,11 +123,85 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
                 picture.0.error_code
             ));
         }
-        let bitstream = std::slice::from_raw_parts(writer.0.mem, writer.0.size).to_vec();
-        match (&meta.icc, &meta.exif) {
-            (None, None) => Ok(bitstream),
-            (icc, exif) => with_chunks(&bitstream, icc.as_deref(), exif.as_deref()),
+        std::slice::from_raw_parts(writer.0.mem, writer.0.size).to_vec()
+    };
+    match (&meta.icc, &meta.exif) {
+        (None, None) => Ok(bitstream),
+        (icc, exif) => with_chunks(&bitstream, icc.as_deref(), exif.as_deref()),
+    }
+}
+
+/// An animated WebP of `frames` (each with its delay in milliseconds), looping forever.
+pub fn encode_animation(
+    frames: &[(DynamicImage, u32)],
+    target: &Target,
+) -> Result<Vec<u8>, String> {
+    struct Encoder(*mut webp::WebPAnimEncoder);
+    impl Drop for Encoder {
+        fn drop(&mut self) {
+            // SAFETY: created by WebPAnimEncoderNewInternal, deleted once.
+            unsafe { webp::WebPAnimEncoderDelete(self.0) }
         }
+    }
+    let (first, _) = frames
+        .first()
+        .ok_or("an animation needs at least one frame")?;
+    let (w, h) = (first.width() as c_int, first.height() as c_int);
+    let config = config(target)?;
+    let failed = |encoder: &Encoder| {
+        // SAFETY: a live encoder; the message is a NUL-terminated string it owns.
+        let message = unsafe { std::ffi::CStr::from_ptr(webp::WebPAnimEncoderGetError(encoder.0)) };
+        format!(
+            "the WebP animation encoder failed: {}",
+            message.to_string_lossy()
+        )
+    };
+    // SAFETY (this block): the options are initialised by libwebp before use; every picture
+    // is initialised and outlives the call that reads it; the assembled data is copied out
+    // and freed once with WebPFree.
+    unsafe {
+        let mut options = std::mem::MaybeUninit::<webp::WebPAnimEncoderOptions>::uninit();
+        if webp::WebPAnimEncoderOptionsInitInternal(
+            options.as_mut_ptr(),
+            webp::WEBP_MUX_ABI_VERSION as c_int,
+        ) == 0
+        {
+            return Err("the WebP animation encoder could not be set up".into());
+        }
+        let mut options = options.assume_init();
+        options.anim_params.loop_count = 0;
+        let encoder = Encoder(webp::WebPAnimEncoderNewInternal(
+            w,
+            h,
+            &options,
+            webp::WEBP_MUX_ABI_VERSION as c_int,
+        ));
+        if encoder.0.is_null() {
+            return Err("the WebP animation encoder could not be set up".into());
+        }
+        let mut timestamp: c_int = 0;
+        for (image, delay) in frames {
+            let mut picture = picture(image, target.lossless)?;
+            if webp::WebPAnimEncoderAdd(encoder.0, &mut picture.0, timestamp, &config) == 0 {
+                return Err(failed(&encoder));
+            }
+            timestamp = timestamp.saturating_add((*delay).min(i32::MAX as u32) as c_int);
+        }
+        if webp::WebPAnimEncoderAdd(encoder.0, std::ptr::null_mut(), timestamp, std::ptr::null())
+            == 0
+        {
+            return Err(failed(&encoder));
+        }
+        let mut data = webp::WebPData {
+            bytes: std::ptr::null(),
+            size: 0,
+        };
+        if webp::WebPAnimEncoderAssemble(encoder.0, &mut data) == 0 || data.bytes.is_null() {
+            return Err(failed(&encoder));
+        }
+        let bytes = std::slice::from_raw_parts(data.bytes, data.size).to_vec();
+        webp::WebPFree(data.bytes as *mut _);
+        Ok(bytes)
     }
 }
 
