@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
-# generated inputs, in one run, then one PDF task of the JPEG set through the local stack, and
-# writes BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
+# generated inputs, in one run, then `folio convert` beside libvips and ImageMagick, then one
+# PDF task of the JPEG set through the local stack, and writes BENCHMARKS.md. BENCH_SCALE=quick
+# runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/system-deps.sh"
 "$ROOT/scripts/venv.sh" "$ROOT/scripts/bench/requirements.txt" "$ROOT/.venv-bench"
-# Debian's ImageMagick (a `convert` elsewhere on PATH may be something else).
-if ! dpkg -s imagemagick >/dev/null 2>&1; then
-  log "installing imagemagick"
+# Debian's ImageMagick (a `convert` elsewhere on PATH may be something else) and libvips.
+missing=()
+dpkg -s imagemagick >/dev/null 2>&1 || missing+=(imagemagick)
+dpkg -s libvips-tools >/dev/null 2>&1 || missing+=(libvips-tools)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq imagemagick >/dev/null
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 log "criterion: the engine on generated images (target/criterion has the details)"
-cargo bench --quiet -p folio-shared --bench pdf_engine
+cargo bench --quiet -p folio-engine --bench pdf_engine --bench convert_engine
 log "building folio (release)"
 cargo build --quiet --release -p folio-cli
 WORK="${BENCH_DIR:-$STATE_DIR/bench}"
@@ -21,6 +25,16 @@ SCALE="${BENCH_SCALE:-full}"
 "$ROOT/.venv-bench/bin/python" "$ROOT/scripts/bench/pdf_bench.py" \
   --folio "$CARGO_TARGET_DIR/release/folio" \
   --img2pdf "$ROOT/.venv-bench/bin/img2pdf" \
+  --magick /usr/bin/convert \
+  --work "$WORK" \
+  --scale "$SCALE" \
+  --report "$ROOT/BENCHMARKS.md"
+
+log "conversions beside libvips and ImageMagick"
+"$ROOT/.venv-bench/bin/python" "$ROOT/scripts/bench/convert_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --vips /usr/bin/vips \
+  --vipsthumbnail /usr/bin/vipsthumbnail \
   --magick /usr/bin/convert \
   --work "$WORK" \
   --scale "$SCALE" \

@@ -568,3 +568,25 @@ fn animations_stay_animated_into_gif_and_webp_and_give_their_first_frame_elsewhe
     );
     assert_eq!(pillow::compare(&png, &source).max, 0);
 }
+
+#[test]
+fn heic_and_avif_are_refused_naming_the_format() {
+    let ftyp = |major: &[u8; 4], compatible: &[u8; 4]| {
+        let mut v = 20u32.to_be_bytes().to_vec();
+        v.extend_from_slice(b"ftyp");
+        v.extend_from_slice(major);
+        v.extend_from_slice(&[0, 0, 0, 0]);
+        v.extend_from_slice(compatible);
+        v.extend_from_slice(&[0; 64]);
+        v
+    };
+    for (file, word) in [
+        (ftyp(b"heic", b"mif1"), "HEIC"),
+        (ftyp(b"mif1", b"heic"), "HEIC"),
+        (ftyp(b"avif", b"mif1"), "AVIF"),
+    ] {
+        let err = convert::convert(&file, &plan(Format::Jpg), &Limits::default()).unwrap_err();
+        assert!(matches!(err, ConvertError::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains(word), "{err}");
+    }
+}

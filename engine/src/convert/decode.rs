@@ -234,8 +234,11 @@ pub fn animation(
     use image::AnimationDecoder;
     let frames = match pdf::sniff(data)? {
         Kind::Raster(ImageFormat::Gif) => {
-            let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(data))
-                .map_err(|e| e.to_string())?;
+            // As for a still GIF: a file without any colour table shows gray levels.
+            let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(gif::with_colour_table(
+                data.to_vec(),
+            )))
+            .map_err(|e| e.to_string())?;
             let (w, h) = decoder.dimensions();
             check_size(w.into(), h.into(), limits)?;
             decoder.into_frames()

@@ -454,7 +454,41 @@ pub(crate) enum Kind {
     Raster(image::ImageFormat),
 }
 
+/// The brands of an ISO base media file (HEIF, AVIF): its major brand and the compatible
+/// ones of its leading `ftyp` box.
+fn ftyp_brands(data: &[u8]) -> Vec<&[u8]> {
+    if data.get(4..8) != Some(b"ftyp") {
+        return Vec::new();
+    }
+    let size = data
+        .get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .min(data.len());
+    let mut brands = Vec::new();
+    if let Some(major) = data.get(8..12) {
+        brands.push(major);
+    }
+    let mut at = 16;
+    while at + 4 <= size {
+        brands.push(&data[at..at + 4]);
+        at += 4;
+    }
+    brands
+}
+
 pub(crate) fn sniff(data: &[u8]) -> Result<Kind, String> {
+    let brands = ftyp_brands(data);
+    if brands.iter().any(|b| matches!(*b, b"avif" | b"avis")) {
+        return Err("AVIF images are not supported yet".to_string());
+    }
+    if brands.iter().any(|b| {
+        matches!(
+            *b,
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1"
+        )
+    }) {
+        return Err("HEIC/HEIF images are not supported: no HEVC decoder exists under a licence Folio can ship (libheif and libde265 are LGPL)".to_string());
+    }
     if data.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
     {
         return Ok(Kind::Jp2);

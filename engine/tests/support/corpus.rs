@@ -98,7 +98,32 @@ pub fn not_yet(name: &str) -> Option<&'static str> {
     })
 }
 
-pub fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every image of the corpus, sorted, with its name (the path below the corpus, with `/`).
+/// Fails when the corpus looks incomplete: the tests that use it must not pass on a part.
+pub fn all_files() -> Vec<(String, PathBuf)> {
+    let root = corpus_dir();
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    all.sort();
+    assert!(
+        all.len() > 300,
+        "the corpus at {} looks incomplete: {} files",
+        root.display(),
+        all.len()
+    );
+    all.into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (name, path)
+        })
+        .collect()
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {

@@ -34,20 +34,19 @@ pub fn encode(
         } else {
             8
         };
-        let samples: Vec<u8> = match bits {
-            16 => image
-                .as_bytes()
-                .chunks_exact(2)
-                .flat_map(|s| u16::from_ne_bytes([s[0], s[1]]).to_be_bytes())
-                .collect(),
-            _ => image.as_bytes().to_vec(),
+        let idat = match bits {
+            // PNG stores samples big-endian; the image holds them in the machine's order.
+            16 => {
+                let samples: Vec<u8> = image
+                    .as_bytes()
+                    .chunks_exact(2)
+                    .flat_map(|s| u16::from_ne_bytes([s[0], s[1]]).to_be_bytes())
+                    .collect();
+                deflate_rows_at(&samples, w, colors, bits, level)
+            }
+            _ => deflate_rows_at(image.as_bytes(), w, colors, bits, level),
         };
-        (
-            color_type,
-            bits,
-            deflate_rows_at(&samples, w, colors, bits, level),
-            None,
-        )
+        (color_type, bits, idat, None)
     };
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::with_capacity(13);

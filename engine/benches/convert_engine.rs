@@ -1,0 +1,71 @@
+//! Criterion benchmarks of the conversion engine on a generated photograph, one per common
+//! path: JPEG to a thumbnail (DCT-scaled decode, Lanczos3), PNG to JPEG, JPEG to WebP, JPEG
+//! to PNG. Run by `make bench`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use folio_engine::convert::{self, Format, Plan, Resize, Target};
+use folio_engine::pdf::Limits;
+use image::{DynamicImage, Rgb, RgbImage};
+
+fn picture(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let n = x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503);
+        Rgb([
+            (x / 8 + (n & 15)) as u8,
+            (y / 6 + (n >> 4 & 15)) as u8,
+            ((x + y) / 10) as u8,
+        ])
+    })
+}
+
+fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    // Invariant: encoding an in-memory image to an in-memory buffer does not fail.
+    image
+        .write_to(&mut out, format)
+        .expect("encoding a benchmark image");
+    out.into_inner()
+}
+
+fn plan(format: Format, width: Option<u32>) -> Plan {
+    Plan {
+        resize: width.map(|w| Resize {
+            width: Some(w),
+            ..Resize::default()
+        }),
+        target: Target {
+            format,
+            ..Target::default()
+        },
+        ..Plan::default()
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let photo = DynamicImage::ImageRgb8(picture(2000, 1500));
+    let jpeg = encode(&photo, image::ImageFormat::Jpeg);
+    let png = encode(&photo, image::ImageFormat::Png);
+    let cases = [
+        ("jpeg to 256-wide jpeg", &jpeg, plan(Format::Jpg, Some(256))),
+        ("png to jpeg", &png, plan(Format::Jpg, None)),
+        ("jpeg to webp", &jpeg, plan(Format::Webp, None)),
+        ("jpeg to png", &jpeg, plan(Format::Png, None)),
+    ];
+    let mut group = c.benchmark_group("convert, 2000x1500");
+    group.sample_size(10);
+    for (name, data, plan) in cases {
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), data, |b, data| {
+            b.iter(|| {
+                convert::convert(data, &plan, &Limits::default())
+                    .expect("a valid benchmark image")
+                    .bytes
+                    .len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);
