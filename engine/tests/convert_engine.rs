@@ -458,6 +458,27 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
     };
     let err = convert::convert(&png, &page, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("page 2"), "{err}");
+    // Sizes a step would make are checked before anything is allocated.
+    let huge = Plan {
+        resize: Some(Resize {
+            width: Some(1_000_000),
+            enlarge: true,
+            ..Resize::default()
+        }),
+        ..plan(Format::Png)
+    };
+    let err = convert::convert(&png, &huge, &Limits::default()).unwrap_err();
+    assert!(matches!(err, ConvertError::TooLarge(_)), "{err}");
+    let tight = Limits {
+        max_side: 10,
+        ..Limits::default()
+    };
+    let turned = Plan {
+        rotate: 45.0,
+        ..plan(Format::Png)
+    };
+    let err = convert::convert(&png, &turned, &tight).unwrap_err();
+    assert!(err.to_string().contains("rotate"), "{err}");
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
         && plan.page == 1
         && let Some(frames) = decode::animation(data, limits).map_err(ConvertError::refused)?
     {
-        return animate(frames, plan);
+        return animate(frames, plan, limits);
     }
     let hints = Hints {
         page: plan.page - 1,
@@ -84,7 +84,7 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
         auto_orient: plan.auto_orient,
     };
     let raster = decode::decode(data, &hints, limits).map_err(ConvertError::refused)?;
-    let (image, meta) = process(raster, plan)?;
+    let (image, meta) = process(raster, plan, limits)?;
     let (width, height) = ops::size(&image);
     let encode_error = |reason: String| ConvertError::Encode {
         format: target.format.extension(),
@@ -117,7 +117,11 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
 }
 
 /// The operations and colour handling between decode and encode.
-fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), ConvertError> {
+fn process(
+    raster: Raster,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<(DynamicImage, Metadata), ConvertError> {
     let target = &plan.target;
     let Raster {
         mut image,
@@ -130,7 +134,7 @@ fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), Conv
     if plan.auto_orient {
         image = ops::orient(image, orientation);
     }
-    image = geometry(image, plan)?;
+    image = geometry(image, plan, limits)?;
     let keep_icc = target.format.has_icc() && !plan.strip;
     let icc = match icc {
         Some(profile) if !keep_icc => {
@@ -155,15 +159,29 @@ fn process(raster: Raster, plan: &Plan) -> Result<(DynamicImage, Metadata), Conv
     Ok((image, Metadata { icc, exif, dpi }))
 }
 
-/// Crop, resize, turn and mirror, as the plan asks.
-fn geometry(mut image: DynamicImage, plan: &Plan) -> Result<DynamicImage, ConvertError> {
+/// Crop, resize, turn and mirror, as the plan asks. Every size a step makes is checked
+/// against the limits before it is allocated (a resize with `enlarge`, or a free turn, can
+/// ask for far more pixels than the input had).
+fn geometry(
+    mut image: DynamicImage,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<DynamicImage, ConvertError> {
+    let fits = |(w, h): (u32, u32), what: &str| {
+        crate::pdf::check_size(w.into(), h.into(), limits)
+            .map_err(|reason| ConvertError::TooLarge(format!("{what}: {reason}")))
+    };
     if let Some(crop) = &plan.crop {
         let (x, y, w, h) = ops::crop_rect(crop, ops::size(&image)).map_err(ConvertError::Plan)?;
         image = image.crop_imm(x, y, w, h);
     }
     if let Some(resize) = &plan.resize {
+        let sizes = ops::resize_sizes(resize, ops::size(&image));
+        fits(sizes.scaled, "resize")?;
+        fits(sizes.canvas, "resize")?;
         image = ops::resize(image, resize, plan.background).map_err(ConvertError::Corrupt)?;
     }
+    fits(ops::rotated_size(ops::size(&image), plan.rotate), "rotate")?;
     image = ops::rotate(image, plan.rotate, plan.background);
     if plan.flip {
         image = image.flipv();
@@ -175,11 +193,18 @@ fn geometry(mut image: DynamicImage, plan: &Plan) -> Result<DynamicImage, Conver
 }
 
 /// An animation into an animated GIF or WebP, each frame through the plan's geometry.
-fn animate(frames: Vec<(image::RgbaImage, u32)>, plan: &Plan) -> Result<Converted, ConvertError> {
+fn animate(
+    frames: Vec<(image::RgbaImage, u32)>,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<Converted, ConvertError> {
     let target = &plan.target;
     let frames = frames
         .into_iter()
-        .map(|(frame, delay)| Ok((geometry(DynamicImage::ImageRgba8(frame), plan)?, delay)))
+        .map(|(frame, delay)| {
+            let image = geometry(DynamicImage::ImageRgba8(frame), plan, limits)?;
+            Ok((image, delay))
+        })
         .collect::<Result<Vec<_>, ConvertError>>()?;
     let (width, height) = frames.first().map_or((0, 0), |(f, _)| ops::size(f));
     let encode_error = |reason: String| ConvertError::Encode {

@@ -190,6 +190,23 @@ fn pad(image: DynamicImage, size: (u32, u32), background: Color) -> DynamicImage
     canvas
 }
 
+/// The size of an image of `size` turned by `degrees` (the canvas that holds it all).
+pub fn rotated_size((w, h): (u32, u32), degrees: f64) -> (u32, u32) {
+    let d = degrees.rem_euclid(360.0);
+    if d == 0.0 || d == 180.0 {
+        return (w, h);
+    }
+    if d == 90.0 || d == 270.0 {
+        return (h, w);
+    }
+    let (sin, cos) = d.to_radians().sin_cos();
+    let (w, h) = (w as f64, h as f64);
+    (
+        (w * cos.abs() + h * sin.abs()).ceil() as u32,
+        (w * sin.abs() + h * cos.abs()).ceil() as u32,
+    )
+}
+
 /// Turns `image` clockwise by `degrees`: right angles exactly; other angles by bilinear
 /// sampling onto a canvas that holds the whole turned image, corners filled with
 /// `background`.
@@ -208,12 +225,9 @@ pub fn rotate(image: DynamicImage, degrees: f64, background: Color) -> DynamicIm
         return image.rotate270();
     }
     let source = image.into_rgba8();
+    let (nw, nh) = rotated_size(source.dimensions(), d);
     let (w, h) = (source.width() as f64, source.height() as f64);
     let (sin, cos) = d.to_radians().sin_cos();
-    let (nw, nh) = (
-        (w * cos.abs() + h * sin.abs()).ceil() as u32,
-        (w * sin.abs() + h * cos.abs()).ceil() as u32,
-    );
     let mut out = image::RgbaImage::new(nw, nh);
     let (cx, cy) = (w / 2.0, h / 2.0);
     let (ncx, ncy) = (nw as f64 / 2.0, nh as f64 / 2.0);

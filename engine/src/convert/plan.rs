@@ -151,7 +151,7 @@ impl Color {
             "transparent" | "none" => return Ok(Color([0, 0, 0, 0])),
             _ => {}
         }
-        if let Some(hex) = t.strip_prefix('#') {
+        if let Some(hex) = t.strip_prefix('#').filter(|h| h.is_ascii()) {
             let nibble = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).map_err(|_| bad());
             let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
             return match hex.len() {
@@ -417,7 +417,9 @@ mod tests {
         assert_eq!(Color::parse("#10203040").unwrap(), Color([16, 32, 48, 64]));
         assert_eq!(Color::parse("1, 2, 3").unwrap(), Color([1, 2, 3, 255]));
         assert_eq!(Color::parse("Transparent").unwrap(), Color([0, 0, 0, 0]));
-        for bad in ["#12", "red-ish", "1,2", "300,0,0", "#gggggg"] {
+        for bad in [
+            "#12", "red-ish", "1,2", "300,0,0", "#gggggg", "#aéaa", "#ééé",
+        ] {
             assert!(Color::parse(bad).is_err(), "{bad}");
         }
     }
