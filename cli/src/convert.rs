@@ -177,8 +177,8 @@ pub fn run(args: &ConvertArgs) -> Result<Summary, String> {
             };
             let plan = args.plan(format)?;
             let data = read_input(input)?;
-            let converted =
-                convert::convert(&data, &plan, &Limits::default()).map_err(|e| e.to_string())?;
+            let converted = convert::convert_owned(data, &plan, &Limits::default())
+                .map_err(|e| e.to_string())?;
             write_output(output, &converted.bytes)?;
             Ok(Summary {
                 converted: 1,
@@ -217,7 +217,7 @@ fn convert_all(files: &[PathBuf], dir: &Path, plan: &Plan) -> Summary {
                         .join(name)
                         .with_extension(plan.target.format.extension());
                     let result = read_input(input).and_then(|data| {
-                        let done = convert::convert(&data, plan, &Limits::default())
+                        let done = convert::convert_owned(data, plan, &Limits::default())
                             .map_err(|e| e.to_string())?;
                         write_output(&output, &done.bytes)
                     });

@@ -66,10 +66,51 @@ pub struct Converted {
 
 /// Converts the file `data` as `plan` says.
 pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
+    convert_input(Input::Borrowed(data), plan, limits)
+}
+
+/// [`convert`], taking the file's bytes: they are dropped as soon as they are decoded (or
+/// moved into the PDF unchanged), so the file and its pixels are not both held while the
+/// output is encoded.
+pub fn convert_owned(
+    data: Vec<u8>,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<Converted, ConvertError> {
+    convert_input(Input::Owned(data), plan, limits)
+}
+
+enum Input<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Input<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Input::Borrowed(b) => b,
+            Input::Owned(v) => v,
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Input::Borrowed(b) => b.to_vec(),
+            Input::Owned(v) => v,
+        }
+    }
+}
+
+fn convert_input(
+    input: Input<'_>,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<Converted, ConvertError> {
+    let data = input.bytes();
     plan.validate().map_err(ConvertError::Plan)?;
     let target = &plan.target;
     if target.format == Format::Pdf && copies_into_pdf(plan) {
-        return whole_file_pdf(data, plan, limits);
+        return whole_file_pdf(input.into_vec(), plan, limits);
     }
     if matches!(target.format, Format::Gif | Format::Webp)
         && plan.page == 1
@@ -84,6 +125,7 @@ pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, C
         auto_orient: plan.auto_orient,
     };
     let raster = decode::decode(data, &hints, limits).map_err(ConvertError::refused)?;
+    drop(input);
     let (image, meta) = process(raster, plan, limits)?;
     let (width, height) = ops::size(&image);
     let encode_error = |reason: String| ConvertError::Encode {
@@ -256,9 +298,9 @@ fn pdf_options(plan: &Plan, limits: &Limits) -> PdfOptions {
     }
 }
 
-fn whole_file_pdf(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
+fn whole_file_pdf(data: Vec<u8>, plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
     let options = pdf_options(plan, limits);
-    let prepared = crate::pdf::prepare_image(0, data.to_vec(), &options).map_err(|e| match e {
+    let prepared = crate::pdf::prepare_image(0, data, &options).map_err(|e| match e {
         crate::pdf::PdfError::Image { reason, .. } => ConvertError::refused(reason),
         other => ConvertError::Corrupt(other.to_string()),
     })?;
