@@ -188,14 +188,36 @@ pub fn run(args: &ConvertArgs) -> Result<Summary, String> {
         Some(dir) => {
             let format = Format::parse(args.format.as_deref().unwrap_or("jpg"))?;
             let plan = args.plan(format)?;
+            let outputs = outputs(&args.files, dir, format)?;
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            Ok(convert_all(&args.files, dir, &plan))
+            Ok(convert_all(&args.files, &outputs, &plan))
         }
     }
 }
 
+/// Where each input goes in `dir`: `NAME.EXT`. Two inputs of one name (from two folders)
+/// would write one file, so that is refused before anything is converted.
+fn outputs(files: &[PathBuf], dir: &Path, format: Format) -> Result<Vec<PathBuf>, String> {
+    let mut seen = std::collections::HashMap::new();
+    let mut outputs = Vec::with_capacity(files.len());
+    for input in files {
+        let name = input.file_stem().unwrap_or_default();
+        let output = dir.join(name).with_extension(format.extension());
+        if let Some(other) = seen.insert(output.clone(), input) {
+            return Err(format!(
+                "{} and {} would both be written to {}",
+                other.display(),
+                input.display(),
+                output.display()
+            ));
+        }
+        outputs.push(output);
+    }
+    Ok(outputs)
+}
+
 /// Converts every file into `dir` on every core; a progress bar on a terminal.
-fn convert_all(files: &[PathBuf], dir: &Path, plan: &Plan) -> Summary {
+fn convert_all(files: &[PathBuf], outputs: &[PathBuf], plan: &Plan) -> Summary {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len().max(1));
@@ -211,15 +233,13 @@ fn convert_all(files: &[PathBuf], dir: &Path, plan: &Plan) -> Summary {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(input) = files.get(i) else { break };
-                    let name = input.file_stem().unwrap_or_default();
-                    let output = dir
-                        .join(name)
-                        .with_extension(plan.target.format.extension());
+                    let (Some(input), Some(output)) = (files.get(i), outputs.get(i)) else {
+                        break;
+                    };
                     let result = read_input(input).and_then(|data| {
                         let done = convert::convert_owned(data, plan, &Limits::default())
                             .map_err(|e| e.to_string())?;
-                        write_output(&output, &done.bytes)
+                        write_output(output, &done.bytes)
                     });
                     match result {
                         Ok(()) => {

@@ -127,3 +127,23 @@ fn a_directory_run_converts_the_good_files_and_lists_the_bad_one() {
     }
     assert!(!d.join("thumbs/broken.webp").exists());
 }
+
+#[test]
+fn two_inputs_of_one_name_are_refused_before_anything_is_written() {
+    let d = dir();
+    std::fs::create_dir_all(d.join("a")).unwrap();
+    std::fs::create_dir_all(d.join("b")).unwrap();
+    png(&d.join("a/x.png"), 8, 8);
+    png(&d.join("b/x.png"), 8, 8);
+    let out = folio()
+        .args([
+            "convert", "-o", "out", "--format", "png", "a/x.png", "b/x.png",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("would both be written"), "{stderr}");
+    assert!(!d.join("out").exists());
+}
