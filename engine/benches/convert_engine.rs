@@ -2,30 +2,13 @@
 //! path: JPEG to a thumbnail (DCT-scaled decode, Lanczos3), PNG to JPEG, JPEG to WebP, JPEG
 //! to PNG. Run by `make bench`.
 
+use common::{encode, picture};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use folio_engine::convert::{self, Format, Plan, Resize, Target};
 use folio_engine::pdf::Limits;
-use image::{DynamicImage, Rgb, RgbImage};
+use image::DynamicImage;
 
-fn picture(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        let n = x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503);
-        Rgb([
-            (x / 8 + (n & 15)) as u8,
-            (y / 6 + (n >> 4 & 15)) as u8,
-            ((x + y) / 10) as u8,
-        ])
-    })
-}
-
-fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    // Invariant: encoding an in-memory image to an in-memory buffer does not fail.
-    image
-        .write_to(&mut out, format)
-        .expect("encoding a benchmark image");
-    out.into_inner()
-}
+mod common;
 
 fn plan(format: Format, width: Option<u32>) -> Plan {
     Plan {

@@ -1,29 +1,12 @@
 //! Criterion benchmarks of the images-to-PDF engine on generated images, one per path:
 //! JPEG pass-through, PNG copy, and the decode path (RGBA PNG). Run by `make bench`.
 
+use common::{encode, picture};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use folio_engine::pdf::{PdfBuilder, PdfOptions};
-use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{DynamicImage, Rgba, RgbaImage};
 
-fn picture(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        let n = x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503);
-        Rgb([
-            (x / 4 + (n & 15)) as u8,
-            (y / 3 + (n >> 4 & 15)) as u8,
-            ((x + y) / 5) as u8,
-        ])
-    })
-}
-
-fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    // Invariant: encoding an in-memory image to an in-memory buffer does not fail.
-    image
-        .write_to(&mut out, format)
-        .expect("encoding a benchmark image");
-    out.into_inner()
-}
+mod common;
 
 fn to_pdf(images: &[Vec<u8>]) -> u64 {
     let mut pdf = PdfBuilder::new(std::io::sink(), PdfOptions::default()).expect("a PDF writer");
