@@ -224,9 +224,9 @@ fn decode_svg(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, Str
 /// Most frames an animation may have.
 const MAX_FRAMES: usize = 10_000;
 
-/// The frames of an animated GIF or WebP, each whole (composited as a viewer shows it)
-/// with its delay in milliseconds; `None` for any other file, or an animation of one frame.
-/// All frames together stay within the decoding memory limit.
+/// The frames of a GIF (one or more) or of an animated WebP, each whole (composited as a
+/// viewer shows it) with its delay in milliseconds; `None` for any other file. All frames
+/// together stay within the decoding memory limit.
 pub fn animation(
     data: &[u8],
     limits: &Limits,
@@ -271,7 +271,18 @@ pub fn animation(
         }
         out.push((buffer, delay));
     }
-    Ok((out.len() > 1).then_some(out))
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// A single frame as a raster, as a still decode would give it.
+pub fn still(frame: image::RgbaImage) -> Raster {
+    Raster {
+        image: DynamicImage::ImageRgba8(frame),
+        icc: None,
+        orientation: 1,
+        dpi: (pdf::ximage::DEFAULT_DPI, pdf::ximage::DEFAULT_DPI),
+        exif: None,
+    }
 }
 
 /// A page as the PDF engine prepared it, decoded.
@@ -291,6 +302,17 @@ fn prepared(p: Prepared, limits: &Limits) -> Result<Raster, String> {
 fn ximage_pixels(x: &XImage, limits: &Limits) -> Result<(DynamicImage, Option<Vec<u8>>), String> {
     check_size(x.width.into(), x.height.into(), limits)?;
     let (w, h) = (x.width, x.height);
+    let profile = match &x.icc {
+        Some(p) if p.deflated => Some(inflate(&p.data, 16 << 20)?),
+        Some(p) => Some(p.data.clone()),
+        None => None,
+    };
+    // CMYK is turned into sRGB through the profile; other colour keeps it.
+    let (cmyk_profile, profile) = match x.color {
+        ColorSpace::Cmyk => (profile, None),
+        _ => (None, profile),
+    };
+    let cmyk_profile = cmyk_profile.as_deref();
     let (mut image, mut icc) = match &x.filter {
         Filter::Jpx { .. } => {
             let raster = jp2::decode_pixels(&x.data, limits)?;
@@ -304,42 +326,37 @@ fn ximage_pixels(x: &XImage, limits: &Limits) -> Result<(DynamicImage, Option<Ve
                 16 => samples.chunks_exact(2).map(|s| s[0]).collect(),
                 _ => samples,
             };
-            (
-                samples_image(w, h, &x.color, components, 8, samples, x.invert)?,
-                None,
-            )
+            let image = samples_image(
+                w,
+                h,
+                &x.color,
+                components,
+                8,
+                samples,
+                x.invert,
+                cmyk_profile,
+            )?;
+            (image, None)
         }
         Filter::Flate(p) => {
             let raw = unfilter(&x.data, w, p.colors, p.bits, limits)?;
-            (
-                samples_image(w, h, &x.color, p.colors, p.bits, raw, x.invert)?,
-                None,
-            )
+            let image = samples_image(
+                w,
+                h,
+                &x.color,
+                p.colors,
+                p.bits,
+                raw,
+                x.invert,
+                cmyk_profile,
+            )?;
+            (image, None)
         }
         Filter::Fax(fax) => (DynamicImage::ImageLuma8(fax_pixels(x, fax)?), None),
         Filter::Jbig2 => (DynamicImage::ImageLuma8(jbig2_pixels(x)?), None),
     };
-    if let Some(profile) = &x.icc
-        && icc.is_none()
-    {
-        let data = match profile.deflated {
-            true => inflate(&profile.data, 16 << 20)?,
-            false => profile.data.clone(),
-        };
-        if x.color == ColorSpace::Cmyk {
-            // Colour went through sRGB in samples_image without it: redo with it.
-            image = match &x.filter {
-                Filter::Flate(p) => {
-                    let raw = unfilter(&x.data, w, p.colors, p.bits, limits)?;
-                    let cmyk = eight_bits(raw, p.bits);
-                    let rgb = colour::cmyk_to_srgb(&cmyk, x.invert, Some(&data));
-                    DynamicImage::ImageRgb8(buffer(w, h, rgb)?)
-                }
-                _ => image,
-            };
-        } else if colour::profile_fits(&data, image.color().channel_count() <= 2) {
-            icc = Some(data);
-        }
+    if icc.is_none() {
+        icc = profile.filter(|p| colour::profile_fits(p, image.color().channel_count() <= 2));
     }
     if let Some(mask) = &x.smask {
         let (alpha, _) = ximage_pixels(mask, limits)?;
@@ -349,7 +366,8 @@ fn ximage_pixels(x: &XImage, limits: &Limits) -> Result<(DynamicImage, Option<Ve
 }
 
 /// Samples of `bits` bits (1 to 16), `components` to a pixel, in a PDF colour space, as an
-/// image of 8 or 16 bits.
+/// image of 8 or 16 bits; CMYK through `cmyk_profile` when there is one.
+#[allow(clippy::too_many_arguments)]
 fn samples_image(
     w: u32,
     h: u32,
@@ -358,6 +376,7 @@ fn samples_image(
     bits: u8,
     raw: Vec<u8>,
     invert: bool,
+    cmyk_profile: Option<&[u8]>,
 ) -> Result<DynamicImage, String> {
     let samples = (w as usize) * (h as usize) * components as usize;
     Ok(match (color, bits) {
@@ -401,7 +420,8 @@ fn samples_image(
         (ColorSpace::Cmyk, _) => {
             let mut v = eight_bits(raw, bits);
             v.truncate(samples);
-            DynamicImage::ImageRgb8(buffer(w, h, colour::cmyk_to_srgb(&v, invert, None))?)
+            let rgb = colour::cmyk_to_srgb(&v, invert, cmyk_profile);
+            DynamicImage::ImageRgb8(buffer(w, h, rgb)?)
         }
         (ColorSpace::Lab, _) => {
             let mut v = eight_bits(raw, bits);

@@ -112,19 +112,25 @@ fn convert_input(
     if target.format == Format::Pdf && copies_into_pdf(plan) {
         return whole_file_pdf(input.into_vec(), plan, limits);
     }
-    if matches!(target.format, Format::Gif | Format::Webp)
-        && plan.page == 1
-        && let Some(frames) = decode::animation(data, limits).map_err(ConvertError::refused)?
-    {
-        return animate(frames, plan, limits);
-    }
-    let hints = Hints {
-        page: plan.page - 1,
-        // A crop is in the full image's pixels: no scaled decode then.
-        resize: plan.resize.filter(|_| plan.crop.is_none()),
-        auto_orient: plan.auto_orient,
+    // Into GIF or WebP, a GIF's (or animated WebP's) frames are read once: several stay an
+    // animation, one is the image.
+    let frames = match matches!(target.format, Format::Gif | Format::Webp) && plan.page == 1 {
+        true => decode::animation(data, limits).map_err(ConvertError::refused)?,
+        false => None,
     };
-    let raster = decode::decode(data, &hints, limits).map_err(ConvertError::refused)?;
+    let raster = match frames {
+        Some(frames) if frames.len() > 1 => return animate(frames, plan, limits),
+        Some(mut frames) => decode::still(frames.remove(0).0),
+        None => {
+            let hints = Hints {
+                page: plan.page - 1,
+                // A crop is in the full image's pixels: no scaled decode then.
+                resize: plan.resize.filter(|_| plan.crop.is_none()),
+                auto_orient: plan.auto_orient,
+            };
+            decode::decode(data, &hints, limits).map_err(ConvertError::refused)?
+        }
+    };
     drop(input);
     let (image, meta) = process(raster, plan, limits)?;
     let (width, height) = ops::size(&image);

@@ -1,10 +1,9 @@
 //! The EXIF orientation tag, read from a TIFF-structured EXIF block. Invalid values count
 //! as "no orientation" (a tag of 0 is common in the wild and must not fail a conversion).
 
-/// Orientation 1..=8 from the bytes of an EXIF block (starting at the TIFF header, after
-/// any `Exif\0\0` prefix), or `None`.
-pub fn orientation(tiff: &[u8]) -> Option<u8> {
-    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+/// Where the orientation tag's value sits in an EXIF block (starting at the TIFF header),
+/// and whether the block is big-endian.
+fn orientation_field(tiff: &[u8]) -> Option<(usize, bool)> {
     let big_endian = match tiff.get(..4)? {
         [b'I', b'I', 42, 0] => false,
         [b'M', b'M', 0, 42] => true,
@@ -32,42 +31,33 @@ pub fn orientation(tiff: &[u8]) -> Option<u8> {
         let entry = ifd + 2 + i * 12;
         if u16_at(entry)? == 0x0112 {
             // Type SHORT, count 1: the value sits in the first two bytes of the field.
-            let value = u16_at(entry + 8)?;
-            return (1..=8).contains(&value).then_some(value as u8);
+            tiff.get(entry + 8..entry + 10)?;
+            return Some((entry + 8, big_endian));
         }
     }
     None
 }
 
+/// Orientation 1..=8 from the bytes of an EXIF block (starting at the TIFF header, after
+/// any `Exif\0\0` prefix), or `None`.
+pub fn orientation(tiff: &[u8]) -> Option<u8> {
+    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let (at, big_endian) = orientation_field(tiff)?;
+    let b = [tiff[at], tiff[at + 1]];
+    let value = if big_endian {
+        u16::from_be_bytes(b)
+    } else {
+        u16::from_le_bytes(b)
+    };
+    (1..=8).contains(&value).then_some(value as u8)
+}
+
 /// Sets the orientation tag of an EXIF block (from its TIFF header on) to 1, in place, for
 /// an image that was turned upright. A block without the tag is left as it is.
 pub fn reset_orientation(tiff: &mut [u8]) {
-    let big_endian = match tiff.get(..4) {
-        Some([b'I', b'I', 42, 0]) => false,
-        Some([b'M', b'M', 0, 42]) => true,
-        _ => return,
-    };
-    let read = |b: &[u8], at: usize, n: usize| -> Option<u32> {
-        let bytes = b.get(at..at + n)?;
-        Some(bytes.iter().enumerate().fold(0u32, |acc, (i, &v)| {
-            let shift = if big_endian { 8 * (n - 1 - i) } else { 8 * i };
-            acc | (v as u32) << shift
-        }))
-    };
-    let Some(ifd) = read(tiff, 4, 4).map(|v| v as usize) else {
-        return;
-    };
-    let Some(entries) = read(tiff, ifd, 2) else {
-        return;
-    };
-    for i in 0..(entries as usize).min(512) {
-        let entry = ifd + 2 + i * 12;
-        if read(tiff, entry, 2) == Some(0x0112) && read(tiff, entry + 2, 2) == Some(3) {
-            if let Some(value) = tiff.get_mut(entry + 8..entry + 10) {
-                value.copy_from_slice(&if big_endian { [0, 1] } else { [1, 0] });
-            }
-            return;
-        }
+    if let Some((at, big_endian)) = orientation_field(tiff) {
+        let one = if big_endian { [0, 1] } else { [1, 0] };
+        tiff[at..at + 2].copy_from_slice(&one);
     }
 }
 

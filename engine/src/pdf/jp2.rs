@@ -210,33 +210,25 @@ pub(crate) fn decode_pixels(
     let samples = image.decode(&mut context).map_err(unreadable)?.data_u8();
     let short = || "the JPEG 2000 decoder gave too few samples".to_string();
     let icc = icc.map(|p| p.data);
-    Ok(match (color, alpha) {
-        (ColorSpace::Gray, false) => (
-            image::DynamicImage::ImageLuma8(
-                image::GrayImage::from_raw(width, height, samples).ok_or_else(short)?,
-            ),
-            icc,
-        ),
-        (ColorSpace::Gray, true) => (
-            image::DynamicImage::ImageLumaA8(
-                image::GrayAlphaImage::from_raw(width, height, samples).ok_or_else(short)?,
-            ),
-            icc,
-        ),
-        (ColorSpace::Rgb, false) => (
-            image::DynamicImage::ImageRgb8(
-                image::RgbImage::from_raw(width, height, samples).ok_or_else(short)?,
-            ),
-            icc,
-        ),
-        (ColorSpace::Rgb, true) => (
-            image::DynamicImage::ImageRgba8(
-                image::RgbaImage::from_raw(width, height, samples).ok_or_else(short)?,
-            ),
-            icc,
-        ),
+    let plain = |samples: Vec<u8>| {
+        let image =
+            match (&color, alpha) {
+                (ColorSpace::Gray, false) => image::GrayImage::from_raw(width, height, samples)
+                    .map(image::DynamicImage::from),
+                (ColorSpace::Gray, true) => image::GrayAlphaImage::from_raw(width, height, samples)
+                    .map(image::DynamicImage::from),
+                (_, false) => {
+                    image::RgbImage::from_raw(width, height, samples).map(image::DynamicImage::from)
+                }
+                (_, true) => image::RgbaImage::from_raw(width, height, samples)
+                    .map(image::DynamicImage::from),
+            };
+        image.ok_or_else(short)
+    };
+    Ok(match color {
+        ColorSpace::Gray | ColorSpace::Rgb => (plain(samples)?, icc),
         // CMYK (with or without opacity): into sRGB through its profile, if any.
-        (_, alpha) => {
+        _ => {
             let per = if alpha { 5 } else { 4 };
             let cmyk: Vec<u8> = samples
                 .chunks_exact(per)
