@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Debian packages: cmake and nasm to build the bundled libjpeg-turbo (with its SIMD code),
-# and what the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and to decode
-# reference images (OpenJPEG's opj_decompress, libtiff's tiffcp, jbig2dec); installed only when missing.
+# Debian packages: cmake, meson, ninja and nasm to build the bundled libjpeg-turbo and dav1d
+# (with their SIMD code), and what the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and to decode
+# reference images (OpenJPEG's opj_decompress, libtiff's tiffcp, jbig2dec, libavif's avifenc and
+# avifdec); installed only when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v nasm >/dev/null || missing+=(nasm)
+command -v meson >/dev/null || missing+=(meson)
+command -v ninja >/dev/null || missing+=(ninja-build)
 command -v qpdf >/dev/null || missing+=(qpdf)
 { command -v pdftocairo >/dev/null && command -v pdfinfo >/dev/null; } || missing+=(poppler-utils)
 command -v opj_decompress >/dev/null || missing+=(libopenjp2-tools)
 command -v tiffcp >/dev/null || missing+=(libtiff-tools)
 command -v jbig2dec >/dev/null || missing+=(jbig2dec)
+{ command -v avifenc >/dev/null && command -v avifdec >/dev/null; } || missing+=(libavif-bin)
 [ ${#missing[@]} -eq 0 ] && exit 0
 log "installing ${missing[*]}"
 sudo=""

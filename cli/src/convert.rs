@@ -21,7 +21,8 @@ pub struct ConvertArgs {
     /// Write every input into this directory, as NAME.EXT (EXT from --format).
     #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Output format: jpg, png, webp, gif, tiff, bmp, pdf. Default: the output's extension.
+    /// Output format: jpg, png, webp, avif, gif, tiff, bmp, pdf. Default: the output's
+    /// extension.
     #[arg(long)]
     pub format: Option<String>,
     #[arg(long, value_name = "W")]
@@ -34,7 +35,7 @@ pub struct ConvertArgs {
     /// Let a resize make the image larger than it is.
     #[arg(long)]
     pub enlarge: bool,
-    /// Quality, 1 to 100 (JPEG and WebP: 75 by default).
+    /// Quality, 1 to 100 (JPEG and WebP: 75 by default; AVIF: 50).
     #[arg(long, value_name = "Q")]
     pub quality: Option<u8>,
     /// Clockwise degrees; right angles are exact.
@@ -82,6 +83,9 @@ pub struct ConvertArgs {
     /// PNG as a palette of at most 256 colours.
     #[arg(long)]
     pub palette: bool,
+    /// AVIF encoder speed, 1 (slow, smallest) to 10 (fastest); 8 by default.
+    #[arg(long)]
+    pub speed: Option<u8>,
     /// A whole plan as JSON (the options above are applied on top of it).
     #[arg(long, value_name = "JSON")]
     pub plan: Option<String>,
@@ -131,6 +135,7 @@ impl ConvertArgs {
         plan.target.progressive |= self.progressive;
         plan.target.lossless |= self.lossless;
         plan.target.palette |= self.palette;
+        plan.target.speed = self.speed.unwrap_or(plan.target.speed);
         plan.rotate = if self.rotate != 0.0 {
             self.rotate
         } else {

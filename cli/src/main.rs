@@ -17,7 +17,7 @@ struct Cli {
 enum Command {
     /// Turn images into one PDF, one page an image, in the order given.
     Pdf(PdfArgs),
-    /// Convert images to JPEG, PNG, WebP, GIF, TIFF, BMP or PDF, resized, cropped, turned.
+    /// Convert images to JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or PDF, resized, cropped, turned.
     Convert(ConvertArgs),
     /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
     /// provisioning what it needs and driving the event functions from its queues.

@@ -41,6 +41,43 @@ fn one_file_to_another_by_extension() {
 }
 
 #[test]
+fn png_to_avif_and_back() {
+    let d = dir();
+    png(&d.join("in.png"), 80, 60);
+    for args in [
+        [
+            "convert",
+            "in.png",
+            "out.avif",
+            "--speed",
+            "10",
+            "--quality",
+            "60",
+        ],
+        [
+            "convert", "out.avif", "back.png", "--width", "40", "--fit", "inside",
+        ],
+    ] {
+        let out = folio().args(args).current_dir(&d).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(std::fs::read(d.join("out.avif")).unwrap()[4..12] == *b"ftypavif");
+    let back = image::open(d.join("back.png")).unwrap();
+    assert_eq!((back.width(), back.height()), (40, 30));
+    let out = folio()
+        .args(["convert", "in.png", "x.avif", "--speed", "11"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("speed"));
+}
+
+#[test]
 fn a_refused_input_exits_1_with_one_line_and_leaves_nothing() {
     let d = dir();
     std::fs::write(d.join("bad.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();

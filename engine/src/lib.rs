@@ -5,6 +5,7 @@
 //! - [`convert`]: one image in, one image out, in another format, size or orientation;
 //!   it decodes through the PDF engine's readers, so both accept the same files.
 
+mod avif;
 pub mod convert;
 pub mod pdf;
 mod turbo;

@@ -30,6 +30,7 @@ fn targets() -> Vec<(&'static str, Target)> {
         ("jpg", t(Format::Jpg, |_| {})),
         ("webp", t(Format::Webp, |_| {})),
         ("lossless.webp", t(Format::Webp, |t| t.lossless = true)),
+        ("avif", t(Format::Avif, |_| {})),
         ("gif", t(Format::Gif, |_| {})),
         ("tiff", t(Format::Tiff, |_| {})),
         ("bmp", t(Format::Bmp, |_| {})),
@@ -38,7 +39,7 @@ fn targets() -> Vec<(&'static str, Target)> {
 }
 
 /// Lossy outputs are held to what Pillow's own encoder loses on the same pixels (JPEG and
-/// WebP at quality 75, GIF quantised to 256 colours with Floyd-Steinberg dithering, after
+/// WebP at quality 75, AVIF at 50, GIF quantised to 256 colours with Floyd-Steinberg dithering, after
 /// the same choice of transparent pixels): their mean difference from the lossless output
 /// may be at most `factor` times Pillow's, plus `plus`. GIF is looser: Folio's palettes
 /// come from Wu's quantiser in Oklab, Pillow's from median cut in RGB, and their
@@ -51,11 +52,28 @@ fn lossy_limit(format: &str, pillow_mean: f64) -> f64 {
     }
 }
 
+/// AVIF of graphics of at most 256 colours (bilevel scans, palettes, posterised grays,
+/// drawn test charts): libaom, behind Pillow's AVIF, codes them with AV1's palette and
+/// screen-content tools, near losslessly; rav1e, Folio's encoder, has no palette coding
+/// and rings at their hard edges. At the default quality 50 their mean difference stays
+/// under this. (On photographs the two are even: see BENCHMARKS.md.)
+const FEW_COLOURS_AVIF_LIMIT: f64 = 5.0;
+
+fn few_colours(png: &std::path::Path) -> bool {
+    let image = image::open(png).unwrap().to_rgba8();
+    let mut seen = std::collections::HashSet::new();
+    image.pixels().all(|p| {
+        seen.insert(p.0);
+        seen.len() <= 256
+    })
+}
+
 /// The lossy format a target's output is, if it is one.
 fn lossy(target: &str) -> Option<&'static str> {
     match target {
         "jpg" => Some("jpg"),
         "webp" => Some("webp"),
+        "avif" => Some("avif"),
         "gif" => Some("gif"),
         _ => None,
     }
@@ -193,7 +211,7 @@ fn every_file_the_pdf_engine_converts_converts_to_every_target() {
             ));
         }
     }
-    for (o, answer) in others.iter().zip(other_answers) {
+    for ((o, answer), base) in others.iter().zip(other_answers).zip(&bases) {
         let d = match answer {
             Ok(words) => pillow::diff(words),
             Err(e) => {
@@ -205,7 +223,10 @@ fn every_file_the_pdf_engine_converts_converts_to_every_target() {
         match lossy(o.target) {
             Some(format) => {
                 let pillow_mean: f64 = words[4].parse().unwrap();
-                let limit = lossy_limit(format, pillow_mean);
+                let mut limit = lossy_limit(format, pillow_mean);
+                if format == "avif" && few_colours(base) {
+                    limit = limit.max(FEW_COLOURS_AVIF_LIMIT);
+                }
                 worst.push((
                     format!("{} -> {} (Pillow's: {pillow_mean:.2})", o.name, o.target),
                     d.mean,

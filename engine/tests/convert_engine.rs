@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use folio_engine::convert::encode::{Metadata, jpeg};
 use folio_engine::convert::{self, Color, ConvertError, Crop, Fit, Format, Plan, Resize, Target};
@@ -13,12 +13,7 @@ use support::pillow::{self, Request};
 use support::*;
 
 fn work_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "folio-convert-tests/{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::work_dir("folio-convert-tests")
 }
 
 fn plan(format: Format) -> Plan {
@@ -32,13 +27,7 @@ fn plan(format: Format) -> Plan {
 }
 
 fn run(data: &[u8], plan: &Plan) -> convert::Converted {
-    convert::convert(data, plan, &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn save(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
+    run_plan(data, plan)
 }
 
 /// A smooth picture with detail: gradients and a few hard edges.

@@ -66,6 +66,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         arithmetic: true,
         ..JpegCoding::dct(8, 80)
     };
+    seeds.extend(avif_seeds());
     seeds.extend([
         (
             "lossless 12-bit JPEG".into(),
@@ -81,6 +82,44 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         ),
     ]);
     seeds
+}
+
+/// AVIFs: Folio's own (alpha, 4:2:0) and libavif's grid of 10-bit tiles with alpha, turned.
+fn avif_seeds() -> Vec<(String, Vec<u8>)> {
+    let picture = image::RgbaImage::from_fn(128, 128, |x, y| {
+        image::Rgba([
+            x as u8 * 2,
+            y as u8 * 2,
+            (x + y) as u8,
+            if x < 64 { 255 } else { 90 },
+        ])
+    });
+    let png = encode(
+        &image::DynamicImage::ImageRgba8(picture),
+        image::ImageFormat::Png,
+    );
+    let to_avif = Plan {
+        target: Target {
+            format: Format::Avif,
+            ..Target::default()
+        },
+        ..Plan::default()
+    };
+    let folio = convert::convert(&png, &to_avif, &Limits::default())
+        .unwrap()
+        .bytes;
+    let dir = work_dir("folio-robustness");
+    let source = save(&dir, "source.png", &png);
+    let grid = avifenc(
+        &dir,
+        &source,
+        "grid.avif",
+        &["-g", "2x2", "-d", "10", "--irot", "1"],
+    );
+    vec![
+        ("Folio's AVIF".into(), folio),
+        ("libavif's grid AVIF".into(), std::fs::read(grid).unwrap()),
+    ]
 }
 
 /// Mutations of each seed. A release run of 2000 rounds (46 000 files) found no panic either.

@@ -72,6 +72,17 @@ pub fn decode(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, Str
         Kind::Jp2 => prepared(jp2::prepare(data.to_vec(), limits, None)?, limits),
         Kind::Jbig2 => prepared(pdf::jbig2::prepare(data)?, limits),
         Kind::Svg => decode_svg(data, hints, limits),
+        Kind::Avif => {
+            let decoded = crate::avif::decode(data, limits)?;
+            Ok(Raster {
+                image: decoded.image,
+                icc: decoded.icc,
+                // AVIF's turn and mirror are applied by the reader, as HEIF requires.
+                orientation: 1,
+                dpi: (pdf::ximage::DEFAULT_DPI, pdf::ximage::DEFAULT_DPI),
+                exif: decoded.exif,
+            })
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The conversion engine: any input the PDF engine accepts, decoded by the same front end,
-//! through the plan's operations, into JPEG, PNG, WebP, GIF, TIFF, BMP or PDF.
+//! through the plan's operations, into JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or PDF.
 //!
 //! A conversion is a [`Plan`]: decode (upright unless asked not to; JPEGs scaled down in
 //! the DCT when the resize allows it), then crop, resize, turn, mirror, then colour (sRGB
@@ -143,6 +143,7 @@ fn convert_input(
         Format::Jpg => encode::jpeg::encode(&image, target, &meta),
         Format::Png => encode::png::encode(&image, target, &meta, [r, g, b]),
         Format::Webp => encode::webp::encode(&image, target, &meta),
+        Format::Avif => encode::avif::encode(&image, target, &meta),
         Format::Gif => encode::gif::encode(
             &[encode::gif::Frame {
                 image: &image,

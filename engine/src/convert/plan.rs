@@ -206,6 +206,7 @@ pub enum Format {
     Jpg,
     Png,
     Webp,
+    Avif,
     Gif,
     Tiff,
     Bmp,
@@ -220,6 +221,7 @@ impl Format {
             "jpg" | "jpeg" | "jpe" => Format::Jpg,
             "png" => Format::Png,
             "webp" => Format::Webp,
+            "avif" => Format::Avif,
             "gif" => Format::Gif,
             "tif" | "tiff" => Format::Tiff,
             "bmp" => Format::Bmp,
@@ -230,7 +232,7 @@ impl Format {
 
     pub fn parse(name: &str) -> Result<Format, String> {
         Format::from_extension(&format!(".{name}")).ok_or_else(|| {
-            format!("{name:?} is not a target format (jpg, png, webp, gif, tiff, bmp, pdf)")
+            format!("{name:?} is not a target format (jpg, png, webp, avif, gif, tiff, bmp, pdf)")
         })
     }
 
@@ -239,6 +241,7 @@ impl Format {
             Format::Jpg => "jpg",
             Format::Png => "png",
             Format::Webp => "webp",
+            Format::Avif => "avif",
             Format::Gif => "gif",
             Format::Tiff => "tiff",
             Format::Bmp => "bmp",
@@ -250,12 +253,12 @@ impl Format {
     pub fn has_alpha(self) -> bool {
         matches!(
             self,
-            Format::Png | Format::Webp | Format::Gif | Format::Tiff | Format::Pdf
+            Format::Png | Format::Webp | Format::Avif | Format::Gif | Format::Tiff | Format::Pdf
         )
     }
 
-    /// Whether Folio writes an ICC profile into the format (TIFF could hold one; Folio
-    /// turns TIFF output into sRGB instead, for now).
+    /// Whether Folio writes an ICC profile into the format (TIFF and AVIF could hold one;
+    /// Folio turns their pixels into sRGB instead, for now).
     pub fn has_icc(self) -> bool {
         matches!(self, Format::Jpg | Format::Png | Format::Webp | Format::Pdf)
     }
@@ -263,17 +266,21 @@ impl Format {
 
 /// The output format and its encoder's settings; settings that do not apply to the format
 /// are ignored. The defaults are libvips's where a user would compare the two.
+/// rav1e's speed when none is asked (see BENCHMARKS.md for the measurements behind it).
+pub const AVIF_DEFAULT_SPEED: u8 = 8;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Target {
     pub format: Format,
-    /// 1 to 100, for JPEG, lossy WebP and the PDF's decoded images (75 for JPEG and WebP,
-    /// as libvips; the PDF keeps decoded images lossless unless it is given).
+    /// 1 to 100, for JPEG, lossy WebP, AVIF and the PDF's decoded images (75 for JPEG and
+    /// WebP, 50 for AVIF, as libvips; the PDF keeps decoded images lossless unless it is
+    /// given).
     pub quality: Option<u8>,
     /// JPEG: progressive scans.
     pub progressive: bool,
-    /// JPEG: chroma subsampling, `auto` (4:2:0 below quality 90, 4:4:4 from it, as
-    /// libvips), `420`, `422` or `444`.
+    /// JPEG and AVIF: chroma subsampling, `auto` (4:2:0 below quality 90, 4:4:4 from it,
+    /// as libvips), `420`, `422` (JPEG only) or `444`.
     pub subsampling: Subsampling,
     /// JPEG: optimised Huffman tables (smaller files, a little slower; off, as libvips).
     pub optimize_coding: bool,
@@ -290,6 +297,8 @@ pub struct Target {
     pub lossless: bool,
     /// WebP: effort, 0 (fast) to 6 (small); 4, as libvips.
     pub effort: u8,
+    /// AVIF: encoder speed, 1 (slow, small) to 10 (fast).
+    pub speed: u8,
     /// TIFF: `none` (as libvips), `deflate` or `lzw`.
     pub tiff_compression: TiffCompression,
 }
@@ -308,6 +317,7 @@ impl Default for Target {
             dither: 1.0,
             lossless: false,
             effort: 4,
+            speed: AVIF_DEFAULT_SPEED,
             tiff_compression: TiffCompression::None,
         }
     }
@@ -358,6 +368,18 @@ impl Plan {
                 "effort: {} is not within 0 to 6",
                 self.target.effort
             ));
+        }
+        if !(1..=10).contains(&self.target.speed) {
+            return Err(format!(
+                "speed: {} is not within 1 to 10",
+                self.target.speed
+            ));
+        }
+        if self.target.format == Format::Avif && self.target.subsampling == Subsampling::S422 {
+            return Err(
+                "subsampling: 422 is not available for AVIF (auto, 420 or 444; browsers do not decode AV1's 4:2:2)"
+                    .into(),
+            );
         }
         if !(2..=256).contains(&self.target.colours) {
             return Err(format!(

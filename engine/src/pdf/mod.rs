@@ -390,6 +390,27 @@ pub fn prepare_image(
             vec![Page::Raster(prepared)]
         }
         Kind::Svg => vec![Page::Vector(svg::prepare(&data, &limits).map_err(refused)?)],
+        Kind::Avif => {
+            // Decoded: the limits apply to the size its `ispe` property states, before any
+            // pixel is decoded.
+            let decoded = crate::avif::decode(&data, &limits).map_err(refused)?;
+            let channels = if decoded.image.color().has_color() {
+                3
+            } else {
+                1
+            };
+            let mut image = raster::encode(decoded.image, options.jpeg_quality);
+            image.icc = decoded.icc.map(|data| ximage::Icc {
+                components: channels,
+                data,
+                deflated: false,
+            });
+            vec![Page::Raster(Prepared {
+                image,
+                dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),
+                orientation: 1,
+            })]
+        }
     };
     Ok(PreparedImage { pages })
 }
@@ -447,6 +468,7 @@ pub fn prepare_pipelined(
 }
 
 pub(crate) enum Kind {
+    Avif,
     Jbig2,
     Jp2,
     Svg,
@@ -479,7 +501,7 @@ fn ftyp_brands(data: &[u8]) -> Vec<&[u8]> {
 pub(crate) fn sniff(data: &[u8]) -> Result<Kind, String> {
     let brands = ftyp_brands(data);
     if brands.iter().any(|b| matches!(*b, b"avif" | b"avis")) {
-        return Err("AVIF images are not supported yet".to_string());
+        return Ok(Kind::Avif);
     }
     if brands.iter().any(|b| {
         matches!(

@@ -7,8 +7,9 @@ Reads lines of tab-separated paths on standard input:
                    the largest difference and the largest mean over the frames
   upright A B   -> like compare, with A's EXIF orientation applied and B as it is
   baseline A B F -> "ok W H MAX MEAN PILLOW_MEAN": A against B, and Pillow's own encoding
-                   of B in format F (JPEG or WebP at quality 75, GIF dithered to 256
-                   colours) against B: what a reference encoder loses on the same pixels
+                   of B in format F (JPEG or WebP at quality 75, AVIF at 50, GIF dithered
+                   to 256 colours) against B: what a reference encoder loses on the same
+                   pixels
 and answers one line each, in order ("error MESSAGE" when Pillow cannot read a file).
 """
 import hashlib
@@ -42,6 +43,8 @@ def pillow_encoding(b, fmt):
         over_white(b).save(out, "JPEG", quality=75)
     elif fmt == "webp":
         b.convert("RGBA").save(out, "WEBP", quality=75, method=4)
+    elif fmt == "avif":
+        b.convert("RGBA").save(out, "AVIF", quality=50)
     else:
         # What a GIF can show: pixels under half opacity transparent, the others opaque,
         # blended over white first.

@@ -585,3 +585,39 @@ pub fn plain_tiff(
     file.extend_from_slice(pixels);
     file
 }
+
+/// `avifenc` (libavif with libaom, at speed 8) on `source`, into `dir/name`, with `args`.
+pub fn avifenc(dir: &Path, source: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    run(tool("avifenc")
+        .args(["-s", "8"])
+        .args(args)
+        .arg(source)
+        .arg(&out));
+    out
+}
+
+/// A fresh directory for one test's files.
+pub fn work_dir(purpose: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(purpose)
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `bytes` to `dir/name`.
+pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Converts with the default limits; panics with the refusal.
+pub fn run_plan(
+    data: &[u8],
+    plan: &folio_engine::convert::Plan,
+) -> folio_engine::convert::Converted {
+    folio_engine::convert::convert(data, plan, &folio_engine::pdf::Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,5 +1,6 @@
 //! The encoders, one module a format; PDF goes through the PDF engine (see the parent).
 
+pub mod avif;
 pub mod gif;
 pub mod jpeg;
 pub mod png;
