@@ -83,7 +83,7 @@ fn lossy(target: &str) -> Option<&'static str> {
 /// sRGB for targets that do not carry the ICC profile.
 fn base(target: &str) -> &'static str {
     match target {
-        "jpg" | "webp" | "lossless.webp" => "png",
+        "jpg" | "webp" | "lossless.webp" | "tiff" => "png",
         _ => "srgb.png",
     }
 }

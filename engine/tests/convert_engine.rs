@@ -253,7 +253,7 @@ fn cmyk_jpegs_come_out_as_their_colours_not_a_negative() {
 }
 
 #[test]
-fn icc_profiles_are_kept_in_jpeg_png_and_webp_and_applied_for_gif() {
+fn icc_profiles_are_kept_in_jpeg_png_webp_and_tiff_and_dropped_by_strip() {
     let dir = work_dir();
     for source_name in ["pillow/icc_profile.png", "pillow/icc_profile_big.jpg"] {
         let source = corpus(source_name);
@@ -261,7 +261,7 @@ fn icc_profiles_are_kept_in_jpeg_png_and_webp_and_applied_for_gif() {
         let profile = pillow::file_info(&src)
             .icc
             .expect("the source has a profile");
-        for format in [Format::Jpg, Format::Png, Format::Webp] {
+        for format in [Format::Jpg, Format::Png, Format::Webp, Format::Tiff] {
             let out = save(&dir, "out", &run(&source, &plan(format)).bytes);
             assert_eq!(
                 pillow::file_info(&out).icc.as_deref(),

@@ -257,10 +257,13 @@ impl Format {
         )
     }
 
-    /// Whether Folio writes an ICC profile into the format (TIFF and AVIF could hold one;
-    /// Folio turns their pixels into sRGB instead, for now).
+    /// Whether Folio writes an ICC profile into the format (AVIF could hold one; Folio
+    /// turns its pixels into sRGB instead, for now).
     pub fn has_icc(self) -> bool {
-        matches!(self, Format::Jpg | Format::Png | Format::Webp | Format::Pdf)
+        matches!(
+            self,
+            Format::Jpg | Format::Png | Format::Webp | Format::Tiff | Format::Pdf
+        )
     }
 }
 

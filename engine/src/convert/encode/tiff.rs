@@ -1,11 +1,13 @@
 //! TIFF by the tiff crate: 8 or 16-bit gray or RGB, with alpha, uncompressed (as libvips),
-//! Deflate or LZW, with its resolution.
+//! Deflate or LZW, with its resolution and ICC profile.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::DynamicImage;
+use tiff::encoder::TiffValue;
 use tiff::encoder::{Compression, DeflateLevel, Rational, TiffEncoder, colortype};
-use tiff::tags::ResolutionUnit;
+use tiff::tags::{ResolutionUnit, Tag, Type};
 
 use super::super::plan::{Target, TiffCompression};
 use super::Metadata;
@@ -34,6 +36,17 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
             img.resolution(ResolutionUnit::Inch, rational(x));
             img.x_resolution(rational(x));
             img.y_resolution(rational(y));
+            if image.color().has_alpha() {
+                // Unassociated alpha: without the tag, readers guess what the last sample is.
+                img.encoder()
+                    .write_tag(Tag::ExtraSamples, 2u16)
+                    .map_err(|e| e.to_string())?;
+            }
+            if let Some(icc) = &meta.icc {
+                img.encoder()
+                    .write_tag(Tag::IccProfile, Undefined(icc))
+                    .map_err(|e| e.to_string())?;
+            }
             img.write_data($data).map_err(|e| e.to_string())
         }};
     }
@@ -48,4 +61,20 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         other => write!(colortype::RGBA16, other.to_rgba16().as_raw()),
     }?;
     Ok(out.into_inner())
+}
+
+/// Bytes of TIFF's UNDEFINED type, as the ICC profile tag is written.
+struct Undefined<'a>(&'a [u8]);
+
+impl TiffValue for Undefined<'_> {
+    const BYTE_LEN: u8 = 1;
+    const FIELD_TYPE: Type = Type::UNDEFINED;
+
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.0)
+    }
 }
