@@ -33,6 +33,12 @@ fn targets() -> Vec<(&'static str, Target)> {
         ("avif", t(Format::Avif, |_| {})),
         ("gif", t(Format::Gif, |_| {})),
         ("tiff", t(Format::Tiff, |_| {})),
+        (
+            "jpeg.tiff",
+            t(Format::Tiff, |t| {
+                t.tiff_compression = folio_engine::convert::plan::TiffCompression::Jpeg
+            }),
+        ),
         ("bmp", t(Format::Bmp, |_| {})),
         ("pdf", t(Format::Pdf, |_| {})),
     ]
@@ -74,6 +80,7 @@ fn lossy(target: &str) -> Option<&'static str> {
         "jpg" => Some("jpg"),
         "webp" => Some("webp"),
         "avif" => Some("avif"),
+        "jpeg.tiff" => Some("jpg"),
         "gif" => Some("gif"),
         _ => None,
     }
@@ -83,7 +90,7 @@ fn lossy(target: &str) -> Option<&'static str> {
 /// sRGB for targets that do not carry the ICC profile.
 fn base(target: &str) -> &'static str {
     match target {
-        "jpg" | "webp" | "lossless.webp" | "tiff" => "png",
+        "jpg" | "webp" | "lossless.webp" | "tiff" | "jpeg.tiff" => "png",
         _ => "srgb.png",
     }
 }

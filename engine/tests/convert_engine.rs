@@ -91,14 +91,19 @@ fn every_target_decodes_to_the_source_exactly_or_within_pillows_own_loss() {
         let d = pillow::diff(answer.as_ref().unwrap_or_else(|e| panic!("{name}: {e}")));
         assert_eq!(d.max, 0, "{name} is lossless: {d:?}");
     }
+    let jpeg_tiff = lossless(Format::Tiff, |t| {
+        t.tiff_compression = convert::plan::TiffCompression::Jpeg
+    });
     let lossy = [
-        ("out.jpg", Format::Jpg, "jpg"),
-        ("out.webp", Format::Webp, "webp"),
-        ("out.gif", Format::Gif, "gif"),
+        ("out.jpg", plan(Format::Jpg), "jpg"),
+        ("out.webp", plan(Format::Webp), "webp"),
+        ("out.gif", plan(Format::Gif), "gif"),
+        // JPEG in TIFF, read back by libtiff (through Pillow).
+        ("jpeg.tiff", jpeg_tiff.clone(), "jpg"),
     ];
     let paths: Vec<PathBuf> = lossy
         .iter()
-        .map(|(name, format, _)| save(&dir, name, &run(&png, &plan(*format)).bytes))
+        .map(|(name, p, _)| save(&dir, name, &run(&png, p).bytes))
         .collect();
     let requests: Vec<Request> = paths
         .iter()
@@ -113,6 +118,21 @@ fn every_target_decodes_to_the_source_exactly_or_within_pillows_own_loss() {
             "{name}: mean difference {ours:.2}, Pillow's encoder {pillows:.2}"
         );
     }
+    // A JPEG-compressed TIFF has no alpha: transparency goes over white.
+    let rgba = DynamicImage::ImageRgba8(RgbaImage::from_pixel(8, 8, Rgba([0, 0, 0, 0])));
+    let out = run(&encode(&rgba, image::ImageFormat::Png), &jpeg_tiff);
+    let back = save(&dir, "clear.tiff", &out.bytes);
+    let info = pillow::file_info(&back);
+    assert_eq!(info.mode, "RGB", "{info:?}");
+    let white = save(
+        &dir,
+        "white.png",
+        &encode(
+            &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([255; 3]))),
+            image::ImageFormat::Png,
+        ),
+    );
+    assert!(pillow::compare(&back, &white).max <= 2);
     // The PDF: one page of the picture's size at 96 dpi, and qpdf finds nothing wrong.
     let pdf = Pdf::from_bytes(run(&png, &plan(Format::Pdf)).bytes);
     assert_eq!(pdf.page_sizes(), vec![(72.0, 48.0)]);

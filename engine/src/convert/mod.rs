@@ -192,7 +192,7 @@ fn process(
         }
         other => other,
     };
-    if !target.format.has_alpha() {
+    if !target.has_alpha() {
         image = ops::flatten(image, plan.background);
     }
     let exif = match exif {

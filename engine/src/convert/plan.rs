@@ -269,6 +269,15 @@ impl Format {
 
 /// The output format and its encoder's settings; settings that do not apply to the format
 /// are ignored. The defaults are libvips's where a user would compare the two.
+impl Target {
+    /// Whether the output keeps transparency: the format's, but a JPEG-compressed TIFF's
+    /// pixels are JPEG's.
+    pub fn has_alpha(&self) -> bool {
+        self.format.has_alpha()
+            && !(self.format == Format::Tiff && self.tiff_compression == TiffCompression::Jpeg)
+    }
+}
+
 /// rav1e's speed when none is asked (see BENCHMARKS.md for the measurements behind it).
 pub const AVIF_DEFAULT_SPEED: u8 = 8;
 
@@ -302,7 +311,8 @@ pub struct Target {
     pub effort: u8,
     /// AVIF: encoder speed, 1 (slow, small) to 10 (fast).
     pub speed: u8,
-    /// TIFF: `none` (as libvips), `deflate` or `lzw`.
+    /// TIFF: `none` (as libvips), `deflate`, `lzw` or `jpeg` (at `quality`, with
+    /// `subsampling`; no alpha: transparency goes over the background).
     pub tiff_compression: TiffCompression,
 }
 
@@ -346,6 +356,7 @@ pub enum TiffCompression {
     None,
     Deflate,
     Lzw,
+    Jpeg,
 }
 
 impl Plan {

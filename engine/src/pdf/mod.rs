@@ -14,6 +14,7 @@ mod objects;
 pub mod placement;
 pub(crate) mod png;
 pub(crate) mod raster;
+mod read_ahead;
 pub mod svg;
 pub(crate) mod tiff;
 pub(crate) mod tiff_raw;
@@ -327,6 +328,19 @@ impl PreparedImage {
             None => (0, 0),
         }
     }
+
+    /// The bytes its pages hold (image data and soft masks), what waiting to be written
+    /// costs in memory.
+    pub fn held_bytes(&self) -> usize {
+        let image = |x: &XImage| x.data.len() + x.smask.as_ref().map_or(0, |m| m.data.len());
+        self.pages
+            .iter()
+            .map(|page| match page {
+                Page::Raster(p) => image(&p.image),
+                Page::Vector(_) => 0,
+            })
+            .sum()
+    }
 }
 
 enum Page {
@@ -417,8 +431,11 @@ pub fn prepare_image(
 
 /// Prepares images `0..count` on `threads` threads, each reading its image with `read` and
 /// preparing it, and hands the results to `take` in order, as they are ready: reading and
-/// preparing overlap writing. Each thread holds at most one finished image ahead, so memory
-/// stays near two images per thread. `take` returns `false` to stop early.
+/// preparing overlap writing. Read-ahead is bounded by bytes, not by images: no image is
+/// read while those prepared and not yet written hold [`READ_AHEAD_BYTES`] or more, except
+/// the one the writer needs next, so memory stays near the budget plus one image per
+/// thread, however many and however large the files are. `take` returns `false` to stop
+/// early.
 pub fn prepare_pipelined(
     count: usize,
     threads: usize,
@@ -431,12 +448,17 @@ pub fn prepare_pipelined(
         index,
         reason: "the image could not be processed (internal error)".into(),
     };
+    let budget = read_ahead::Budget::new(READ_AHEAD_BYTES);
+    let budget = &budget;
     std::thread::scope(|scope| {
         let receivers: Vec<_> = (0..threads)
             .map(|first| {
                 let (sender, receiver) = std::sync::mpsc::sync_channel(1);
                 scope.spawn(move || {
                     for index in (first..count).step_by(threads) {
+                        if !budget.room_for(index) {
+                            return;
+                        }
                         // A panic in a decoder is that image's failure, not the process's
                         // (nothing is shared between images to leave half-changed).
                         let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -445,8 +467,10 @@ pub fn prepare_pipelined(
                                 .and_then(|data| prepare_image(index, data, options))
                         }))
                         .unwrap_or_else(|_| Err(internal(index)));
+                        let held = prepared.as_ref().map_or(0, PreparedImage::held_bytes);
+                        budget.hold(held);
                         // The taker stopped: no more images are wanted.
-                        if sender.send(prepared).is_err() {
+                        if sender.send((prepared, held)).is_err() {
                             return;
                         }
                     }
@@ -455,17 +479,25 @@ pub fn prepare_pipelined(
             })
             .collect();
         for index in 0..count {
-            let prepared = receivers[index % threads]
+            let (prepared, held) = receivers[index % threads]
                 .recv()
-                .unwrap_or_else(|_| Err(internal(index)));
-            if !take(index, prepared) {
+                .unwrap_or_else(|_| (Err(internal(index)), 0));
+            let more = take(index, prepared);
+            budget.written(index, held);
+            if !more {
                 break;
             }
         }
-        // Dropping the receivers tells the threads still working to stop.
+        // Dropping the receivers and closing the budget tell the threads still working to
+        // stop.
+        budget.close();
         drop(receivers);
     });
 }
+
+/// How many bytes of prepared images may wait to be written. Copied JPEGs are their file's
+/// size; decoded images their compressed data.
+pub const READ_AHEAD_BYTES: usize = 16 << 20;
 
 pub(crate) enum Kind {
     Avif,

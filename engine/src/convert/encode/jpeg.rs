@@ -13,6 +13,18 @@ use crate::turbo::{Handle, tj};
 /// libvips's default quality.
 pub const DEFAULT_QUALITY: u8 = 75;
 
+/// The chroma subsampling a JPEG of `target` gets: `None` for gray; `auto` resolved (4:2:0
+/// below quality 90, 4:4:4 from it).
+pub fn chroma(gray: bool, target: &Target) -> Option<Subsampling> {
+    let quality = target.quality.unwrap_or(DEFAULT_QUALITY);
+    match (gray, target.subsampling) {
+        (true, _) => None,
+        (false, Subsampling::Auto) if quality >= 90 => Some(Subsampling::S444),
+        (false, Subsampling::Auto) => Some(Subsampling::S420),
+        (false, chosen) => Some(chosen),
+    }
+}
+
 /// Encodes 8-bit gray or RGB (other layouts are brought to one of those first).
 pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
     let quality = target.quality.unwrap_or(DEFAULT_QUALITY);
@@ -37,12 +49,11 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         return Err(too_large());
     }
     let pitch = width * channels;
-    let subsampling = match (gray, target.subsampling) {
-        (true, _) => tj::TJSAMP_TJSAMP_GRAY,
-        (false, Subsampling::Auto) if quality >= 90 => tj::TJSAMP_TJSAMP_444,
-        (false, Subsampling::Auto | Subsampling::S420) => tj::TJSAMP_TJSAMP_420,
-        (false, Subsampling::S422) => tj::TJSAMP_TJSAMP_422,
-        (false, Subsampling::S444) => tj::TJSAMP_TJSAMP_444,
+    let subsampling = match chroma(gray, target) {
+        None => tj::TJSAMP_TJSAMP_GRAY,
+        Some(Subsampling::S420 | Subsampling::Auto) => tj::TJSAMP_TJSAMP_420,
+        Some(Subsampling::S422) => tj::TJSAMP_TJSAMP_422,
+        Some(Subsampling::S444) => tj::TJSAMP_TJSAMP_444,
     };
     let handle = Handle::compressor()?;
     handle.set(tj::TJPARAM_TJPARAM_QUALITY, quality.into())?;
