@@ -651,7 +651,7 @@ mod tests {
     #[test]
     fn filtered_rows_come_back() {
         let pixels: Vec<u8> = (0..(6 * 5 * 3)).map(|i| (i * 53 % 241) as u8).collect();
-        let deflated = pdf::raster::deflate_rows(&pixels, 6, 3, 8);
+        let deflated = pdf::raster::deflate_rows(pixels.clone(), 6, 3, 8);
         assert_eq!(
             unfilter(&deflated, 6, 3, 8, &Limits::default()).unwrap(),
             pixels

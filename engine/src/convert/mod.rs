@@ -141,7 +141,7 @@ fn convert_input(
     let [r, g, b, _] = plan.background.0;
     let bytes = match target.format {
         Format::Jpg => encode::jpeg::encode(&image, target, &meta),
-        Format::Png => encode::png::encode(&image, target, &meta, [r, g, b]),
+        Format::Png => encode::png::encode(image, target, &meta, [r, g, b]),
         Format::Webp => encode::webp::encode(&image, target, &meta),
         Format::Avif => encode::avif::encode(&image, target, &meta),
         Format::Gif => encode::gif::encode(

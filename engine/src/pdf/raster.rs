@@ -140,7 +140,7 @@ pub(super) fn plain(
 ) -> XImage {
     let colors = color.components();
     XImage {
-        data: deflate_rows(&pixels, width, colors, bits),
+        data: deflate_rows(pixels, width, colors, bits),
         width,
         height,
         color,
@@ -197,32 +197,48 @@ pub(super) fn with_alpha(
 /// Filters each row with the PNG filter that leaves the smallest residuals (the heuristic
 /// libpng and Pillow use: least sum of absolute signed bytes) and deflates the result with
 /// libdeflate.
-pub fn deflate_rows(pixels: &[u8], width: u32, colors: u8, bits: u8) -> Vec<u8> {
+pub fn deflate_rows(pixels: Vec<u8>, width: u32, colors: u8, bits: u8) -> Vec<u8> {
     deflate_rows_at(pixels, width, colors, bits, DEFLATE_LEVEL)
 }
 
-/// [`deflate_rows`] at libdeflate level `level` (0 to 12; higher is clamped).
-pub fn deflate_rows_at(pixels: &[u8], width: u32, colors: u8, bits: u8, level: i32) -> Vec<u8> {
+/// [`deflate_rows`] at libdeflate level `level` (0 to 12; higher is clamped). The rows are
+/// filtered in the pixels' own buffer, grown by a byte a row (the filter type), from the
+/// last row up: each row's filtered bytes land at or after where it lay, so the row above
+/// it is still unfiltered when it is needed. No second copy of the image is made.
+pub fn deflate_rows_at(
+    mut pixels: Vec<u8>,
+    width: u32,
+    colors: u8,
+    bits: u8,
+    level: i32,
+) -> Vec<u8> {
     let bpp = (colors as usize * bits as usize).div_ceil(8).max(1);
-    let row = (width as usize * colors as usize * bits as usize).div_ceil(8);
-    let rows = pixels.len() / row.max(1);
-    let mut filtered = Vec::with_capacity(rows * (row + 1));
+    let row = (width as usize * colors as usize * bits as usize)
+        .div_ceil(8)
+        .max(1);
+    let rows = pixels.len() / row;
+    pixels.truncate(rows * row);
+    pixels.resize(rows * (row + 1), 0);
     // One candidate per filter type (None, Sub, Up, Average, Paeth).
     let mut candidates = [(); 5].map(|_| vec![0u8; row]);
     let zeros = vec![0u8; row];
-    let mut above: &[u8] = &zeros;
-    for current in pixels.chunks_exact(row.max(1)) {
+    for y in (0..rows).rev() {
+        let current = &pixels[y * row..(y + 1) * row];
+        let above = match y {
+            0 => &zeros[..],
+            _ => &pixels[(y - 1) * row..y * row],
+        };
         filter_row(current, above, bpp, &mut candidates);
         let (kind, best) = candidates
             .iter()
             .enumerate()
             .min_by_key(|(_, c)| cost(c))
             .unwrap_or((4, &candidates[4]));
-        filtered.push(kind as u8);
-        filtered.extend_from_slice(best);
-        above = current;
+        let at = y * (row + 1);
+        pixels[at] = kind as u8;
+        pixels[at + 1..at + 1 + row].copy_from_slice(best);
     }
-    zlib_at(&filtered, level)
+    zlib_at(&pixels, level)
 }
 
 /// libdeflate's level for decoded images. Deflating is two thirds of the time a decoded
@@ -371,7 +387,7 @@ mod tests {
     #[test]
     fn filtered_rows_round_trip() {
         let pixels: Vec<u8> = (0..(5 * 4 * 3)).map(|i| (i * 37 % 251) as u8).collect();
-        let data = deflate_rows(&pixels, 5, 3, 8);
+        let data = deflate_rows(pixels.clone(), 5, 3, 8);
         assert_eq!(unfilter(&data, 15, 3), pixels);
     }
 

@@ -11,7 +11,7 @@ use crate::pdf::raster::deflate_rows_at;
 /// Encodes the image; with a palette, partly transparent pixels are blended over
 /// `background`.
 pub fn encode(
-    image: &DynamicImage,
+    image: DynamicImage,
     target: &Target,
     meta: &Metadata,
     background: [u8; 3],
@@ -19,8 +19,9 @@ pub fn encode(
     let (w, h) = (image.width(), image.height());
     let level = target.compression.into();
     let (color_type, bits, idat, palette) = if target.palette {
-        let q = quant::quantise(image, target.colours, target.dither, background);
-        let idat = deflate_rows_at(&q.indices, w, 1, 8, level);
+        let mut q = quant::quantise(&image, target.colours, target.dither, background);
+        drop(image);
+        let idat = deflate_rows_at(std::mem::take(&mut q.indices), w, 1, 8, level);
         (3u8, 8u8, idat, Some(q))
     } else {
         let (color_type, colors) = match image.color().channel_count() {
@@ -34,18 +35,15 @@ pub fn encode(
         } else {
             8
         };
-        let idat = match bits {
+        let mut samples = image.into_bytes();
+        if bits == 16 {
             // PNG stores samples big-endian; the image holds them in the machine's order.
-            16 => {
-                let samples: Vec<u8> = image
-                    .as_bytes()
-                    .chunks_exact(2)
-                    .flat_map(|s| u16::from_ne_bytes([s[0], s[1]]).to_be_bytes())
-                    .collect();
-                deflate_rows_at(&samples, w, colors, bits, level)
+            for s in samples.chunks_exact_mut(2) {
+                let v = u16::from_ne_bytes([s[0], s[1]]);
+                s.copy_from_slice(&v.to_be_bytes());
             }
-            _ => deflate_rows_at(image.as_bytes(), w, colors, bits, level),
-        };
+        }
+        let idat = deflate_rows_at(samples, w, colors, bits, level);
         (color_type, bits, idat, None)
     };
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
