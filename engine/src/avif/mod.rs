@@ -115,6 +115,11 @@ fn decode_item(
             let mut canvas: Option<DynamicImage> = None;
             let mut tile_size = (0, 0);
             for (index, &tile) in tiles.iter().enumerate() {
+                // Tiles are coded images: a grid of grids (or of itself) is refused rather
+                // than followed.
+                if file.kind(tile) != ItemKind::Av1 {
+                    return Err("an AVIF grid tile is not an AV1 image".into());
+                }
                 let image = decode_item(file, tile, role, limits)?;
                 let canvas = canvas.get_or_insert_with(|| {
                     tile_size = (image.width(), image.height());
@@ -271,6 +276,7 @@ fn profile(colours: &[Colour]) -> Result<Option<Vec<u8>>, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::container::tests::b as plain_box;
     use super::*;
 
     #[test]
@@ -292,6 +298,41 @@ mod tests {
             ..centred
         };
         assert_eq!(crop_rect(&zero, 10, 8), None);
+    }
+
+    fn full_box(kind: &[u8; 4], version: u8, payload: &[u8]) -> Vec<u8> {
+        let mut body = vec![version, 0, 0, 0];
+        body.extend_from_slice(payload);
+        plain_box(kind, &body)
+    }
+
+    #[test]
+    fn a_grid_that_is_its_own_tile_is_refused_not_followed() {
+        // Item 1: a 1x1 grid of 64x64 whose one tile (`dimg`) is item 1 itself.
+        let grid = [0u8, 0, 0, 0, 0, 64, 0, 64];
+        let mut infe = vec![0, 1, 0, 0];
+        infe.extend_from_slice(b"grid\0");
+        let mut iinf = vec![0, 1];
+        iinf.extend_from_slice(&full_box(b"infe", 2, &infe));
+        // iloc v1: 4-byte offsets and lengths, no base; item 1 in idat at 0, 8 bytes.
+        let iloc = [
+            0x44, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 8,
+        ];
+        let ispe = full_box(b"ispe", 0, &[0, 0, 0, 64, 0, 0, 0, 64]);
+        let ipma = [0, 0, 0, 1, 0, 1, 1, 0x81];
+        let mut iprp = plain_box(b"ipco", &ispe);
+        iprp.extend_from_slice(&full_box(b"ipma", 0, &ipma));
+        let dimg = plain_box(b"dimg", &[0, 1, 0, 1, 0, 1]);
+        let mut meta = full_box(b"pitm", 0, &[0, 1]);
+        meta.extend_from_slice(&full_box(b"iinf", 0, &iinf));
+        meta.extend_from_slice(&full_box(b"iloc", 1, &iloc));
+        meta.extend_from_slice(&plain_box(b"iprp", &iprp));
+        meta.extend_from_slice(&full_box(b"iref", 0, &dimg));
+        meta.extend_from_slice(&plain_box(b"idat", &grid));
+        let mut file = plain_box(b"ftyp", b"avif\0\0\0\0avifmif1");
+        file.extend_from_slice(&full_box(b"meta", 0, &meta));
+        let err = decode(&file, &Limits::default()).err().unwrap();
+        assert!(err.contains("grid tile"), "{err}");
     }
 
     #[test]
