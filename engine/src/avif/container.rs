@@ -343,8 +343,17 @@ impl<'a> Container<'a> {
         self.kinds.get(&id).copied().unwrap_or(ItemKind::Other)
     }
 
-    pub fn properties(&self, id: u32) -> Properties {
-        self.properties.get(&id).cloned().unwrap_or_default()
+    /// An item's properties (none stated: all empty).
+    pub fn properties(&self, id: u32) -> &Properties {
+        static NONE: Properties = Properties {
+            size: None,
+            colours: Vec::new(),
+            quarter_turns: 0,
+            mirror: None,
+            clean_aperture: None,
+            auxiliary: None,
+        };
+        self.properties.get(&id).unwrap_or(&NONE)
     }
 
     /// The items that refer to `to` with a reference of `kind` (an alpha plane's `auxl`).
@@ -356,10 +365,10 @@ impl<'a> Container<'a> {
     }
 
     /// The items `from` refers to with a reference of `kind` (a grid's `dimg` tiles, in order).
-    pub fn referred(&self, kind: &[u8; 4], from: u32) -> Vec<u32> {
+    pub fn referred(&self, kind: [u8; 4], from: u32) -> Vec<u32> {
         self.references
             .iter()
-            .filter(|(k, f, _)| k == kind && *f == from)
+            .filter(|(k, f, _)| *k == kind && *f == from)
             .flat_map(|(_, _, to)| to.iter().copied())
             .collect()
     }
@@ -390,8 +399,8 @@ impl<'a> Container<'a> {
         Ok(out)
     }
 
-    /// The first item of the given kind that refers to the primary image by `cdsc`
-    /// (metadata describing it): its EXIF.
+    /// The EXIF item that describes the primary image (refers to it by `cdsc`), from its
+    /// TIFF header on.
     pub fn exif(&self) -> Option<Vec<u8>> {
         let id = self
             .referring(*b"cdsc", self.primary)

@@ -1,4 +1,4 @@
-//! AVIF input: the HEIF boxes read by Folio ([`container`]), the AV1 image decoded by rav1d
+//! AVIF input: the HEIF boxes read by Folio ([`container`]), the AV1 image decoded by dav1d
 //! ([`av1`]), its planes turned into RGB ([`yuv`]). A still image or the primary image of a
 //! sequence; a grid of tiles; an alpha plane (premultiplied or not); the clean aperture,
 //! turn and mirror the file asks every reader to apply; the colour it states, as an ICC
@@ -13,6 +13,7 @@ use moxcms::{
     CicpColorPrimaries, CicpProfile, ColorProfile, MatrixCoefficients, TransferCharacteristics,
 };
 
+use crate::convert::colour;
 use crate::pdf::{Limits, check_size};
 use container::{CleanAperture, Colour, Container, Grid, ItemKind, Properties};
 
@@ -34,9 +35,6 @@ const ALPHA_URNS: [&str; 2] = [
     "urn:mpeg:hevc:2015:auxid:1",
 ];
 
-/// At most this many tiles in a grid (256 x 256).
-const MAX_TILES: u32 = 65_536;
-
 pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
     let file = Container::parse(data)?;
     let primary = file.primary;
@@ -55,16 +53,20 @@ pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, String> {
     let alpha = file.referring(*b"auxl", primary).find(|&id| {
         file.properties(id)
             .auxiliary
-            .is_some_and(|urn| ALPHA_URNS.contains(&urn.as_str()))
+            .as_deref()
+            .is_some_and(|urn| ALPHA_URNS.contains(&urn))
     });
     if let Some(id) = alpha {
         let alpha = decode_item(&file, id, Role::Alpha, limits)?;
-        let premultiplied = file.referred(b"prem", primary).contains(&id);
+        let premultiplied = file.referred(*b"prem", primary).contains(&id);
         image = with_alpha(image, alpha, premultiplied)?;
     }
+    // A profile for other colours than the image has (gray against RGB) is not used.
+    let gray = !image.color().has_color();
+    let icc = profile(&properties.colours)?.filter(|p| colour::profile_fits(p, gray));
     Ok(Decoded {
-        image: transform(image, &properties),
-        icc: profile(&properties.colours)?,
+        image: transform(image, properties),
+        icc,
         exif: file.exif(),
     })
 }
@@ -95,16 +97,15 @@ fn decode_item(
                     }
                     yuv::to_image(&planes)
                 }
-                Role::Alpha => yuv::alpha(&planes),
+                Role::Alpha => yuv::gray_image(&planes),
             }
         }
         ItemKind::Grid => {
             let grid = Grid::parse(&file.data(id)?)?;
             check_size(grid.width.into(), grid.height.into(), limits)?;
-            let tiles = file.referred(b"dimg", id);
-            if grid.rows * grid.columns > MAX_TILES
-                || tiles.len() != (grid.rows * grid.columns) as usize
-            {
+            let tiles = file.referred(*b"dimg", id);
+            // At most 256 x 256 tiles: the grid states each count in a byte.
+            if tiles.len() != (grid.rows * grid.columns) as usize {
                 return Err(format!(
                     "the AVIF grid has {} tiles for {} rows and {} columns",
                     tiles.len(),

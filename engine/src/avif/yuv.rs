@@ -21,7 +21,6 @@ fn coefficients(matrix: u16) -> Option<(f32, f32)> {
 
 /// Samples of `depth` bits normalised: luma (or any full-range plane) to 0..1, chroma to
 /// -0.5..0.5.
-#[derive(Clone, Copy)]
 struct Range {
     luma_offset: f32,
     luma_scale: f32,
@@ -52,83 +51,87 @@ impl Range {
 
 /// The planes as 8-bit pixels (8-bit files) or 16-bit (deeper ones): gray when monochrome.
 pub fn to_image(planes: &Planes) -> Result<DynamicImage, String> {
-    let (w, h) = (planes.width, planes.height);
-    let range = Range::new(planes.depth, planes.full_range);
-    let deep = planes.depth > 8;
-    let out_max = if deep { 65535.0 } else { 255.0 };
-    let channels = if planes.monochrome { 1 } else { 3 };
-    let mut out = vec![0u16; w * h * channels];
-    let luma = &planes.planes[0];
     if planes.monochrome {
-        for (o, &y) in out.iter_mut().zip(luma) {
-            *o = quantise((y as f32 - range.luma_offset) * range.luma_scale, out_max);
-        }
-    } else {
-        let matrix = coefficients(planes.matrix);
-        let mut cb = vec![0f32; w];
-        let mut cr = vec![0f32; w];
-        for row in 0..h {
-            upsample_row(planes, 1, row, &mut cb);
-            upsample_row(planes, 2, row, &mut cr);
-            let ys = &luma[row * w..(row + 1) * w];
-            let pixels = out[row * w * 3..(row + 1) * w * 3].chunks_exact_mut(3);
-            for (((px, &y), &u), &v) in pixels.zip(ys).zip(&cb).zip(&cr) {
-                let luma = |s: f32| (s - range.luma_offset) * range.luma_scale;
-                let [r, g, b] = match matrix {
-                    Some((kr, kb)) => {
-                        let y = luma(y as f32);
-                        let u = (u - range.chroma_offset) * range.chroma_scale;
-                        let v = (v - range.chroma_offset) * range.chroma_scale;
-                        let r = y + 2.0 * (1.0 - kr) * v;
-                        let b = y + 2.0 * (1.0 - kb) * u;
-                        let g = (y - kr * r - kb * b) / (1.0 - kr - kb);
-                        [r, g, b]
-                    }
-                    // GBR: the planes hold G, B and R, each with luma's range.
-                    None => [luma(v), luma(y as f32), luma(u)],
-                };
-                px[0] = quantise(r, out_max);
-                px[1] = quantise(g, out_max);
-                px[2] = quantise(b, out_max);
-            }
-        }
+        return gray_image(planes);
     }
-    let (w, h) = (w as u32, h as u32);
-    let bad = || "the AV1 picture's planes do not match its size".to_string();
-    Ok(match (deep, planes.monochrome) {
-        (true, true) => DynamicImage::ImageLuma16(
-            ImageBuffer::<Luma<u16>, _>::from_raw(w, h, out).ok_or_else(bad)?,
+    let (w, h) = (planes.width as u32, planes.height as u32);
+    Ok(match planes.depth > 8 {
+        true => DynamicImage::ImageRgb16(
+            ImageBuffer::<Rgb<u16>, _>::from_raw(w, h, rgb(planes, to_16)).ok_or_else(mismatch)?,
         ),
-        (true, false) => DynamicImage::ImageRgb16(
-            ImageBuffer::<Rgb<u16>, _>::from_raw(w, h, out).ok_or_else(bad)?,
+        false => DynamicImage::ImageRgb8(
+            ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, rgb(planes, to_8)).ok_or_else(mismatch)?,
         ),
-        (false, mono) => {
-            let bytes: Vec<u8> = out.into_iter().map(|s| s as u8).collect();
-            match mono {
-                true => {
-                    DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, bytes).ok_or_else(bad)?)
-                }
-                false => {
-                    DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, bytes).ok_or_else(bad)?)
-                }
-            }
-        }
     })
 }
 
-/// An alpha plane (the luma of its picture, whatever its chroma), full range: 8-bit for an
-/// 8-bit picture, 16-bit for a deeper one.
-pub fn alpha(planes: &Planes) -> Result<DynamicImage, String> {
-    let gray = Planes {
-        monochrome: true,
-        planes: [planes.planes[0].clone(), Vec::new(), Vec::new()],
-        ..*planes
-    };
-    to_image(&gray)
+/// The luma plane alone, full range: a monochrome picture, or an alpha plane (whatever its
+/// chroma). 8-bit for an 8-bit picture, 16-bit for a deeper one.
+pub fn gray_image(planes: &Planes) -> Result<DynamicImage, String> {
+    let (w, h) = (planes.width as u32, planes.height as u32);
+    let range = Range::new(planes.depth, planes.full_range);
+    let luma = |y: &u16| (*y as f32 - range.luma_offset) * range.luma_scale;
+    let samples = planes.planes[0].iter().map(luma);
+    Ok(match planes.depth > 8 {
+        true => DynamicImage::ImageLuma16(
+            ImageBuffer::<Luma<u16>, _>::from_raw(w, h, samples.map(to_16).collect())
+                .ok_or_else(mismatch)?,
+        ),
+        false => DynamicImage::ImageLuma8(
+            ImageBuffer::<Luma<u8>, _>::from_raw(w, h, samples.map(to_8).collect())
+                .ok_or_else(mismatch)?,
+        ),
+    })
 }
 
-fn quantise(v: f32, max: f32) -> u16 {
-    (v * max).round().clamp(0.0, max) as u16
+fn mismatch() -> String {
+    "the AV1 picture's planes do not match its size".to_string()
+}
+
+/// RGB samples, stored by `store` (0..1 to the output's depth).
+fn rgb<T: Copy + Default>(planes: &Planes, store: fn(f32) -> T) -> Vec<T> {
+    let w = planes.width;
+    let range = Range::new(planes.depth, planes.full_range);
+    let matrix = coefficients(planes.matrix);
+    let luma = |s: f32| (s - range.luma_offset) * range.luma_scale;
+    let mut out = vec![T::default(); w * planes.height * 3];
+    let mut cb = vec![0f32; w];
+    let mut cr = vec![0f32; w];
+    for (row, (pixels, ys)) in out
+        .chunks_exact_mut(w * 3)
+        .zip(planes.planes[0].chunks_exact(w))
+        .enumerate()
+    {
+        upsample_row(planes, 1, row, &mut cb);
+        upsample_row(planes, 2, row, &mut cr);
+        for (((px, &y), &u), &v) in pixels.chunks_exact_mut(3).zip(ys).zip(&cb).zip(&cr) {
+            let [r, g, b] = match matrix {
+                Some((kr, kb)) => {
+                    let y = luma(y as f32);
+                    let u = (u - range.chroma_offset) * range.chroma_scale;
+                    let v = (v - range.chroma_offset) * range.chroma_scale;
+                    let r = y + 2.0 * (1.0 - kr) * v;
+                    let b = y + 2.0 * (1.0 - kb) * u;
+                    let g = (y - kr * r - kb * b) / (1.0 - kr - kb);
+                    [r, g, b]
+                }
+                // GBR: the planes hold G, B and R, each with luma's range.
+                None => [luma(v), luma(y as f32), luma(u)],
+            };
+            px[0] = store(r);
+            px[1] = store(g);
+            px[2] = store(b);
+        }
+    }
+    out
+}
+
+fn to_8(v: f32) -> u8 {
+    (v * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
+fn to_16(v: f32) -> u16 {
+    (v * 65535.0).round().clamp(0.0, 65535.0) as u16
 }
 
 /// Chroma plane `index` at full width for luma row `row`: nearest samples weighted 3:1 by

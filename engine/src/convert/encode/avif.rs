@@ -12,7 +12,7 @@ use image::DynamicImage;
 use rav1e::prelude::*;
 
 use super::super::plan::{Subsampling, Target};
-use super::Metadata;
+use super::{Metadata, chroma};
 
 /// The quality when none is asked: libvips's default for AVIF.
 pub const DEFAULT_QUALITY: u8 = 50;
@@ -32,23 +32,19 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
     }
     let quality = target.quality.unwrap_or(DEFAULT_QUALITY);
     let gray = !image.color().has_color();
-    let subsampled = !gray
-        && match target.subsampling {
-            Subsampling::Auto => quality < 90,
-            Subsampling::S420 => true,
-            // `validate` refuses 4:2:2 for AVIF (AV1 carries it only in its professional
-            // profile, which browsers do not decode).
-            Subsampling::S422 | Subsampling::S444 => false,
-        };
+    // `validate` refuses 4:2:2 for AVIF (AV1 carries it only in its professional profile,
+    // which browsers do not decode).
+    let subsampled = chroma(gray, target, DEFAULT_QUALITY) == Some(Subsampling::S420);
     let pixels = Pixels::of(image);
     let settings = Settings {
         width: w as usize,
         height: h as usize,
         quantizer: quantizer(quality),
         speed: target.speed,
+        threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
     };
     let colour = match gray {
-        true => settings.encode(ChromaSampling::Cs400, |frame| pixels.fill_gray(frame))?,
+        true => settings.encode(ChromaSampling::Cs400, |frame| pixels.fill_channel(frame, 0))?,
         false => {
             let sampling = match subsampled {
                 true => ChromaSampling::Cs420,
@@ -58,7 +54,9 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         }
     };
     let alpha = match pixels.has_transparency() {
-        true => Some(settings.encode(ChromaSampling::Cs400, |frame| pixels.fill_alpha(frame))?),
+        true => Some(settings.encode(ChromaSampling::Cs400, |frame| {
+            pixels.fill_channel(frame, pixels.channels - 1)
+        })?),
         false => None,
     };
     let mut file = Aviffy::new();
@@ -85,6 +83,7 @@ struct Settings {
     height: usize,
     quantizer: usize,
     speed: u8,
+    threads: usize,
 }
 
 impl Settings {
@@ -94,7 +93,6 @@ impl Settings {
         sampling: ChromaSampling,
         fill: impl FnOnce(&mut Frame<u8>),
     ) -> Result<Vec<u8>, String> {
-        let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let mut speed = SpeedSettings::from_preset(self.speed);
         // One frame: no references, no look-ahead, no scene cuts to find.
         speed.multiref = false;
@@ -118,7 +116,7 @@ impl Settings {
             max_key_frame_interval: 0,
             quantizer: self.quantizer,
             min_quantizer: self.quantizer.min(255) as u8,
-            tiles: threads.min(self.width * self.height / MIN_TILE_PIXELS),
+            tiles: self.threads.min(self.width * self.height / MIN_TILE_PIXELS),
             speed_settings: speed,
             ..EncoderConfig::with_speed_preset(self.speed)
         });
@@ -182,21 +180,12 @@ impl<'a> Pixels<'a> {
                 .any(|p| p[self.channels - 1] != 255)
     }
 
-    fn fill_gray(&self, frame: &mut Frame<u8>) {
+    /// Plane 0 (luma, or alpha) from one channel of each pixel.
+    fn fill_channel(&self, frame: &mut Frame<u8>, channel: usize) {
         let mut plane = frame.planes[0].mut_slice(Default::default());
         for (out, row) in plane.rows_iter_mut().zip(self.rows()) {
             for (o, p) in out.iter_mut().zip(row.chunks_exact(self.channels)) {
-                *o = p[0];
-            }
-        }
-    }
-
-    fn fill_alpha(&self, frame: &mut Frame<u8>) {
-        let last = self.channels - 1;
-        let mut plane = frame.planes[0].mut_slice(Default::default());
-        for (out, row) in plane.rows_iter_mut().zip(self.rows()) {
-            for (o, p) in out.iter_mut().zip(row.chunks_exact(self.channels)) {
-                *o = p[last];
+                *o = p[channel];
             }
         }
     }

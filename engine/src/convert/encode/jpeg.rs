@@ -7,23 +7,11 @@ use std::ffi::c_int;
 use image::DynamicImage;
 
 use super::super::plan::{Subsampling, Target};
-use super::Metadata;
+use super::{Metadata, chroma};
 use crate::turbo::{Handle, tj};
 
 /// libvips's default quality.
 pub const DEFAULT_QUALITY: u8 = 75;
-
-/// The chroma subsampling a JPEG of `target` gets: `None` for gray; `auto` resolved (4:2:0
-/// below quality 90, 4:4:4 from it).
-pub fn chroma(gray: bool, target: &Target) -> Option<Subsampling> {
-    let quality = target.quality.unwrap_or(DEFAULT_QUALITY);
-    match (gray, target.subsampling) {
-        (true, _) => None,
-        (false, Subsampling::Auto) if quality >= 90 => Some(Subsampling::S444),
-        (false, Subsampling::Auto) => Some(Subsampling::S420),
-        (false, chosen) => Some(chosen),
-    }
-}
 
 /// Encodes 8-bit gray or RGB (other layouts are brought to one of those first).
 pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
@@ -49,7 +37,7 @@ pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<
         return Err(too_large());
     }
     let pitch = width * channels;
-    let subsampling = match chroma(gray, target) {
+    let subsampling = match chroma(gray, target, DEFAULT_QUALITY) {
         None => tj::TJSAMP_TJSAMP_GRAY,
         Some(Subsampling::S420 | Subsampling::Auto) => tj::TJSAMP_TJSAMP_420,
         Some(Subsampling::S422) => tj::TJSAMP_TJSAMP_422,

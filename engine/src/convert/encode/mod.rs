@@ -12,6 +12,8 @@ use std::io::Cursor;
 
 use image::DynamicImage;
 
+use super::plan::{Subsampling, Target};
+
 /// What goes into the file beside the pixels.
 #[derive(Clone, Debug, Default)]
 pub struct Metadata {
@@ -20,6 +22,19 @@ pub struct Metadata {
     /// From its TIFF header on.
     pub exif: Option<Vec<u8>>,
     pub dpi: Option<(f64, f64)>,
+}
+
+/// The chroma subsampling `target` gets (JPEG, JPEG in TIFF, AVIF): `None` for gray; `auto`
+/// resolved as libvips does, 4:2:0 below quality 90 (`default_quality` when none is asked)
+/// and 4:4:4 from it.
+pub fn chroma(gray: bool, target: &Target, default_quality: u8) -> Option<Subsampling> {
+    let quality = target.quality.unwrap_or(default_quality);
+    match (gray, target.subsampling) {
+        (true, _) => None,
+        (false, Subsampling::Auto) if quality >= 90 => Some(Subsampling::S444),
+        (false, Subsampling::Auto) => Some(Subsampling::S420),
+        (false, chosen) => Some(chosen),
+    }
 }
 
 /// BMP by the image crate: 8-bit RGB, or RGBA when the image has alpha.

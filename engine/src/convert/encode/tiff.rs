@@ -11,7 +11,7 @@ use tiff::encoder::{Compression, DeflateLevel, Rational, TiffEncoder, colortype}
 use tiff::tags::{ResolutionUnit, Tag, Type};
 
 use super::super::plan::{Subsampling, Target, TiffCompression};
-use super::{Metadata, jpeg};
+use super::{Metadata, chroma, jpeg};
 
 pub fn encode(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<Vec<u8>, String> {
     let mut out = Cursor::new(Vec::new());
@@ -90,7 +90,7 @@ fn jpeg_tiff(image: &DynamicImage, target: &Target, meta: &Metadata) -> Result<V
     dir.write_tag(Tag::YResolution, rational(y))
         .map_err(error)?;
     dir.write_tag(Tag::ResolutionUnit, 2u16).map_err(error)?;
-    match jpeg::chroma(gray, target) {
+    match chroma(gray, target, jpeg::DEFAULT_QUALITY) {
         None => {
             dir.write_tag(Tag::BitsPerSample, 8u16).map_err(error)?;
             dir.write_tag(Tag::SamplesPerPixel, 1u16).map_err(error)?;
