@@ -9,7 +9,7 @@ use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Predictor, Prepared, X
 use super::{Limits, check_size, exif};
 
 #[derive(Debug, Default)]
-struct Chunks {
+struct Chunks<'a> {
     width: u32,
     height: u32,
     bit_depth: u8,
@@ -20,7 +20,8 @@ struct Chunks {
     iccp: Option<Vec<u8>>,
     ppm: Option<(f64, f64)>,
     orientation: Option<u8>,
-    idat: Vec<u8>,
+    /// The image data's pieces, in the file (joined only when they go into a PDF).
+    idat: Vec<&'a [u8]>,
     /// The file ended with its IEND chunk.
     complete: bool,
 }
@@ -29,7 +30,7 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
+fn read_chunks(data: &[u8]) -> Result<Chunks<'_>, String> {
     if !data.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Err("not a PNG file".into());
     }
@@ -50,7 +51,7 @@ fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
         let Some((kind, body, crc, len)) = chunk else {
             // A file cut after its image data (no IEND) may still hold every pixel; it is
             // inflated to make sure (see `prepare_copy`).
-            if !c.idat.is_empty() {
+            if c.has_image_data() {
                 return Ok(c);
             }
             return Err("the PNG is truncated".into());
@@ -97,7 +98,7 @@ fn read_chunks(data: &[u8]) -> Result<Chunks, String> {
                 ));
             }
             b"eXIf" => c.orientation = exif::orientation(body),
-            b"IDAT" => c.idat.extend_from_slice(body),
+            b"IDAT" => c.idat.push(body),
             b"IEND" => {
                 c.complete = true;
                 return Ok(c);
@@ -123,9 +124,10 @@ impl Write for Count {
 }
 
 /// Inflates the IDAT stream into nothing, to check it is whole and of the expected size.
-fn check_idat(idat: &[u8], expected: u64) -> Result<(), String> {
+fn check_idat(idat: &[&[u8]], expected: u64) -> Result<(), String> {
     let mut z = flate2::write::ZlibDecoder::new(Count(0));
-    z.write_all(idat)
+    idat.iter()
+        .try_for_each(|piece| z.write_all(piece))
         .and_then(|_| z.try_finish())
         .map_err(|e| format!("the PNG image data is corrupt: {e}"))?;
     let got = z.get_ref().0;
@@ -137,7 +139,11 @@ fn check_idat(idat: &[u8], expected: u64) -> Result<(), String> {
     Ok(())
 }
 
-impl Chunks {
+impl Chunks<'_> {
+    fn has_image_data(&self) -> bool {
+        self.idat.iter().any(|piece| !piece.is_empty())
+    }
+
     fn dpi(&self) -> (f64, f64) {
         let (x, y) = self
             .ppm
@@ -204,7 +210,7 @@ pub fn prepare(data: &[u8], limits: &Limits) -> Result<Plan, String> {
     if c.interlaced || c.transparency {
         return Ok(decode);
     }
-    if c.idat.is_empty() {
+    if !c.has_image_data() {
         return Err("the PNG has no image data".into());
     }
     // Every chunk's checksum was verified. A file that ends before IEND may lack its last
@@ -235,7 +241,7 @@ pub fn prepare(data: &[u8], limits: &Limits) -> Result<Plan, String> {
                 columns: c.width,
             }),
             invert: false,
-            data: c.idat,
+            data: c.idat.concat(),
             smask: None,
         },
         dpi,

@@ -169,19 +169,12 @@ pub(super) fn with_alpha(
     height: u32,
     color: ColorSpace,
     bits: u8,
-    pixels: Vec<u8>,
+    mut pixels: Vec<u8>,
     jpeg_quality: Option<u8>,
 ) -> XImage {
-    let colors = color.components() as usize;
-    let sample = bits as usize / 8;
-    let pixel = (colors + 1) * sample;
-    let mut color_bytes = Vec::with_capacity(pixels.len() / (colors + 1) * colors);
-    let mut alpha = Vec::with_capacity(pixels.len() / (colors + 1));
-    for p in pixels.chunks_exact(pixel) {
-        color_bytes.extend_from_slice(&p[..colors * sample]);
-        alpha.extend_from_slice(&p[colors * sample..]);
-    }
-    let mut image = colour(width, height, color, bits, color_bytes, jpeg_quality);
+    let colour_bytes = color.components() as usize * (bits as usize / 8);
+    let alpha = split_alpha(&mut pixels, colour_bytes, bits as usize / 8);
+    let mut image = colour(width, height, color, bits, pixels, jpeg_quality);
     if alpha.iter().any(|&a| a != 0xFF) {
         image.smask = Some(Box::new(plain(
             width,
@@ -192,6 +185,47 @@ pub(super) fn with_alpha(
         )));
     }
     image
+}
+
+/// Moves each pixel's alpha (`alpha_bytes` after `colour_bytes` of colour) out of `pixels`,
+/// which keeps the colour, packed, in its own buffer; returns the alpha samples.
+fn split_alpha(pixels: &mut Vec<u8>, colour_bytes: usize, alpha_bytes: usize) -> Vec<u8> {
+    match (colour_bytes, alpha_bytes) {
+        (1, 1) => split_pixels::<2, 1>(pixels),
+        (3, 1) => split_pixels::<4, 3>(pixels),
+        (2, 2) => split_pixels::<4, 2>(pixels),
+        (6, 2) => split_pixels::<8, 6>(pixels),
+        (4, 1) => split_pixels::<5, 4>(pixels),
+        (8, 2) => split_pixels::<10, 8>(pixels),
+        _ => {
+            let pixel = colour_bytes + alpha_bytes;
+            let count = pixels.len() / pixel;
+            let mut alpha = Vec::with_capacity(count * alpha_bytes);
+            for i in 0..count {
+                let at = i * pixel;
+                alpha.extend_from_slice(&pixels[at + colour_bytes..at + pixel]);
+                pixels.copy_within(at..at + colour_bytes, i * colour_bytes);
+            }
+            pixels.truncate(count * colour_bytes);
+            alpha
+        }
+    }
+}
+
+/// [`split_alpha`] for pixels of `PIXEL` bytes whose first `COLOUR` are colour. Each
+/// pixel's colour moves to an index at or before its own, so the pixels not yet read are
+/// never overwritten.
+fn split_pixels<const PIXEL: usize, const COLOUR: usize>(pixels: &mut Vec<u8>) -> Vec<u8> {
+    let count = pixels.len() / PIXEL;
+    let mut alpha = Vec::with_capacity(count * (PIXEL - COLOUR));
+    for i in 0..count {
+        let mut pixel = [0u8; PIXEL];
+        pixel.copy_from_slice(&pixels[i * PIXEL..(i + 1) * PIXEL]);
+        pixels[i * COLOUR..(i + 1) * COLOUR].copy_from_slice(&pixel[..COLOUR]);
+        alpha.extend_from_slice(&pixel[COLOUR..]);
+    }
+    pixels.truncate(count * COLOUR);
+    alpha
 }
 
 /// Filters each row with the PNG filter that leaves the smallest residuals (the heuristic
@@ -327,6 +361,26 @@ pub(crate) fn paeth(a: u8, b: u8, c: u8) -> u8 {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn alpha_splits_from_colour_for_every_pixel_shape() {
+        for (colour, alpha) in [(1, 1), (3, 1), (2, 2), (6, 2), (4, 1), (8, 2), (3, 3)] {
+            let pixel = colour + alpha;
+            let pixels: Vec<u8> = (0..pixel * 7).map(|i| (i * 37 % 251) as u8).collect();
+            let expected_colour: Vec<u8> = pixels
+                .chunks(pixel)
+                .flat_map(|p| p[..colour].to_vec())
+                .collect();
+            let expected_alpha: Vec<u8> = pixels
+                .chunks(pixel)
+                .flat_map(|p| p[colour..].to_vec())
+                .collect();
+            let mut split = pixels.clone();
+            let alpha_out = split_alpha(&mut split, colour, alpha);
+            assert_eq!(split, expected_colour, "colour of {colour}+{alpha}");
+            assert_eq!(alpha_out, expected_alpha, "alpha of {colour}+{alpha}");
+        }
+    }
 
     #[test]
     fn paeth_matches_the_png_specification_for_every_input() {
