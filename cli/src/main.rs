@@ -33,8 +33,7 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     folio_shared::telemetry::init();
     match Cli::parse().command {
         Command::Pdf(args) => match pdf::run(&args) {
@@ -73,33 +72,39 @@ async fn main() -> anyhow::Result<()> {
             prefix,
             state_file,
         } => {
-            let running = local::start(ServeOptions {
-                addr,
-                prefix,
-                state_file: state_file.clone(),
-                config_overrides: Vec::new(),
-            })
-            .await?;
-            let env_file = state_file.with_file_name("lambda.env");
-            std::fs::write(&env_file, running.lambda_env())?;
-            println!("Folio is serving on http://{}", running.addr);
-            println!("  upload bucket: {}", running.provisioned.names.bucket);
-            match &running.created_key {
-                Some(key) => println!(
-                    "  created API key (kept in {}): {key}",
-                    state_file.display()
-                ),
-                None => println!("  API keys: in {}", state_file.display()),
-            }
-            println!(
-                "  function environment for cargo lambda: {}",
-                env_file.display()
-            );
-            println!("Press Ctrl-C to stop.");
-            tokio::signal::ctrl_c().await?;
-            println!("Stopping.");
-            running.stop().await;
-            Ok(())
+            // Only the gateway is asynchronous: the engines' commands start no runtime.
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(addr, prefix, state_file))
         }
     }
+}
+
+async fn serve(addr: SocketAddr, prefix: String, state_file: PathBuf) -> anyhow::Result<()> {
+    let running = local::start(ServeOptions {
+        addr,
+        prefix,
+        state_file: state_file.clone(),
+        config_overrides: Vec::new(),
+    })
+    .await?;
+    let env_file = state_file.with_file_name("lambda.env");
+    std::fs::write(&env_file, running.lambda_env())?;
+    println!("Folio is serving on http://{}", running.addr);
+    println!("  upload bucket: {}", running.provisioned.names.bucket);
+    match &running.created_key {
+        Some(key) => println!(
+            "  created API key (kept in {}): {key}",
+            state_file.display()
+        ),
+        None => println!("  API keys: in {}", state_file.display()),
+    }
+    println!(
+        "  function environment for cargo lambda: {}",
+        env_file.display()
+    );
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping.");
+    running.stop().await;
+    Ok(())
 }
