@@ -68,6 +68,30 @@ impl Operation {
         Operation::ALL.into_iter().find(|op| op.name() == name)
     }
 
+    /// The operation an RPC request names in its `Action` (`x-acs-action`).
+    pub fn from_action(action: &str) -> Option<Self> {
+        Operation::ALL.into_iter().find(|op| op.name() == action)
+    }
+
+    /// The API version the vendors' SDKs send with this operation (`x-acs-version`,
+    /// `Version`); Folio's own operations have none.
+    pub fn api_version(self) -> Option<&'static str> {
+        match self {
+            Operation::CreateUploadImage
+            | Operation::GetImageInfos
+            | Operation::UpdateImageInfos
+            | Operation::DeleteImage => Some("2017-03-21"),
+            Operation::GetWebhookSecret => None,
+            Operation::CreateProject
+            | Operation::GetProject
+            | Operation::ListProjects
+            | Operation::DeleteProject
+            | Operation::CreateImageToPDFTask
+            | Operation::GetTask
+            | Operation::ListTasks => Some("2020-09-30"),
+        }
+    }
+
     /// Read-only operations answer GET too, with their parameters in the query string.
     pub fn allows(self, method: &Method) -> bool {
         match self {
@@ -80,6 +104,63 @@ impl Operation {
             _ => method == Method::POST,
         }
     }
+}
+
+/// The parameters of the RPC protocol itself (action, version, signature), which are not
+/// the operation's and are left out of what it sees and records.
+const PROTOCOL_PARAMETERS: [&str; 12] = [
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "SignatureType",
+    "Timestamp",
+    "SecurityToken",
+    "BearerToken",
+];
+
+/// The operation a request names: by its path (`/GetTask`), or at `/` by the RPC action
+/// (the `x-acs-action` header the current SDKs send, or the `Action` parameter of the older
+/// ones), whose version (`x-acs-version` or `Version`), when given, must be that of the
+/// operation's API.
+pub fn route(
+    path: &str,
+    header: impl Fn(&str) -> Option<String>,
+    query: &[(String, String)],
+) -> Result<Operation, ApiError> {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if path.trim_matches('/').is_empty() {
+        let action = header("x-acs-action")
+            .or_else(|| param("Action"))
+            .ok_or_else(|| ApiError::missing("Action"))?;
+        let op = Operation::from_action(action.trim())
+            .ok_or_else(|| ApiError::UnknownOperation(crate::error::quote(&action)))?;
+        let version = header("x-acs-version").or_else(|| param("Version"));
+        if let (Some(given), Some(expected)) = (version, op.api_version())
+            && given.trim() != expected
+        {
+            return Err(ApiError::invalid(
+                "Version",
+                format!(
+                    "{} is not the version of {} (the API of {} is {expected})",
+                    crate::error::quote(&given),
+                    op.name(),
+                    op.name()
+                ),
+            ));
+        }
+        return Ok(op);
+    }
+    Operation::from_path(path).ok_or_else(|| ApiError::UnknownOperation(crate::error::quote(path)))
 }
 
 /// A request as the edge received it, whichever edge that is.
@@ -143,7 +224,11 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             });
         }
         let tenant = request.tenant.as_ref().ok_or(ApiError::Unauthenticated)?;
-        let query = request.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let query = request
+            .query
+            .iter()
+            .filter(|(k, _)| !PROTOCOL_PARAMETERS.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()));
         let params = Params::parse(query, request.content_type, request.body)?;
         dispatch(app, op, tenant, &params, request.idempotency_key).await
     }

@@ -50,6 +50,9 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// `AWS_REGION`, for URLs.
     pub region: String,
+    /// `FOLIO_ACCOUNT_ID`: the AWS account of the stack, for the ARNs of topics named by
+    /// name (an IMM `Notification.MNS.TopicName` is the SNS topic of that name).
+    pub account_id: Option<String>,
     /// `AWS_ENDPOINT_URL`, set when running against an emulator.
     pub endpoint_url: Option<String>,
 }
@@ -117,6 +120,7 @@ impl Config {
                 .or_else(|| get("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| "us-east-1".to_string()),
             endpoint_url: get("AWS_ENDPOINT_URL"),
+            account_id: get("FOLIO_ACCOUNT_ID"),
         })
         .and_then(|c| {
             if c.upload_buckets.is_empty() {

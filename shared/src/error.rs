@@ -53,6 +53,8 @@ pub enum ApiError {
     AlreadyExists(String),
     #[error("{0}")]
     InvalidState(String),
+    #[error("no operation {0} is served here")]
+    UnknownOperation(String),
     #[error("{method} is not allowed on this route")]
     MethodNotAllowed { method: String },
     #[error("internal error")]
@@ -79,7 +81,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::UnknownOperation(_) => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,6 +95,7 @@ impl ApiError {
             ApiError::MissingParameter { .. } => "MissingParameter",
             ApiError::Unauthenticated => "Unauthorized",
             ApiError::NotFound(_) => "ResourceNotFound",
+            ApiError::UnknownOperation(_) => "InvalidAction.NotFound",
             ApiError::AlreadyExists(_) => "ResourceAlreadyExists",
             ApiError::InvalidState(_) => "InvalidState",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
@@ -107,7 +110,69 @@ impl ApiError {
                 "The service failed to handle the request; quote the RequestId when reporting it."
                     .to_string()
             }
-            other => other.to_string(),
+            other => shorten(&other.to_string(), MAX_MESSAGE),
         }
+    }
+}
+
+/// The longest `Message` sent back: a message quoting a huge value is cut (the value is the
+/// caller's own; a 70 KB echo helps no one).
+const MAX_MESSAGE: usize = 300;
+
+/// The longest quoted value in a message.
+const MAX_QUOTED: usize = 100;
+
+/// `text` cut to at most `max` characters, with how long it was when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}... ({count} characters)")
+}
+
+/// A caller's value quoted in a message: in double quotes, control characters escaped, at
+/// most about 100 characters of it.
+pub fn quote(value: &str) -> String {
+    let escaped: String = value.chars().flat_map(char::escape_debug).collect();
+    let count = value.chars().count();
+    if count <= MAX_QUOTED {
+        return format!("\"{escaped}\"");
+    }
+    let kept: String = value
+        .chars()
+        .take(MAX_QUOTED)
+        .flat_map(char::escape_debug)
+        .collect();
+    format!("\"{kept}...\" ({count} characters)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_value_is_quoted_short() {
+        let huge = "p".repeat(70_000);
+        let quoted = quote(&huge);
+        assert!(quoted.len() < 140, "{quoted}");
+        assert!(quoted.ends_with("(70000 characters)"));
+        assert_eq!(quote("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn a_message_that_echoes_a_huge_value_is_cut() {
+        let error = ApiError::invalid(
+            "ProjectName",
+            format!("{} is not valid", "x".repeat(70_000)),
+        );
+        let message = error.message();
+        assert!(
+            message.chars().count() < 340,
+            "{} characters",
+            message.len()
+        );
+        assert!(message.starts_with("ProjectName: xxx"));
     }
 }

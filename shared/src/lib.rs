@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod dead_letter;

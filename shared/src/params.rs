@@ -68,12 +68,13 @@ impl Params {
         Value::Object(self.0.clone())
     }
 
-    /// A boolean, given as JSON or as `true`/`false` text.
+    /// A boolean, given as JSON or as `true`/`false` text in any case.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.present(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.trim() {
+            // The vendor's Python SDK writes `True`/`False`.
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
                 other => Err(ApiError::invalid(
@@ -131,9 +132,19 @@ impl Params {
             .map_err(|e| ApiError::invalid(name, format!("has the wrong shape: {e}")))
     }
 
-    /// A comma-separated list; empty items are refused.
+    /// A list of strings: a JSON array, the same array as JSON text (as the vendors' SDKs
+    /// send list parameters), or comma-separated text; empty items are refused.
     pub fn opt_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let items: Vec<String> = match self.present(name) {
+        let parsed;
+        let value = match self.present(name) {
+            Some(Value::String(s)) if s.trim_start().starts_with('[') => {
+                parsed = serde_json::from_str::<Value>(s)
+                    .map_err(|e| ApiError::invalid(name, format!("is not valid JSON: {e}")))?;
+                Some(&parsed)
+            }
+            other => other,
+        };
+        let items: Vec<String> = match value {
             None => return Ok(None),
             Some(Value::Array(values)) => values
                 .iter()

@@ -12,6 +12,9 @@ use sha2::Sha256;
 pub const ALICE: &str = "key-alice";
 pub const BOB: &str = "key-bob";
 pub const MASTER_SECRET: &str = "test-master-secret";
+/// Alice's access key pair, for the vendors' SDKs.
+pub const ALICE_ACCESS_KEY_ID: &str = "LTAItestalice";
+pub const ALICE_ACCESS_KEY_SECRET: &str = "secret-of-alice";
 
 pub struct Stack {
     pub base: String,
@@ -55,6 +58,7 @@ impl Stack {
             &[(ALICE, "tenant-alice"), (BOB, "tenant-bob")],
             MASTER_SECRET,
         )
+        .with_access_key(ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, "tenant-alice")
         .save(&state_file)
         .expect("writing the test state file");
         let running = local::start(ServeOptions {

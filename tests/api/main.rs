@@ -9,3 +9,4 @@ mod receiver;
 mod tasks;
 mod tenancy;
 mod validation;
+mod vendor_sdks;

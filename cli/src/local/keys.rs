@@ -1,11 +1,14 @@
-//! API keys of the local gateway (`Authorization: Bearer <key>` -> tenant) and the local
-//! webhook master secret, kept in one JSON file.
+//! Keys of the local gateway, kept in one JSON file with the local webhook master secret:
+//! Bearer API keys (`Authorization: Bearer <key>` -> tenant) and access key pairs for the
+//! vendors' SDKs (AccessKeyId -> tenant and secret).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use folio_shared::auth::SigningKey;
+use folio_shared::auth::memory::StaticKeys;
 use folio_shared::tenant::Tenant;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -14,16 +17,44 @@ use serde::{Deserialize, Serialize};
 pub struct LocalState {
     /// API key -> tenant identity.
     pub api_keys: ApiKeys,
+    /// AccessKeyId -> its tenant and secret (files written before signatures have none).
+    #[serde(default)]
+    pub access_keys: BTreeMap<String, AccessKey>,
     pub webhook_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub tenant: String,
+    pub secret: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ApiKeys(Arc<BTreeMap<String, String>>);
 
-impl ApiKeys {
-    pub fn tenant(&self, key: &str) -> Option<Tenant> {
-        self.0.get(key).and_then(|id| Tenant::new(id.clone()))
+impl LocalState {
+    /// The keys as the authenticator reads them.
+    pub fn key_store(&self) -> StaticKeys {
+        StaticKeys {
+            bearer: self
+                .api_keys
+                .0
+                .iter()
+                .filter_map(|(key, id)| Some((key.clone(), Tenant::new(id.clone())?)))
+                .collect(),
+            signing: self
+                .access_keys
+                .iter()
+                .filter_map(|(id, key)| {
+                    let signing = SigningKey {
+                        tenant: Tenant::new(key.tenant.clone())?,
+                        secret: key.secret.clone(),
+                    };
+                    Some((id.clone(), signing))
+                })
+                .collect(),
+        }
     }
 }
 
@@ -45,11 +76,16 @@ impl LocalState {
             return Ok((state, None));
         }
         let key = format!("folio_dev_{}", random_hex(16));
+        let tenant = "local-developer".to_string();
         let state = LocalState {
-            api_keys: ApiKeys(Arc::new(BTreeMap::from([(
-                key.clone(),
-                "local-developer".to_string(),
-            )]))),
+            api_keys: ApiKeys(Arc::new(BTreeMap::from([(key.clone(), tenant.clone())]))),
+            access_keys: BTreeMap::from([(
+                format!("LTAIfolio{}", random_hex(8)),
+                AccessKey {
+                    tenant,
+                    secret: random_hex(15),
+                },
+            )]),
             webhook_secret: random_hex(32),
         };
         state.save(path)?;
@@ -64,8 +100,21 @@ impl LocalState {
             .collect();
         LocalState {
             api_keys: ApiKeys(Arc::new(keys)),
+            access_keys: BTreeMap::new(),
             webhook_secret: webhook_secret.to_string(),
         }
+    }
+
+    /// The state with an access key pair `(id, secret)` of `tenant` added.
+    pub fn with_access_key(mut self, id: &str, secret: &str, tenant: &str) -> Self {
+        self.access_keys.insert(
+            id.to_string(),
+            AccessKey {
+                tenant: tenant.to_string(),
+                secret: secret.to_string(),
+            },
+        );
+        self
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {

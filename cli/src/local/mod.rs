@@ -6,7 +6,7 @@ mod pollers;
 mod provision;
 mod server;
 
-pub use keys::{ApiKeys, LocalState};
+pub use keys::{AccessKey, ApiKeys, LocalState};
 pub use provision::{Names, Provisioned, provision};
 
 use std::net::SocketAddr;
@@ -131,12 +131,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut tasks = vec![
-        server::spawn(
-            listener,
-            app.clone(),
-            state.api_keys.clone(),
-            stopped.clone(),
-        ),
+        server::spawn(listener, app.clone(), state.key_store(), stopped.clone()),
         pollers::spawn(
             sqs.clone(),
             provisioned.uploads_queue_url.clone(),

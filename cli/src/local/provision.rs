@@ -65,6 +65,15 @@ impl Provisioned {
             ),
             ("FOLIO_PDF_QUEUE_URL", self.pdf_queue_url.clone()),
             ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
+            // The emulator's account, as its ARNs state it.
+            (
+                "FOLIO_ACCOUNT_ID",
+                self.topic_arn
+                    .split(':')
+                    .nth(4)
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
             ("FOLIO_EVENT_BUS_NAME", "default".to_string()),
             ("FOLIO_WEBHOOK_SECRET", webhook_secret.to_string()),
             // Local webhook receivers listen on loopback.

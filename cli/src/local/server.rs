@@ -1,5 +1,7 @@
-//! The local gateway: every operation at `/<OperationName>` on loopback, authenticated by
-//! `Authorization: Bearer <api key>`, answered by the same `api::handle` as in Lambda.
+//! The local gateway: every operation at `/<OperationName>`, and at `/` by its RPC action as
+//! the vendors' SDKs call it, on loopback; authenticated by Bearer API keys or Alibaba Cloud
+//! signatures through the same `auth::authenticate` as in AWS, answered by the same
+//! `api::handle` as in Lambda.
 
 use std::sync::Arc;
 
@@ -8,17 +10,29 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use folio_shared::App;
-use folio_shared::api::{self, ApiRequest, Operation};
+use folio_shared::api::{self, ApiRequest};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::keys::ApiKeys;
+use folio_shared::auth::memory::{MemoryNonces, StaticKeys};
+use folio_shared::auth::{self, SignedParts};
 
 struct Gateway {
     app: Arc<App>,
-    keys: ApiKeys,
+    keys: StaticKeys,
+    nonces: MemoryNonces,
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = serde_json::json!({
+        "RequestId": api::new_request_id(),
+        "Code": code,
+        "Message": message,
+    });
+    json(status, body.to_string())
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -32,22 +46,39 @@ async fn route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(op) = Operation::from_path(uri.path()) else {
-        let body = serde_json::json!({
-            "RequestId": api::new_request_id(),
-            "Code": "ResourceNotFound",
-            "Message": format!("no operation is served at {}", uri.path()),
-        });
-        return json(StatusCode::NOT_FOUND, body.to_string());
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
-    let tenant = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|key| gateway.keys.tenant(key.trim()));
-    let query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
+    let op = match api::route(uri.path(), header, &query) {
+        Ok(op) => op,
+        Err(refused) => return error(refused.status(), refused.code(), refused.message()),
+    };
+    let header_list: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
+    let parts = SignedParts {
+        method: method.as_str(),
+        path: uri.path(),
+        raw_query: uri.query().unwrap_or_default(),
+        headers: &header_list,
+        body: &body,
+    };
+    let tenant = match auth::authenticate(&parts, &gateway.keys, &gateway.nonces, Utc::now()).await
+    {
+        Ok(tenant) => tenant,
+        Err(refused) => {
+            tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
+            return error(refused.status(), refused.code(), refused.to_string());
+        }
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -57,7 +88,7 @@ async fn route(
         op,
         ApiRequest {
             method,
-            tenant,
+            tenant: Some(tenant),
             query,
             content_type,
             idempotency_key,
@@ -71,12 +102,14 @@ async fn route(
 pub fn spawn(
     listener: TcpListener,
     app: Arc<App>,
-    keys: ApiKeys,
+    keys: StaticKeys,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let router = Router::new()
-        .fallback(route)
-        .with_state(Arc::new(Gateway { app, keys }));
+    let router = Router::new().fallback(route).with_state(Arc::new(Gateway {
+        app,
+        keys,
+        nonces: MemoryNonces::default(),
+    }));
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;

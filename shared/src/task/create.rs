@@ -12,7 +12,7 @@ use super::model::{
 };
 use super::{project, validate};
 use crate::app::App;
-use crate::config::RECORD_TTL;
+use crate::config::{Config, RECORD_TTL};
 use crate::error::{ApiError, PortError};
 use crate::params::{Params, max_bytes};
 use crate::tenant::Tenant;
@@ -77,7 +77,8 @@ fn allowed_name(field: &str, name: &str, prefix: &str) -> Result<(), ApiError> {
     }
 }
 
-fn notification(params: &Params, prefix: &str) -> Result<NotificationSpec, ApiError> {
+fn notification(params: &Params, config: &Config) -> Result<NotificationSpec, ApiError> {
+    let prefix = config.notification_target_prefix.as_str();
     let Some(value) = params.opt_json::<Value>("Notification")? else {
         return Ok(NotificationSpec::default());
     };
@@ -124,11 +125,25 @@ fn notification(params: &Params, prefix: &str) -> Result<NotificationSpec, ApiEr
                 allowed_name("Notification.EventBridge.EventBusName", &bus, prefix)?;
                 spec.event_bus_name = Some(bus);
             }
-            "MNS" | "RocketMQ" => {
+            // What the vendor's SDK can send: its MNS topic is the SNS topic of that name.
+            "MNS" => {
+                let topic = text("TopicName")?;
+                allowed_name("Notification.MNS.TopicName", &topic, prefix)?;
+                let account = config.account_id.as_deref().ok_or_else(|| {
+                    ApiError::invalid(
+                        "Notification.MNS",
+                        "cannot be mapped to an SNS topic (FOLIO_ACCOUNT_ID is not set); \
+                         use SNS.TopicArn",
+                    )
+                })?;
+                spec.sns_topic_arn =
+                    Some(format!("arn:aws:sns:{}:{account}:{topic}", config.region));
+            }
+            "RocketMQ" => {
                 return Err(ApiError::invalid(
-                    format!("Notification.{name}"),
-                    "is Alibaba Cloud messaging; use SNS.TopicArn, EventBridge.EventBusName \
-                     or Webhook.URL",
+                    "Notification.RocketMQ",
+                    "is Alibaba Cloud messaging; use MNS.TopicName (an SNS topic), \
+                     SNS.TopicArn, EventBridge.EventBusName or Webhook.URL",
                 ));
             }
             other => {
@@ -238,7 +253,7 @@ fn new_task(
             page: page(params)?,
             role_chain: role_chain(params)?,
         },
-        notification: notification(params, &config.notification_target_prefix)?,
+        notification: notification(params, config)?,
         claim: None,
         attempts: 0,
         output: None,

@@ -1,0 +1,209 @@
+"""Alibaba Cloud's official Python SDKs against a running Folio (`folio serve`).
+
+Run by the integration test `vendor_sdks` with the endpoint, an access key pair and a bucket
+of sources in the environment. Every result is read through the SDK's own models. Prints one
+JSON object of what it saw (the test checks it against the stack) and exits non-zero on the
+first unexpected answer.
+"""
+
+import base64
+import json
+import os
+import sys
+import time
+import traceback
+
+import requests
+
+from alibabacloud_imm20200930 import models as imm_models
+from alibabacloud_imm20200930.client import Client as ImmClient
+from alibabacloud_tea_openapi import exceptions as tea_exceptions
+from alibabacloud_tea_openapi import models as open_api_models
+from alibabacloud_vod20170321 import models as vod_models
+from alibabacloud_vod20170321.client import Client as VodClient
+
+ENDPOINT = os.environ["FOLIO_ENDPOINT"]
+AK = os.environ["FOLIO_ACCESS_KEY_ID"]
+SECRET = os.environ["FOLIO_ACCESS_KEY_SECRET"]
+BUCKET = os.environ["FOLIO_SOURCE_BUCKET"]
+ROLE = os.environ["FOLIO_SERVICE_ROLE"]
+TOPIC = os.environ["FOLIO_TOPIC_NAME"]
+JPEG = os.environ["FOLIO_JPEG"]
+
+
+def config(secret=SECRET, **extra):
+    return open_api_models.Config(
+        access_key_id=AK, access_key_secret=secret, endpoint=ENDPOINT, protocol="http", **extra
+    )
+
+
+def expect(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def imm_calls(seen):
+    imm = ImmClient(config())
+    project = "sdk-" + str(int(time.time() * 1000))
+    created = imm.create_project(
+        imm_models.CreateProjectRequest(project_name=project, service_role=ROLE)
+    )
+    expect(created.status_code == 200, f"CreateProject: {created.status_code}")
+    expect(created.body.request_id, "CreateProject: no RequestId")
+    expect(created.body.project.project_name == project, "CreateProject: Project.ProjectName")
+
+    task = imm.create_image_to_pdftask(
+        imm_models.CreateImageToPDFTaskRequest(
+            project_name=project,
+            sources=[
+                imm_models.CreateImageToPDFTaskRequestSources(uri=f"s3://{BUCKET}/a.jpg", rotate=90),
+                imm_models.CreateImageToPDFTaskRequestSources(uri=f"s3://{BUCKET}/b.png"),
+            ],
+            target_uri=f"s3://{BUCKET}/out/sdk.pdf",
+            tags={"origin": "sdk"},
+            user_data='{"order": 7}',
+            notification=imm_models.Notification(mns=imm_models.MNS(topic_name=TOPIC)),
+        )
+    )
+    body = task.body
+    expect(body.task_id.startswith("ImageToPDF-"), f"TaskId {body.task_id}")
+    expect(body.event_id, "CreateImageToPDFTask: no EventId")
+    seen["project"] = project
+    seen["task_id"] = body.task_id
+
+    status = "Running"
+    for _ in range(150):
+        got = imm.get_task(
+            imm_models.GetTaskRequest(
+                project_name=project,
+                task_type="ImageToPDF",
+                task_id=body.task_id,
+                request_definition=True,
+            )
+        ).body
+        status = got.status
+        if status != "Running":
+            break
+        time.sleep(0.2)
+    expect(status == "Succeeded", f"GetTask: Status {status}: {got.code} {got.message}")
+    expect(got.tags == {"origin": "sdk"}, f"GetTask: Tags {got.tags}")
+    expect(got.user_data == '{"order": 7}', f"GetTask: UserData {got.user_data}")
+    expect(got.task_type == "ImageToPDF" and got.project_name == project, "GetTask: names")
+    definition = json.loads(got.task_request_definition)
+    expect("Signature" not in definition, "the signature was recorded with the request")
+    expect(definition.get("TargetURI") == f"s3://{BUCKET}/out/sdk.pdf", f"definition {definition}")
+    seen["task_status"] = status
+
+    listed = imm.list_tasks(
+        imm_models.ListTasksRequest(
+            project_name=project, task_types=["ImageToPDF"], max_results=10, tag_selector="origin=sdk"
+        )
+    ).body
+    ids = [t.task_id for t in listed.tasks]
+    expect(ids == [body.task_id], f"ListTasks: {ids}")
+    expect(listed.tasks[0].status == "Succeeded", "ListTasks: Status")
+
+    try:
+        imm.get_task(
+            imm_models.GetTaskRequest(project_name=project, task_type="ImageToPDF", task_id="ImageToPDF-none")
+        )
+        raise AssertionError("GetTask of an unknown task succeeded")
+    except tea_exceptions.ClientException as e:
+        expect(e.code == "ResourceNotFound", f"unknown task: {e.code}")
+        expect(e.request_id and e.request_id != "None", "unknown task: no RequestId")
+        seen["not_found"] = e.code
+
+
+def put(url, data):
+    response = requests.put(url, data=data, timeout=30)
+    expect(response.status_code == 200, f"upload: {response.status_code} {response.text[:200]}")
+
+
+def vod_calls(seen):
+    vod = VodClient(config())
+    created = vod.create_upload_image(
+        vod_models.CreateUploadImageRequest(image_type="default", image_ext="jpg", title="from the SDK")
+    ).body
+    expect(created.image_id, "CreateUploadImage: no ImageId")
+    auth = json.loads(base64.b64decode(created.upload_auth))
+    address = json.loads(base64.b64decode(created.upload_address))
+    expect(address.get("Bucket") and address.get("FileName"), f"UploadAddress {address}")
+    with open(JPEG, "rb") as f:
+        put(auth["UploadURL"], f.read())
+
+    infos = None
+    for _ in range(150):
+        infos = vod.get_image_infos(vod_models.GetImageInfosRequest(image_ids=created.image_id)).body
+        if infos.image_info and infos.image_info[0].status == "Normal":
+            break
+        time.sleep(0.2)
+    info = infos.image_info[0]
+    expect(info.status == "Normal", f"GetImageInfos: Status {info.status}")
+    expect(info.title == "from the SDK", f"GetImageInfos: Title {info.title}")
+    expect(info.mezzanine.width and info.mezzanine.height, "GetImageInfos: Mezzanine size")
+    seen["image_id"] = created.image_id
+    seen["size"] = [info.mezzanine.width, info.mezzanine.height]
+
+    updated = vod.update_image_infos(
+        vod_models.UpdateImageInfosRequest(
+            update_content=json.dumps([{"ImageId": created.image_id, "Title": "renamed"}])
+        )
+    ).body
+    expect(not updated.non_exist_image_ids or not updated.non_exist_image_ids.image_id, "UpdateImageInfos")
+    again = vod.get_image_infos(vod_models.GetImageInfosRequest(image_ids=created.image_id)).body
+    expect(again.image_info[0].title == "renamed", f"after update: {again.image_info[0].title}")
+
+    deleted = vod.delete_image(
+        vod_models.DeleteImageRequest(delete_image_type="ImageId", image_ids=created.image_id)
+    ).body
+    expect(deleted.request_id, "DeleteImage: no RequestId")
+    gone = vod.get_image_infos(vod_models.GetImageInfosRequest(image_ids=created.image_id)).body
+    expect(gone.non_exist_image_ids == [created.image_id], f"after delete: {gone.non_exist_image_ids}")
+
+    # The same call signed with the wrong secret: the SDK's ClientException, nothing done.
+    try:
+        VodClient(config(secret="not-the-secret")).create_upload_image(
+            vod_models.CreateUploadImageRequest(image_type="default", image_ext="jpg")
+        )
+        raise AssertionError("a request signed with the wrong secret succeeded")
+    except tea_exceptions.ClientException as e:
+        expect(e.code == "SignatureDoesNotMatch", f"wrong secret: {e.code}")
+        seen["wrong_secret"] = e.code
+
+    # The older RPC signature (HMAC-SHA1 in the query string).
+    legacy = ImmClient(config(signature_algorithm="v2"))
+    projects = legacy.list_tasks(imm_models.ListTasksRequest(project_name=seen["project"])).body
+    expect([t.task_id for t in projects.tasks] == [seen["task_id"]], "v2-signed ListTasks")
+
+
+def older_sdk_call(seen):
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkvod.request.v20170321.GetImageInfosRequest import GetImageInfosRequest
+
+    client = AcsClient(AK, SECRET, "cn-shanghai")
+    request = GetImageInfosRequest()
+    request.set_endpoint(ENDPOINT)
+    request.set_protocol_type("http")
+    request.set_ImageIds(seen["image_id"] + ",img-unknown")
+    answer = json.loads(client.do_action_with_exception(request))
+    expect(answer["NonExistImageIds"] == [seen["image_id"], "img-unknown"], f"older SDK: {answer}")
+    expect(answer.get("RequestId"), "older SDK: no RequestId")
+    seen["older_sdk"] = "ok"
+
+
+def main():
+    seen = {}
+    try:
+        imm_calls(seen)
+        vod_calls(seen)
+        older_sdk_call(seen)
+    except Exception as e:  # noqa: BLE001 - every failure is reported with what was seen
+        print(json.dumps(seen))
+        traceback.print_exc()
+        print(f"FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main()
