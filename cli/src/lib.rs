@@ -2,5 +2,6 @@
 //! integration tests to run Folio in-process against the emulator.
 
 pub mod convert;
+pub mod keys;
 pub mod local;
 pub mod pdf;

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use folio_cli::convert::{self, ConvertArgs};
+use folio_cli::keys::{self, KeysArgs};
 use folio_cli::local::{self, ServeOptions};
 use folio_cli::pdf::{self, PdfArgs};
 
@@ -19,6 +20,9 @@ enum Command {
     Pdf(PdfArgs),
     /// Convert images to JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or PDF, resized, cropped, turned.
     Convert(ConvertArgs),
+    /// Issue, list and revoke API keys and access key pairs (in the emulator with
+    /// AWS_ENDPOINT_URL, else in AWS).
+    Keys(KeysArgs),
     /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
     /// provisioning what it needs and driving the event functions from its queues.
     Serve {
@@ -67,6 +71,19 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
+        Command::Keys(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            match runtime.block_on(keys::run(&args)) {
+                Ok(out) => {
+                    println!("{out}");
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("folio keys: {error:#}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Serve {
             addr,
             prefix,

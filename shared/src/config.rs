@@ -53,6 +53,9 @@ pub struct Config {
     /// `FOLIO_ACCOUNT_ID`: the AWS account of the stack, for the ARNs of topics named by
     /// name (an IMM `Notification.MNS.TopicName` is the SNS topic of that name).
     pub account_id: Option<String>,
+    /// `FOLIO_KEYS_KMS_KEY`: the KMS key (id, ARN or alias) that encrypts the signing secrets
+    /// of access keys in the key store.
+    pub keys_kms_key: Option<String>,
     /// `AWS_ENDPOINT_URL`, set when running against an emulator.
     pub endpoint_url: Option<String>,
 }
@@ -121,6 +124,7 @@ impl Config {
                 .unwrap_or_else(|| "us-east-1".to_string()),
             endpoint_url: get("AWS_ENDPOINT_URL"),
             account_id: get("FOLIO_ACCOUNT_ID"),
+            keys_kms_key: get("FOLIO_KEYS_KMS_KEY"),
         })
         .and_then(|c| {
             if c.upload_buckets.is_empty() {

@@ -143,10 +143,10 @@ async fn the_vendors_python_sdks_work_unchanged() {
 }
 
 /// How a request is signed: access key id, secret, `x-acs-date`, nonce.
-type Signing<'a> = (&'a str, &'a str, &'a str, &'a str);
+pub type Signing<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 /// A CreateProject signed as the SDKs sign it, then sent with `tamper` applied.
-async fn signed_create_project(
+pub async fn signed_create_project(
     stack: &Stack,
     project: &str,
     (key_id, secret, date, nonce): Signing<'_>,

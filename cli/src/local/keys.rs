@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use folio_shared::auth::SigningKey;
-use folio_shared::auth::memory::StaticKeys;
+use folio_shared::auth::admin::KeyAdmin;
 use folio_shared::tenant::Tenant;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -34,27 +33,19 @@ pub struct AccessKey {
 pub struct ApiKeys(Arc<BTreeMap<String, String>>);
 
 impl LocalState {
-    /// The keys as the authenticator reads them.
-    pub fn key_store(&self) -> StaticKeys {
-        StaticKeys {
-            bearer: self
-                .api_keys
-                .0
-                .iter()
-                .filter_map(|(key, id)| Some((key.clone(), Tenant::new(id.clone())?)))
-                .collect(),
-            signing: self
-                .access_keys
-                .iter()
-                .filter_map(|(id, key)| {
-                    let signing = SigningKey {
-                        tenant: Tenant::new(key.tenant.clone())?,
-                        secret: key.secret.clone(),
-                    };
-                    Some((id.clone(), signing))
-                })
-                .collect(),
+    /// Puts the file's keys into the key store (a no-op for those already there): the file
+    /// is a first-run convenience, the store is what authenticates.
+    pub async fn import_into(&self, store: &dyn KeyAdmin) -> anyhow::Result<()> {
+        for (key, id) in self.api_keys.0.iter() {
+            let tenant = Tenant::new(id.clone()).context("a key of the keys file has no tenant")?;
+            store.put_bearer(key, &tenant).await?;
         }
+        for (id, key) in &self.access_keys {
+            let tenant =
+                Tenant::new(key.tenant.clone()).context("a key of the keys file has no tenant")?;
+            store.put_access(id, &key.secret, &tenant).await?;
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use folio_shared::aws::{DynamoKeys, DynamoNonces};
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
 use folio_shared::task::worker::PdfWorker;
@@ -66,6 +67,16 @@ impl Running {
             c.events_topic_arn
                 .as_ref()
                 .map(|v| format!("FOLIO_EVENTS_TOPIC_ARN={v}")),
+        );
+        lines.extend(
+            c.keys_kms_key
+                .as_ref()
+                .map(|v| format!("FOLIO_KEYS_KMS_KEY={v}")),
+        );
+        lines.extend(
+            c.account_id
+                .as_ref()
+                .map(|v| format!("FOLIO_ACCOUNT_ID={v}")),
         );
         lines.extend(
             c.event_bus_name
@@ -122,6 +133,24 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             .or_else(|| std::env::var(name).ok())
             .or_else(|| defaults.get(name).cloned())
     })?;
+    let kms_key = config
+        .keys_kms_key
+        .clone()
+        .unwrap_or_else(|| provisioned.keys_kms_key.clone());
+    let keys = Arc::new(DynamoKeys::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_kms::Client::new(&sdk),
+        &config.table,
+        &kms_key,
+    ));
+    state
+        .import_into(keys.as_ref())
+        .await
+        .context("putting the keys file's keys into the key store")?;
+    let nonces = Arc::new(DynamoNonces::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.table,
+    ));
     let app = Arc::new(App::new(config, &sdk));
 
     let (stop, stopped) = watch::channel(false);
@@ -131,7 +160,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut tasks = vec![
-        server::spawn(listener, app.clone(), state.key_store(), stopped.clone()),
+        server::spawn(listener, app.clone(), keys, nonces, stopped.clone()),
         pollers::spawn(
             sqs.clone(),
             provisioned.uploads_queue_url.clone(),

@@ -1,6 +1,6 @@
 //! Creates the local stack's resources in the emulator, idempotently: the upload bucket
 //! (CORS, upload events to a queue), the records table (TTL), the queues with their
-//! dead-letter queues, and the events topic.
+//! dead-letter queues, the events topic, and the KMS key of the key store's secrets.
 
 use std::collections::HashMap;
 
@@ -26,6 +26,8 @@ pub struct Names {
     pub notifications_queue: String,
     pub pdf_queue: String,
     pub topic: String,
+    /// The alias of the KMS key that encrypts signing secrets.
+    pub keys_kms_alias: String,
 }
 
 impl Names {
@@ -37,6 +39,7 @@ impl Names {
             notifications_queue: format!("{prefix}-notifications"),
             pdf_queue: format!("{prefix}-pdf-tasks"),
             topic: format!("{prefix}-events"),
+            keys_kms_alias: format!("alias/{prefix}-keys"),
         }
     }
 }
@@ -51,6 +54,7 @@ pub struct Provisioned {
     pub pdf_queue_url: String,
     pub pdf_dlq_url: String,
     pub topic_arn: String,
+    pub keys_kms_key: String,
 }
 
 impl Provisioned {
@@ -65,6 +69,7 @@ impl Provisioned {
             ),
             ("FOLIO_PDF_QUEUE_URL", self.pdf_queue_url.clone()),
             ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
+            ("FOLIO_KEYS_KMS_KEY", self.keys_kms_key.clone()),
             // The emulator's account, as its ARNs state it.
             (
                 "FOLIO_ACCOUNT_ID",
@@ -122,6 +127,7 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         .context("creating the events topic")?
         .topic_arn
         .context("the emulator returned no topic ARN")?;
+    let keys_kms_key = kms_key(sdk, &names.keys_kms_alias).await?;
     Ok(Provisioned {
         names: names.clone(),
         uploads_queue_url,
@@ -131,7 +137,31 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         pdf_queue_url,
         pdf_dlq_url,
         topic_arn,
+        keys_kms_key,
     })
+}
+
+/// The KMS key behind `alias`, created with the alias when there is none; returns the alias.
+async fn kms_key(sdk: &SdkConfig, alias: &str) -> anyhow::Result<String> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    if kms.describe_key().key_id(alias).send().await.is_ok() {
+        return Ok(alias.to_string());
+    }
+    let key = kms
+        .create_key()
+        .description("Folio key store: encrypts access keys' signing secrets")
+        .send()
+        .await
+        .context("creating the key store's KMS key")?
+        .key_metadata
+        .context("the emulator described no KMS key")?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(key.key_id())
+        .send()
+        .await
+        .context("naming the key store's KMS key")?;
+    Ok(alias.to_string())
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {

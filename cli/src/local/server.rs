@@ -17,13 +17,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use folio_shared::auth::memory::{MemoryNonces, StaticKeys};
-use folio_shared::auth::{self, SignedParts};
+use folio_shared::auth::{self, KeyStore, NonceStore, SignedParts};
 
 struct Gateway {
     app: Arc<App>,
-    keys: StaticKeys,
-    nonces: MemoryNonces,
+    keys: Arc<dyn KeyStore>,
+    nonces: Arc<dyn NonceStore>,
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
@@ -71,7 +70,13 @@ async fn route(
         headers: &header_list,
         body: &body,
     };
-    let tenant = match auth::authenticate(&parts, &gateway.keys, &gateway.nonces, Utc::now()).await
+    let tenant = match auth::authenticate(
+        &parts,
+        gateway.keys.as_ref(),
+        gateway.nonces.as_ref(),
+        Utc::now(),
+    )
+    .await
     {
         Ok(tenant) => tenant,
         Err(refused) => {
@@ -102,14 +107,13 @@ async fn route(
 pub fn spawn(
     listener: TcpListener,
     app: Arc<App>,
-    keys: StaticKeys,
+    keys: Arc<dyn KeyStore>,
+    nonces: Arc<dyn NonceStore>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let router = Router::new().fallback(route).with_state(Arc::new(Gateway {
-        app,
-        keys,
-        nonces: MemoryNonces::default(),
-    }));
+    let router = Router::new()
+        .fallback(route)
+        .with_state(Arc::new(Gateway { app, keys, nonces }));
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;

@@ -1,4 +1,4 @@
-//! Key and nonce stores held in memory: `folio serve`'s keys file and its single process.
+//! Key and nonce stores held in memory, for the unit tests of the signatures.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

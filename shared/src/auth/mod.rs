@@ -8,8 +8,10 @@
 //! failed in general terms, never which part of a signature matched.
 
 pub mod acs3;
+pub mod admin;
 mod encode;
-pub mod memory;
+#[cfg(test)]
+mod memory;
 pub mod rpc_v1;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 mod channels;
 mod dynamo;
 mod dynamo_tasks;
+mod keys;
 mod s3;
 mod sqs;
 mod task_storage;
@@ -10,6 +11,7 @@ mod task_storage;
 pub use channels::AwsChannels;
 pub use dynamo::DynamoRecords;
 pub use dynamo_tasks::{BY_END, BY_START};
+pub use keys::{DynamoKeys, DynamoNonces, SECRET_CACHE};
 pub use s3::S3Objects;
 pub use sqs::{SqsDeliveries, SqsTasks};
 pub use task_storage::StsRoles;
