@@ -179,6 +179,19 @@ pub struct ApiResponse {
     pub body: String,
 }
 
+/// An error answer: `{"RequestId", "Code", "Message"}` with its status.
+pub fn refusal(status: StatusCode, code: &str, message: String) -> ApiResponse {
+    ApiResponse {
+        status,
+        body: json!({
+            "RequestId": new_request_id(),
+            "Code": code,
+            "Message": message,
+        })
+        .to_string(),
+    }
+}
+
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
 }

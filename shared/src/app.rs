@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::aws::{self, AwsChannels, DynamoRecords, S3Objects, SqsDeliveries, SqsTasks, StsRoles};
+use crate::auth::{KeyStore, NonceStore};
+use crate::aws::{
+    self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRecords, S3Objects, SqsDeliveries, SqsTasks,
+    StsRoles,
+};
 use crate::config::{Config, ConfigError};
 use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookPoster;
@@ -25,6 +29,9 @@ pub struct App {
     pub tasks: Arc<dyn TaskStore>,
     pub task_queue: Arc<dyn TaskQueue>,
     pub roles: Arc<dyn RoleAssumer>,
+    /// The key store, when the stack authenticates with keys (`FOLIO_KEYS_KMS_KEY` set).
+    pub keys: Option<Arc<dyn KeyStore>>,
+    pub nonces: Arc<dyn NonceStore>,
 }
 
 impl App {
@@ -34,7 +41,18 @@ impl App {
             aws_sdk_dynamodb::Client::new(sdk),
             &config.table,
         ));
+        let ddb = aws_sdk_dynamodb::Client::new(sdk);
+        let keys = config.keys_kms_key.as_ref().map(|kms_key| {
+            Arc::new(DynamoKeys::new(
+                ddb.clone(),
+                aws_sdk_kms::Client::new(sdk),
+                &config.table,
+                kms_key,
+            )) as Arc<dyn KeyStore>
+        });
         App {
+            keys,
+            nonces: Arc::new(DynamoNonces::new(ddb, &config.table)),
             images: records.clone(),
             projects: records.clone(),
             tasks: records.clone(),

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::api::{self, ApiRequest, Operation};
+use chrono::Utc;
+
+use crate::api::{self, ApiRequest, ApiResponse, Operation};
 use crate::app::App;
+use crate::auth::{self, AuthError, SignedParts};
 use crate::tenant::Tenant;
 
 /// The caller's identity, in this order: a Lambda authorizer's `tenant` (or `principalId`)
@@ -40,8 +43,57 @@ pub fn tenant_from_context(context: &RequestContext) -> Option<Tenant> {
     id.and_then(Tenant::new)
 }
 
+/// The caller: the identity API Gateway authenticated (IAM, a JWT, an authorizer), or else a
+/// Bearer key or signature checked against the key store, as `folio serve` checks them.
+async fn caller(app: &App, request: &Request) -> Result<Tenant, AuthError> {
+    if let Some(tenant) = request.request_context_ref().and_then(tenant_from_context) {
+        return Ok(tenant);
+    }
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let parts = SignedParts {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        raw_query: request.uri().query().unwrap_or_default(),
+        headers: &headers,
+        body: request.body().as_ref(),
+    };
+    authenticate(app, &parts).await
+}
+
+/// A Bearer key or signature checked against the app's key store (none configured: no
+/// caller is known). The local gateway calls this too.
+pub async fn authenticate(app: &App, parts: &SignedParts<'_>) -> Result<Tenant, AuthError> {
+    let Some(keys) = &app.keys else {
+        return Err(AuthError::Missing);
+    };
+    auth::authenticate(parts, keys.as_ref(), app.nonces.as_ref(), Utc::now()).await
+}
+
+fn respond(response: ApiResponse) -> Response<Body> {
+    Response::builder()
+        .status(response.status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(response.body))
+        // Invariant: a status code and a static header always build.
+        .expect("a response of status, one header and a body")
+}
+
 pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Response<Body> {
-    let tenant = request.request_context_ref().and_then(tenant_from_context);
+    let tenant = match caller(app, &request).await {
+        Ok(tenant) => tenant,
+        Err(refused) => {
+            tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
+            return respond(api::refusal(
+                refused.status(),
+                refused.code(),
+                refused.to_string(),
+            ));
+        }
+    };
     let query = request
         .query_string_parameters_ref()
         .map(|q| {
@@ -63,7 +115,7 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
         op,
         ApiRequest {
             method: request.method().clone(),
-            tenant,
+            tenant: Some(tenant),
             query,
             content_type,
             idempotency_key,
@@ -71,57 +123,51 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
         },
     )
     .await;
-    Response::builder()
-        .status(response.status)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Body::Text(response.body))
-        // Invariant: a status code and a static header always build.
-        .expect("a response of status, one header and a body")
+    respond(response)
 }
 
-/// The whole `main` of an API function serving one operation.
-pub async fn run_http(op: Operation) -> Result<(), lambda_http::Error> {
-    serve(move |_| Some(op)).await
-}
-
-/// The whole `main` of an API function serving several operations, chosen by the last
-/// segment of the request's path.
+/// The whole `main` of an API function serving `ops` (one or several), chosen by the last
+/// segment of the request's path, or at `/` by the RPC action.
 pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_http::Error> {
-    serve(move |path| Operation::from_path(path).filter(|op| ops.contains(op))).await
-}
-
-async fn serve(
-    route: impl Fn(&str) -> Option<Operation> + Copy + Send + Sync + 'static,
-) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let app = Arc::new(App::from_env().await?);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let app = app.clone();
-        async move {
-            let op = route(request.uri().path());
-            Ok::<_, std::convert::Infallible>(handle_routed(&app, op, request).await)
-        }
+        async move { Ok::<_, std::convert::Infallible>(handle_routed(&app, ops, request).await) }
     }))
     .await
 }
 
-/// Serves `op`, or answers 404 when the path names no operation of this function.
-pub async fn handle_routed(app: &App, op: Option<Operation>, request: Request) -> Response<Body> {
-    let path = request.uri().path().to_string();
-    match op {
-        Some(op) => handle_lambda(app, op, request).await,
-        None => Response::builder()
-            .status(http::StatusCode::NOT_FOUND)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Body::Text(
-                serde_json::json!({
-                    "RequestId": api::new_request_id(),
-                    "Code": "ResourceNotFound",
-                    "Message": format!("no operation is served at {path}"),
-                })
-                .to_string(),
-            ))
-            // Invariant: a status code and a static header always build.
-            .expect("a response of status, one header and a body"),
+/// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
+/// one of `ops`; otherwise answers 404.
+pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match api::route(request.uri().path(), header, &query) {
+        Ok(op) if ops.contains(&op) => handle_lambda(app, op, request).await,
+        Ok(op) => respond(api::refusal(
+            http::StatusCode::NOT_FOUND,
+            "InvalidAction.NotFound",
+            format!("{} is not served by this function", op.name()),
+        )),
+        Err(refused) => respond(api::refusal(
+            refused.status(),
+            refused.code(),
+            refused.message(),
+        )),
     }
 }

@@ -69,9 +69,27 @@ async fn every_sample_event_runs_through_its_handler() {
     // The GetTask sample names a task no stack has: a clean 404 through the routed edge.
     let request = lambda_http::request::from_str(&read("get-task.json")).unwrap();
     let ops = [Operation::GetTask, Operation::ListTasks];
-    let op = Operation::from_path("/GetTask").filter(|op| ops.contains(op));
-    let response = folio_shared::edge::handle_routed(&app, op, request).await;
+    let response = folio_shared::edge::handle_routed(&app, &ops, request).await;
     assert_eq!(response.status(), 404);
+
+    // The RPC function's sample: `POST /` with the action in a header and a Bearer key of
+    // the key store, no identity from API Gateway. The key is Alice's: the project `samples`
+    // is the IAM sample user's, so Alice is told it does not exist (the request reached the
+    // operation as hers); an unknown key is refused before.
+    let request = lambda_http::request::from_str(&read("rpc-bearer.json")).unwrap();
+    let response = folio_shared::edge::handle_routed(&app, &Operation::ALL, request).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(response.status(), 404, "{body}");
+    assert_eq!(body["Code"], "ResourceNotFound", "{body}");
+    let mut text = read("rpc-bearer.json");
+    text = text.replace("Bearer key-alice", "Bearer key-nobody");
+    let request = lambda_http::request::from_str(&text).unwrap();
+    let response = folio_shared::edge::handle_routed(&app, &Operation::ALL, request).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(
+        (response.status().as_u16(), body["Code"].as_str()),
+        (401, Some("InvalidApiKey"))
+    );
 
     // A PDF task message for a task this stack never created is consumed, not failed.
     let tasks: SqsEvent = serde_json::from_str(&read("pdf-worker.json")).unwrap();

@@ -139,3 +139,100 @@ async fn keys_issued_by_folio_keys_authenticate_until_revoked() {
         Some(AttributeValue::B(_))
     ));
 }
+
+/// A request the vendor's SDK signed, as API Gateway hands it to the `rpc` function (no
+/// identity of its own): the function checks the signature against the key store.
+#[tokio::test]
+async fn a_signed_request_through_the_lambda_edge() {
+    use sha2::Digest;
+    let stack = Stack::start().await;
+    let host = "abc123.execute-api.us-east-1.amazonaws.com";
+    let body = format!(
+        "ProjectName=edge-signed&ServiceRole={}",
+        url::form_urlencoded::byte_serialize(b"arn:aws:iam::123456789012:role/folio-tests")
+            .collect::<String>()
+    );
+    let event = |nonce: &str, body: &str| {
+        let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut headers: Vec<(String, String)> = [
+            ("host", host),
+            ("x-acs-action", "CreateProject"),
+            ("x-acs-version", "2020-09-30"),
+            ("x-acs-date", &date),
+            ("x-acs-signature-nonce", nonce),
+            ("content-type", "application/x-www-form-urlencoded"),
+            (
+                "x-acs-content-sha256",
+                &hex::encode(sha2::Sha256::digest(body.as_bytes())),
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let authorization = folio_shared::auth::acs3::sign(
+            "POST",
+            "/",
+            "",
+            &headers,
+            body.as_bytes(),
+            crate::harness::ALICE_ACCESS_KEY_ID,
+            crate::harness::ALICE_ACCESS_KEY_SECRET,
+        );
+        headers.push(("authorization".into(), authorization));
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": headers
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect::<serde_json::Map<_, _>>(),
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "abc123", "domainName": host,
+                "requestId": "signed", "routeKey": "POST /", "stage": "$default",
+                "time": "26/Nov/2026:15:00:00 +0000", "timeEpoch": 1795791600000u64,
+                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.10", "userAgent": "sdk"}
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+        .to_string()
+    };
+    let app = stack.running.app.clone();
+    let ops = folio_shared::Operation::ALL;
+    let send = |text: String| {
+        let app = app.clone();
+        async move {
+            let request = lambda_http::request::from_str(&text).expect("an API Gateway event");
+            let response = folio_shared::edge::handle_routed(&app, &ops, request).await;
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            (response.status().as_u16(), body)
+        }
+    };
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let (status, reply) = send(event(&nonce, &body)).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = send(event(&nonce, &body)).await;
+    assert_eq!(
+        (status, reply["Code"].as_str()),
+        (400, Some("SignatureNonceUsed"))
+    );
+    // Signed for one body, sent with another.
+    let tampered =
+        event(&uuid::Uuid::new_v4().to_string(), &body).replace("edge-signed", "edge-other");
+    let (status, reply) = send(tampered).await;
+    assert_eq!(
+        (status, reply["Code"].as_str()),
+        (400, Some("SignatureDoesNotMatch"))
+    );
+    let project = stack
+        .get(
+            crate::harness::ALICE,
+            "GetProject",
+            &[("ProjectName", "edge-signed")],
+        )
+        .await;
+    assert_eq!(project.status, 200, "{}", project.body);
+}

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use folio_shared::aws::{DynamoKeys, DynamoNonces};
+use folio_shared::aws::DynamoKeys;
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
 use folio_shared::task::worker::PdfWorker;
@@ -136,21 +136,17 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let kms_key = config
         .keys_kms_key
         .clone()
-        .unwrap_or_else(|| provisioned.keys_kms_key.clone());
-    let keys = Arc::new(DynamoKeys::new(
+        .context("FOLIO_KEYS_KMS_KEY is empty: folio serve authenticates with the key store")?;
+    let keys = DynamoKeys::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_kms::Client::new(&sdk),
         &config.table,
         &kms_key,
-    ));
+    );
     state
-        .import_into(keys.as_ref())
+        .import_into(&keys)
         .await
         .context("putting the keys file's keys into the key store")?;
-    let nonces = Arc::new(DynamoNonces::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        &config.table,
-    ));
     let app = Arc::new(App::new(config, &sdk));
 
     let (stop, stopped) = watch::channel(false);
@@ -160,7 +156,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut tasks = vec![
-        server::spawn(listener, app.clone(), keys, nonces, stopped.clone()),
+        server::spawn(listener, app.clone(), stopped.clone()),
         pollers::spawn(
             sqs.clone(),
             provisioned.uploads_queue_url.clone(),

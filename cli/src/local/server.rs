@@ -10,28 +10,22 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use folio_shared::App;
 use folio_shared::api::{self, ApiRequest};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use folio_shared::auth::{self, KeyStore, NonceStore, SignedParts};
+use folio_shared::auth::SignedParts;
+use folio_shared::edge;
 
 struct Gateway {
     app: Arc<App>,
-    keys: Arc<dyn KeyStore>,
-    nonces: Arc<dyn NonceStore>,
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    let body = serde_json::json!({
-        "RequestId": api::new_request_id(),
-        "Code": code,
-        "Message": message,
-    });
-    json(status, body.to_string())
+    let refusal = api::refusal(status, code, message);
+    json(refusal.status, refusal.body)
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -70,14 +64,7 @@ async fn route(
         headers: &header_list,
         body: &body,
     };
-    let tenant = match auth::authenticate(
-        &parts,
-        gateway.keys.as_ref(),
-        gateway.nonces.as_ref(),
-        Utc::now(),
-    )
-    .await
-    {
+    let tenant = match edge::authenticate(&gateway.app, &parts).await {
         Ok(tenant) => tenant,
         Err(refused) => {
             tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
@@ -107,13 +94,11 @@ async fn route(
 pub fn spawn(
     listener: TcpListener,
     app: Arc<App>,
-    keys: Arc<dyn KeyStore>,
-    nonces: Arc<dyn NonceStore>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let router = Router::new()
         .fallback(route)
-        .with_state(Arc::new(Gateway { app, keys, nonces }));
+        .with_state(Arc::new(Gateway { app }));
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;

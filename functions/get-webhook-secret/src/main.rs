@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    folio_shared::edge::run_http(folio_shared::Operation::GetWebhookSecret).await
+    folio_shared::edge::run_http_routes(&[folio_shared::Operation::GetWebhookSecret]).await
 }
