@@ -30,6 +30,9 @@ pub struct Config {
     /// `FOLIO_MAX_SOURCE_BYTES` (default 128 MiB): the largest source image a task reads (the
     /// worker holds up to four sources at once).
     pub max_source_bytes: u64,
+    /// `FOLIO_MAX_UPLOAD_BYTES` (default 64 MiB): the largest upload to the image library; a
+    /// larger one ends `UploadFail` and its object is deleted.
+    pub max_upload_bytes: u64,
     /// `FOLIO_EVENTS_TOPIC_ARN`: SNS topic that receives every event (optional).
     pub events_topic_arn: Option<String>,
     /// `FOLIO_EVENT_BUS_NAME`: EventBridge bus that receives every event (optional).
@@ -105,6 +108,7 @@ impl Config {
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
             max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 128 << 20)?,
+            max_upload_bytes: number("FOLIO_MAX_UPLOAD_BYTES", 64 << 20)?,
             notification_target_prefix: get("FOLIO_NOTIFICATION_TARGET_PREFIX")
                 .unwrap_or_else(|| "folio-".to_string()),
             events_topic_arn: get("FOLIO_EVENTS_TOPIC_ARN"),

@@ -266,3 +266,49 @@ fn strip_urls(mut info: Value) -> Value {
     }
     info
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_the_size_limit_fails_and_its_object_is_deleted() {
+    let stack = Stack::start_with(vec![("FOLIO_MAX_UPLOAD_BYTES", "2000".to_string())]).await;
+    let (created, upload_url) = stack
+        .create_upload(ALICE, json!({"ImageType": "default", "ImageExt": "jpg"}))
+        .await;
+    let big = jpeg(300, 200);
+    assert!(big.len() > 2000);
+    stack.put(&upload_url, big.clone()).await;
+    let id = created["ImageId"].as_str().unwrap();
+    let info = stack.wait_processed(ALICE, id).await;
+    assert_eq!(info["Status"], "UploadFail", "{info}");
+    assert_eq!(
+        info["Message"],
+        format!("the upload is {} bytes; the limit is 2000 bytes", big.len())
+    );
+    // The object is gone from the bucket (deleted after the record was written).
+    let s3 = folio_shared::aws::s3_client(&stack.sdk);
+    let bucket = stack.running.app.config.default_bucket().to_string();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("images/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.contents().is_empty(),
+        "left in the bucket: {:?}",
+        listed.contents()
+    );
+    // A small one still goes through.
+    let small = stack
+        .upload(
+            ALICE,
+            json!({"ImageType": "default", "ImageExt": "jpg"}),
+            jpeg(8, 8),
+        )
+        .await;
+    assert_eq!(
+        stack.wait_processed(ALICE, &small).await["Status"],
+        "Normal"
+    );
+    stack.stop().await;
+}

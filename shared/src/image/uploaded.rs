@@ -14,6 +14,7 @@ use super::probe::{self, FIRST_READ, LAST_READ, Limits, Probe};
 use crate::app::App;
 use crate::error::PortError;
 use crate::notify::delivery::{Event, Subject, SubjectKind};
+use crate::ports::ObjectHead;
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
 
 pub const EVENT_TYPE: &str = "ImageUploadComplete";
@@ -103,7 +104,7 @@ impl UploadWorker {
             return Ok(());
         };
         let image_id = record.image_id.as_str();
-        let mut head = match app
+        let head = match app
             .objects
             .read_head(&object.bucket, &object.key, FIRST_READ)
             .await
@@ -115,18 +116,60 @@ impl UploadWorker {
             }
             Err(e) => return Err(e),
         };
+        let limit = app.config.max_upload_bytes;
+        let oversized = head.total_size > limit;
         if let Some(done) = record.upload.as_ref().filter(|u| u.etag == head.etag) {
-            // A redelivered event: the result stands; only a notification may be owed.
+            // A redelivered event: the result stands; only a notification, or the deletion
+            // of an oversized object, may be owed.
+            if oversized {
+                app.objects.delete(&object.bucket, &object.key).await?;
+            }
             if !record.notified {
                 self.announce(&record, done).await?;
             }
             return Ok(());
         }
+        let total_size = head.total_size;
+        let (probed, etag) = if oversized {
+            let reason = format!("the upload is {total_size} bytes; the limit is {limit} bytes");
+            (ProbeResult::Refused { reason }, head.etag)
+        } else {
+            self.probe(object, &record, head).await?
+        };
+        let result = UploadResult {
+            etag,
+            file_size: total_size,
+            processed_at: Utc::now(),
+            probe: probed,
+        };
+        self.record_and_announce(&record, result).await?;
+        // Recorded first: a redelivery after a failed deletion deletes it then.
+        if oversized {
+            tracing::info!(
+                image_id,
+                size = total_size,
+                limit,
+                "oversized upload deleted"
+            );
+            app.objects.delete(&object.bucket, &object.key).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads as much of the object's start as its format needs to state its size; returns
+    /// the result and the version (ETag) of the bytes it was found in.
+    async fn probe(
+        &self,
+        object: &CreatedObject,
+        record: &ImageRecord,
+        mut head: ObjectHead,
+    ) -> Result<(ProbeResult, String), PortError> {
+        let app = &self.app;
         let limits = Limits {
             max_side: app.config.max_image_side,
             max_pixels: app.config.max_image_pixels,
         };
-        let probed = loop {
+        let result = loop {
             let complete = head.bytes.len() as u64 >= head.total_size;
             match probe::probe(&head.bytes, complete, record.image_ext, limits) {
                 Probe::Done(result) => break result,
@@ -147,13 +190,7 @@ impl UploadWorker {
                 }
             }
         };
-        let result = UploadResult {
-            etag: head.etag,
-            file_size: head.total_size,
-            processed_at: Utc::now(),
-            probe: probed,
-        };
-        self.record_and_announce(&record, result).await
+        Ok((result, head.etag))
     }
 
     /// For an upload whose processing kept failing (its event reached the dead-letter
