@@ -177,6 +177,24 @@ pub struct ApiRequest<'a> {
 pub struct ApiResponse {
     pub status: StatusCode,
     pub body: String,
+    /// For a throttled request: when to try again (the edges send `x-acs-retry-after` in
+    /// milliseconds, as the vendors' SDKs read it, and `Retry-After` in seconds).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl ApiResponse {
+    /// The headers that go with the body.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("content-type", "application/json".to_string())];
+        if let Some(wait) = self.retry_after {
+            headers.push(("x-acs-retry-after", wait.as_millis().max(1).to_string()));
+            headers.push((
+                "retry-after",
+                wait.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
+        }
+        headers
+    }
 }
 
 /// An error answer: `{"RequestId", "Code", "Message"}` with its status.
@@ -189,6 +207,7 @@ pub fn refusal(status: StatusCode, code: &str, message: String) -> ApiResponse {
             "Message": message,
         })
         .to_string(),
+        retry_after: None,
     }
 }
 
@@ -237,6 +256,13 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             });
         }
         let tenant = request.tenant.as_ref().ok_or(ApiError::Unauthenticated)?;
+        if let Some(wait) = app.rates.admit(tenant.key(), op).await? {
+            return Err(ApiError::Throttled {
+                operation: op.name(),
+                per_second: crate::rate::limit_of(op),
+                wait,
+            });
+        }
         let query = request
             .query
             .iter()
@@ -254,6 +280,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             ApiResponse {
                 status: StatusCode::OK,
                 body: value.to_string(),
+                retry_after: None,
             }
         }
         Err(error) => {
@@ -261,8 +288,13 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
                 ApiError::Internal(source) => tracing::error!(error = %source, "request failed"),
                 other => tracing::info!(code = other.code(), message = %other, "request refused"),
             }
+            let retry_after = match &error {
+                ApiError::Throttled { wait, .. } => Some(*wait),
+                _ => None,
+            };
             ApiResponse {
                 status: error.status(),
+                retry_after,
                 body: json!({
                     "RequestId": request_id,
                     "Code": error.code(),

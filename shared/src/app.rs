@@ -7,8 +7,8 @@ use aws_config::SdkConfig;
 
 use crate::auth::{KeyStore, NonceStore};
 use crate::aws::{
-    self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRecords, S3Objects, SqsDeliveries, SqsTasks,
-    StsRoles,
+    self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRates, DynamoRecords, S3Objects,
+    SqsDeliveries, SqsTasks, StsRoles,
 };
 use crate::config::{Config, ConfigError};
 use crate::notify::notifier::Notifier;
@@ -17,6 +17,7 @@ use crate::ports::{
     DeliveryLog, DeliveryQueue, EventChannels, ImageRecords, ObjectStore, ProjectStore,
     RoleAssumer, TaskQueue, TaskStore,
 };
+use crate::rate::RateLimiter;
 
 pub struct App {
     pub config: Config,
@@ -32,6 +33,7 @@ pub struct App {
     /// The key store, when the stack authenticates with keys (`FOLIO_KEYS_KMS_KEY` set).
     pub keys: Option<Arc<dyn KeyStore>>,
     pub nonces: Arc<dyn NonceStore>,
+    pub rates: Arc<dyn RateLimiter>,
 }
 
 impl App {
@@ -52,7 +54,8 @@ impl App {
         });
         App {
             keys,
-            nonces: Arc::new(DynamoNonces::new(ddb, &config.table)),
+            nonces: Arc::new(DynamoNonces::new(ddb.clone(), &config.table)),
+            rates: Arc::new(DynamoRates::new(ddb, &config.table)),
             images: records.clone(),
             projects: records.clone(),
             tasks: records.clone(),

@@ -74,12 +74,15 @@ pub async fn authenticate(app: &App, parts: &SignedParts<'_>) -> Result<Tenant, 
 }
 
 fn respond(response: ApiResponse) -> Response<Body> {
-    Response::builder()
-        .status(response.status)
-        .header(http::header::CONTENT_TYPE, "application/json")
+    let mut builder = Response::builder().status(response.status);
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    builder
         .body(Body::Text(response.body))
-        // Invariant: a status code and a static header always build.
-        .expect("a response of status, one header and a body")
+        // Invariant: a status code and headers of static names and ASCII digits or a
+        // static type always build.
+        .expect("a response of status, headers and a body")
 }
 
 pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Response<Body> {

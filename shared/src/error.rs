@@ -55,6 +55,15 @@ pub enum ApiError {
     InvalidState(String),
     #[error("no operation {0} is served here")]
     UnknownOperation(String),
+    #[error(
+        "Request was denied due to request throttling: at most {per_second} {operation} calls \
+         a second for each caller; retry in {} ms", wait.as_millis()
+    )]
+    Throttled {
+        operation: &'static str,
+        per_second: u32,
+        wait: std::time::Duration,
+    },
     #[error("{method} is not allowed on this route")]
     MethodNotAllowed { method: String },
     #[error("internal error")]
@@ -77,9 +86,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidParameter { .. } | ApiError::MissingParameter { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            // Alibaba Cloud answers throttling with 400 and a retry header.
+            ApiError::InvalidParameter { .. }
+            | ApiError::MissingParameter { .. }
+            | ApiError::Throttled { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::UnknownOperation(_) => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
@@ -93,6 +103,7 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { .. } => "InvalidParameter",
             ApiError::MissingParameter { .. } => "MissingParameter",
+            ApiError::Throttled { .. } => "Throttling",
             ApiError::Unauthenticated => "Unauthorized",
             ApiError::NotFound(_) => "ResourceNotFound",
             ApiError::UnknownOperation(_) => "InvalidAction.NotFound",

@@ -14,6 +14,7 @@ pub mod notify;
 pub mod params;
 pub mod ports;
 pub mod queue;
+pub mod rate;
 pub mod task;
 pub mod telemetry;
 pub mod tenant;

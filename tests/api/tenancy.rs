@@ -117,3 +117,57 @@ async fn no_identity_is_401() {
     assert_eq!(wrong_key.status, 401);
     stack.stop().await;
 }
+
+/// GetImageInfos is limited to 10 calls a second for each tenant, as VOD states it: a burst
+/// from one tenant is throttled as Alibaba Cloud throttles (400 `Throttling` with
+/// `x-acs-retry-after`), and another tenant is not held back by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_are_per_tenant() {
+    let stack = Stack::start().await;
+    let call = |key: &'static str| {
+        let request = stack
+            .http
+            .get(format!("{}/GetImageInfos", stack.base))
+            .bearer_auth(key)
+            .query(&[("ImageIds", "img-none")]);
+        async move {
+            let response = request.send().await.expect("the gateway answers");
+            let retry = response
+                .headers()
+                .get("x-acs-retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body["Code"].as_str().map(str::to_string), retry)
+        }
+    };
+    let burst: Vec<_> = (0..25).map(|_| call(ALICE)).collect();
+    let answers = futures_join_all(burst).await;
+    let admitted = answers.iter().filter(|a| a.0 == 200).count();
+    let throttled: Vec<_> = answers.iter().filter(|a| a.0 != 200).collect();
+    // At most 10 in each second; a burst that straddles two seconds gets 20.
+    assert!((10..=20).contains(&admitted), "{answers:?}");
+    for (status, code, retry) in &throttled {
+        assert_eq!((*status, code.as_deref()), (400, Some("Throttling")));
+        assert!(retry.is_some_and(|ms| (1..=1000).contains(&ms)), "{retry:?}");
+    }
+    let bob = call(BOB).await;
+    assert_eq!(bob.0, 200, "{bob:?}");
+    // The next second admits Alice again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(call(ALICE).await.0, 200);
+}
+
+/// Runs the calls concurrently on the test's runtime.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(calls: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.expect("a call task"));
+    }
+    out
+}

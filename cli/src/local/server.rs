@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use folio_shared::App;
-use folio_shared::api::{self, ApiRequest};
+use folio_shared::api::{self, ApiRequest, ApiResponse};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,12 +24,17 @@ struct Gateway {
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    let refusal = api::refusal(status, code, message);
-    json(refusal.status, refusal.body)
+    respond(api::refusal(status, code, message))
 }
 
-fn json(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+fn respond(response: ApiResponse) -> Response {
+    let mut headers = HeaderMap::new();
+    for (name, value) in response.headers() {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    (response.status, headers, response.body).into_response()
 }
 
 async fn route(
@@ -88,7 +93,7 @@ async fn route(
         },
     )
     .await;
-    json(response.status, response.body)
+    respond(response)
 }
 
 pub fn spawn(
