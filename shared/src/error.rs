@@ -145,7 +145,8 @@ fn shorten(text: &str, max: usize) -> String {
 
 /// A caller's value quoted in a message: in double quotes, control characters escaped, at
 /// most about 100 characters of it.
-pub fn quote(value: &str) -> String {
+pub fn quote<S: AsRef<str> + ?Sized>(value: &S) -> String {
+    let value = value.as_ref();
     let escaped: String = value.chars().flat_map(char::escape_debug).collect();
     let count = value.chars().count();
     if count <= MAX_QUOTED {

@@ -79,7 +79,7 @@ impl Params {
                 "false" => Ok(Some(false)),
                 other => Err(ApiError::invalid(
                     name,
-                    format!("must be true or false, got {other:?}"),
+                    format!("must be true or false, got {}", crate::error::quote(other)),
                 )),
             },
             Some(_) => Err(ApiError::invalid(name, "must be true or false")),
@@ -109,11 +109,12 @@ impl Params {
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| ApiError::invalid(name, "must be an integer")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::invalid(name, format!("must be an integer, got {s:?}"))),
+            Some(Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::invalid(
+                    name,
+                    format!("must be an integer, got {}", crate::error::quote(s)),
+                )
+            }),
             Some(_) => Err(ApiError::invalid(name, "must be an integer")),
         }
     }

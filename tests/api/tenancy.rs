@@ -150,7 +150,10 @@ async fn rates_are_per_tenant() {
     assert!((10..=20).contains(&admitted), "{answers:?}");
     for (status, code, retry) in &throttled {
         assert_eq!((*status, code.as_deref()), (400, Some("Throttling")));
-        assert!(retry.is_some_and(|ms| (1..=1000).contains(&ms)), "{retry:?}");
+        assert!(
+            retry.is_some_and(|ms| (1..=1000).contains(&ms)),
+            "{retry:?}"
+        );
     }
     let bob = call(BOB).await;
     assert_eq!(bob.0, 200, "{bob:?}");

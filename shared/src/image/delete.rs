@@ -56,7 +56,10 @@ pub async fn handle(
         other => {
             return Err(ApiError::invalid(
                 "DeleteImageType",
-                format!("must be ImageId or ImageURL, got {other:?}"),
+                format!(
+                    "must be ImageId or ImageURL, got {}",
+                    crate::error::quote(other)
+                ),
             ));
         }
     };

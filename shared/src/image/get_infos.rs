@@ -75,7 +75,7 @@ fn output_type(app: &App, params: &Params) -> Result<OutputType, ApiError> {
             .clone()
             .map(OutputType::Cdn)
             .ok_or_else(|| ApiError::invalid("OutputType", "cdn was asked for, but this deployment has no CDN domain configured (FOLIO_CDN_DOMAIN)")),
-        Some(other) => Err(ApiError::invalid("OutputType", format!("must be oss or cdn, got {other:?}"))),
+        Some(other) => Err(ApiError::invalid("OutputType", format!("must be oss or cdn, got {}", crate::error::quote(other)))),
     }
 }
 

@@ -26,7 +26,10 @@ impl ImageType {
             "cover" => Ok(ImageType::Cover),
             other => Err(ApiError::invalid(
                 field,
-                format!("must be default or cover, got {other:?}"),
+                format!(
+                    "must be default or cover, got {}",
+                    crate::error::quote(other)
+                ),
             )),
         }
     }
@@ -51,7 +54,10 @@ impl ImageExt {
             "gif" => Ok(ImageExt::Gif),
             _ => Err(ApiError::invalid(
                 field,
-                format!("must be one of png, jpg, jpeg, gif, got {value:?}"),
+                format!(
+                    "must be one of png, jpg, jpeg, gif, got {}",
+                    crate::error::quote(value)
+                ),
             )),
         }
     }

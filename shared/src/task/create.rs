@@ -72,7 +72,11 @@ fn allowed_name(field: &str, name: &str, prefix: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::invalid(
             field,
-            format!("Folio publishes only to names that start with {prefix:?}, got {name:?}"),
+            format!(
+                "Folio publishes only to names that start with {}, got {}",
+                crate::error::quote(prefix),
+                crate::error::quote(name)
+            ),
         ))
     }
 }
@@ -113,7 +117,10 @@ fn notification(params: &Params, config: &Config) -> Result<NotificationSpec, Ap
                 if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("sns") {
                     return Err(ApiError::invalid(
                         "Notification.SNS.TopicArn",
-                        format!("must be an SNS topic ARN, got {arn:?}"),
+                        format!(
+                            "must be an SNS topic ARN, got {}",
+                            crate::error::quote(&arn)
+                        ),
                     ));
                 }
                 let topic = arn.rsplit(':').next().unwrap_or_default();

@@ -80,7 +80,8 @@ pub async fn create(
             project: ProjectView::of(&project),
         }),
         Err(PortError::ConditionFailed) => Err(ApiError::AlreadyExists(format!(
-            "ProjectName: a project named {name:?} exists"
+            "ProjectName: a project named {} exists",
+            crate::error::quote(&name)
         ))),
         Err(e) => Err(e.into()),
     }
@@ -88,10 +89,12 @@ pub async fn create(
 
 /// The caller's project, or 404 `ResourceNotFound` naming it.
 pub async fn require(app: &App, tenant: &Tenant, name: &str) -> Result<ProjectRecord, ApiError> {
-    app.projects
-        .get(tenant.key(), name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("ProjectName: no project named {name:?}")))
+    app.projects.get(tenant.key(), name).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "ProjectName: no project named {}",
+            crate::error::quote(name)
+        ))
+    })
 }
 
 pub async fn get(app: &App, tenant: &Tenant, params: &Params) -> Result<ProjectResponse, ApiError> {
@@ -153,7 +156,8 @@ pub async fn delete(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty
     match app.projects.delete(tenant.key(), &name).await {
         Ok(()) => Ok(Empty {}),
         Err(PortError::NotFound) => Err(ApiError::NotFound(format!(
-            "ProjectName: no project named {name:?}"
+            "ProjectName: no project named {}",
+            crate::error::quote(&name)
         ))),
         Err(e) => Err(e.into()),
     }

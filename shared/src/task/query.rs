@@ -70,7 +70,10 @@ fn task_type(params: &Params, field: &str) -> Result<Option<String>, ApiError> {
     match params.opt_str(field)? {
         Some(t) if t != IMAGE_TO_PDF => Err(ApiError::invalid(
             field,
-            format!("Folio runs {IMAGE_TO_PDF} tasks only, got {t:?}"),
+            format!(
+                "Folio runs {IMAGE_TO_PDF} tasks only, got {}",
+                crate::error::quote(&t)
+            ),
         )),
         other => Ok(other),
     }
@@ -87,7 +90,13 @@ pub async fn get(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskView
         .tasks
         .get(tenant.key(), &name, &task_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("TaskId: no task {task_id:?} in {name:?}")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "TaskId: no task {} in {}",
+                crate::error::quote(&task_id),
+                crate::error::quote(&name)
+            ))
+        })?;
     Ok(TaskView::of(&task, with_request))
 }
 
@@ -176,7 +185,10 @@ impl Filter {
                 if t != IMAGE_TO_PDF {
                     return Err(ApiError::invalid(
                         "TaskTypes",
-                        format!("Folio runs {IMAGE_TO_PDF} tasks only, got {t:?}"),
+                        format!(
+                            "Folio runs {IMAGE_TO_PDF} tasks only, got {}",
+                            crate::error::quote(t)
+                        ),
                     ));
                 }
             }
@@ -189,7 +201,10 @@ impl Filter {
             Some(other) => {
                 return Err(ApiError::invalid(
                     "Status",
-                    format!("must be Running, Succeeded or Failed, got {other:?}"),
+                    format!(
+                        "must be Running, Succeeded or Failed, got {}",
+                        crate::error::quote(other)
+                    ),
                 ));
             }
         };
@@ -204,7 +219,10 @@ impl Filter {
                         .ok_or_else(|| {
                             ApiError::invalid(
                                 "TagSelector",
-                                format!("must be key=value pairs split by commas, got {pair:?}"),
+                                format!(
+                                    "must be key=value pairs split by commas, got {}",
+                                    crate::error::quote(pair)
+                                ),
                             )
                         })
                 })
@@ -258,7 +276,10 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskLis
         Some(other) => {
             return Err(ApiError::invalid(
                 "Sort",
-                format!("must be TaskId, StartTime or EndTime, got {other:?}"),
+                format!(
+                    "must be TaskId, StartTime or EndTime, got {}",
+                    crate::error::quote(other)
+                ),
             ));
         }
     };
@@ -268,7 +289,7 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskLis
         Some(other) => {
             return Err(ApiError::invalid(
                 "Order",
-                format!("must be ASC or DESC, got {other:?}"),
+                format!("must be ASC or DESC, got {}", crate::error::quote(other)),
             ));
         }
     };

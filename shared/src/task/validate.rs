@@ -17,7 +17,8 @@ pub fn project_name(field: &str, name: &str) -> Result<(), ApiError> {
             field,
             format!(
                 "must start with a letter and hold only letters, digits, - and _, \
-                 1 to 128 characters; got {name:?}"
+                 1 to 128 characters; got {}",
+                crate::error::quote(name)
             ),
         ));
     }
@@ -29,7 +30,10 @@ pub fn role_arn(field: &str, arn: &str) -> Result<(), ApiError> {
     let bad = || {
         ApiError::invalid(
             field,
-            format!("must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got {arn:?}"),
+            format!(
+                "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got {}",
+                crate::error::quote(arn)
+            ),
         )
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -60,13 +64,19 @@ pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
     if uri.starts_with("oss://") {
         return Err(ApiError::invalid(
             field,
-            format!("{uri:?} is an OSS URI; Folio reads and writes S3: use s3://bucket/key"),
+            format!(
+                "{} is an OSS URI; Folio reads and writes S3: use s3://bucket/key",
+                crate::error::quote(uri)
+            ),
         ));
     }
     let rest = uri.strip_prefix("s3://").ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("must be an s3://bucket/key URI, got {uri:?}"),
+            format!(
+                "must be an s3://bucket/key URI, got {}",
+                crate::error::quote(uri)
+            ),
         )
     })?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -77,13 +87,19 @@ pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
     if !bucket_ok {
         return Err(ApiError::invalid(
             field,
-            format!("{bucket:?} is not a valid S3 bucket name"),
+            format!(
+                "{} is not a valid S3 bucket name",
+                crate::error::quote(bucket)
+            ),
         ));
     }
     if key.is_empty() || key.len() > 1024 || key.ends_with('/') {
         return Err(ApiError::invalid(
             field,
-            format!("must name an object (s3://{bucket}/<key>), got {uri:?}"),
+            format!(
+                "must name an object (s3://{bucket}/<key>), got {}",
+                crate::error::quote(uri)
+            ),
         ));
     }
     Ok(S3Location {
@@ -119,7 +135,10 @@ pub fn tags(field: &str, value: Option<&Value>) -> Result<BTreeMap<String, Strin
             if k.is_empty() || k.chars().count() > 128 {
                 return Err(ApiError::invalid(
                     field,
-                    format!("tag key {k:?} must be 1 to 128 characters"),
+                    format!(
+                        "tag key {} must be 1 to 128 characters",
+                        crate::error::quote(k)
+                    ),
                 ));
             }
             if v.chars().count() > 256 {
@@ -137,6 +156,14 @@ pub fn tags(field: &str, value: Option<&Value>) -> Result<BTreeMap<String, Strin
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_huge_name_is_quoted_short() {
+        let huge = "p".repeat(70_000);
+        let message = project_name("ProjectName", &huge).unwrap_err().message();
+        assert!(message.len() < 400, "{} bytes", message.len());
+        assert!(message.contains("(70000 characters)"), "{message}");
+    }
 
     #[test]
     fn project_names_follow_imm() {
