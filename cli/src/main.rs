@@ -115,6 +115,12 @@ async fn serve(addr: SocketAddr, prefix: String, state_file: PathBuf) -> anyhow:
         ),
         None => println!("  API keys: in {}", state_file.display()),
     }
+    for id in running.state.access_keys.keys() {
+        println!(
+            "  access key for the vendors' SDKs: {id} (its secret is in {})",
+            state_file.display()
+        );
+    }
     println!(
         "  function environment for cargo lambda: {}",
         env_file.display()
