@@ -229,7 +229,10 @@ async fn update_changes_only_the_given_fields_and_delete_removes_everything() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.body["NonExistImageIds"], json!([missing]));
+    assert_eq!(
+        reply.body["NonExistImageIds"],
+        json!({"ImageId": [missing]})
+    );
     let info = stack.info(ALICE, &id).await.body["ImageInfo"][0].clone();
     assert_eq!(info["Title"], "new");
     assert_eq!(info["Tags"], "b,c");

@@ -31,6 +31,73 @@ TOPIC = os.environ["FOLIO_TOPIC_NAME"]
 JPEG = os.environ["FOLIO_JPEG"]
 
 
+# Every answer as it came over the wire, beside what the SDK's model made of it: the audit
+# compares them field by field.
+ANSWERS = []
+
+
+def recording(client_class):
+    """`client_class` with its `call_api` recording each raw answer."""
+    original = client_class.call_api
+
+    def call_api(self, params, request, runtime):
+        result = original(self, params, request, runtime)
+        ANSWERS.append((params.action, result.get("body")))
+        return result
+
+    client_class.call_api = call_api
+    return client_class
+
+
+recording(ImmClient)
+recording(VodClient)
+
+
+def compare(sent, read, path, mismatched, unread):
+    """Walks what Folio sent beside what the model read back: a value the model kept must be
+    the same (and of the same type); a field it dropped is only noted."""
+    if isinstance(sent, dict) and isinstance(read, dict):
+        for name, value in sent.items():
+            if name in read:
+                compare(value, read[name], f"{path}.{name}", mismatched, unread)
+            else:
+                unread.add(f"{path}.{name}")
+    elif isinstance(sent, list) and isinstance(read, list) and len(sent) == len(read):
+        for i, (a, b) in enumerate(zip(sent, read)):
+            compare(a, b, f"{path}[{i}]", mismatched, unread)
+    elif sent != read or type(sent) is not type(read):
+        mismatched.append(f"{path}: sent {sent!r}, read {read!r}")
+
+
+def audit(seen):
+    """Each answer read back through its response model: a field Folio sends under the SDK's
+    name must survive the round trip with the same value (same type); the SDK's fields that
+    Folio does not send are listed."""
+    from alibabacloud_imm20200930 import models as imm
+    from alibabacloud_vod20170321 import models as vod
+
+    bodies = {
+        "CreateProject": imm.CreateProjectResponseBody,
+        "CreateImageToPDFTask": imm.CreateImageToPDFTaskResponseBody,
+        "GetTask": imm.GetTaskResponseBody,
+        "ListTasks": imm.ListTasksResponseBody,
+        "CreateUploadImage": vod.CreateUploadImageResponseBody,
+        "GetImageInfos": vod.GetImageInfosResponseBody,
+        "UpdateImageInfos": vod.UpdateImageInfosResponseBody,
+        "DeleteImage": vod.DeleteImageResponseBody,
+    }
+    mismatched, unread = [], set()
+    for action, raw in ANSWERS:
+        model_class = bodies.get(action)
+        if model_class is None or not isinstance(raw, dict):
+            continue
+        read = model_class().from_map(raw).to_map()
+        compare(raw, read, action, mismatched, unread)
+    seen["audited"] = sorted({a for a, _ in ANSWERS if a in bodies})
+    seen["mismatched"] = mismatched
+    seen["unread"] = sorted(unread)
+
+
 def config(secret=SECRET, **extra):
     return open_api_models.Config(
         access_key_id=AK, access_key_secret=secret, endpoint=ENDPOINT, protocol="http", **extra
@@ -46,11 +113,17 @@ def imm_calls(seen):
     imm = ImmClient(config())
     project = "sdk-" + str(int(time.time() * 1000))
     created = imm.create_project(
-        imm_models.CreateProjectRequest(project_name=project, service_role=ROLE)
+        imm_models.CreateProjectRequest(
+            project_name=project,
+            service_role=ROLE,
+            tag=[imm_models.CreateProjectRequestTag(key="team", value="photos")],
+        )
     )
     expect(created.status_code == 200, f"CreateProject: {created.status_code}")
     expect(created.body.request_id, "CreateProject: no RequestId")
     expect(created.body.project.project_name == project, "CreateProject: Project.ProjectName")
+    tags = [(t.tag_key, t.tag_value) for t in created.body.project.tags]
+    expect(tags == [("team", "photos")], f"CreateProject: Project.Tags {tags}")
 
     task = imm.create_image_to_pdftask(
         imm_models.CreateImageToPDFTaskRequest(
@@ -197,6 +270,7 @@ def main():
         imm_calls(seen)
         vod_calls(seen)
         older_sdk_call(seen)
+        audit(seen)
     except Exception as e:  # noqa: BLE001 - every failure is reported with what was seen
         print(json.dumps(seen))
         traceback.print_exc()

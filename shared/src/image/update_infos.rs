@@ -27,7 +27,15 @@ struct Entry {
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateImageInfosResponse {
-    pub non_exist_image_ids: Vec<String>,
+    /// `{"ImageId": [...]}`, as the SDK's model reads it (GetImageInfos and DeleteImage
+    /// answer a plain list).
+    pub non_exist_image_ids: NonExistImageIds,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct NonExistImageIds {
+    pub image_id: Vec<String>,
 }
 
 fn parse_entry(i: usize, entry: Entry) -> Result<(String, InfoUpdate), ApiError> {
@@ -113,7 +121,7 @@ pub async fn handle(
         }
     }
     Ok(UpdateImageInfosResponse {
-        non_exist_image_ids: missing,
+        non_exist_image_ids: NonExistImageIds { image_id: missing },
     })
 }
 

@@ -19,7 +19,8 @@ pub struct ProjectView {
     pub project_name: String,
     pub service_role: String,
     pub description: String,
-    pub tags: std::collections::BTreeMap<String, String>,
+    /// As the SDK's `Project` model has them: `[{"TagKey", "TagValue"}]`.
+    pub tags: Vec<ProjectTag>,
     pub create_time: String,
     pub update_time: String,
     /// Folio's addition: the external id every AssumeRole of this tenant carries. The
@@ -28,13 +29,55 @@ pub struct ProjectView {
     pub external_id: String,
 }
 
+/// `[{"Key": k, "Value": v}, ...]` (as JSON or JSON text) as the `{k: v}` map the tags
+/// check reads.
+fn tag_list(field: &str, value: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    let parsed;
+    let value = match value {
+        serde_json::Value::String(text) => {
+            parsed = serde_json::from_str(text)
+                .map_err(|e| ApiError::invalid(field, format!("is not valid JSON: {e}")))?;
+            &parsed
+        }
+        other => other,
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| ApiError::invalid(field, "must be a list of {\"Key\", \"Value\"}"))?;
+    let mut map = serde_json::Map::new();
+    for (i, item) in items.iter().enumerate() {
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::missing(format!("{field}[{i}].{name}")))
+        };
+        map.insert(text("Key")?, serde_json::Value::String(text("Value")?));
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectTag {
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
 impl ProjectView {
     fn of(project: &ProjectRecord) -> Self {
         ProjectView {
             project_name: project.project_name.clone(),
             service_role: project.service_role.clone(),
             description: project.description.clone(),
-            tags: project.tags.clone(),
+            tags: project
+                .tags
+                .iter()
+                .map(|(k, v)| ProjectTag {
+                    tag_key: k.clone(),
+                    tag_value: v.clone(),
+                })
+                .collect(),
             create_time: imm_time(&project.create_time),
             update_time: imm_time(&project.update_time),
             external_id: project.tenant_key.clone(),
@@ -64,7 +107,11 @@ pub async fn create(
     validate::role_arn("ServiceRole", &service_role)?;
     let description = params.opt_str("Description")?.unwrap_or_default();
     max_bytes("Description", &description, 256)?;
-    let tags = validate::tags("Tags", params.value("Tags"))?;
+    let tags = match params.value("Tag") {
+        // The SDK's CreateProjectRequest sends `Tag: [{"Key", "Value"}]`.
+        Some(list) => validate::tags("Tag", Some(&tag_list("Tag", list)?))?,
+        None => validate::tags("Tags", params.value("Tags"))?,
+    };
     let now = Utc::now();
     let project = ProjectRecord {
         tenant_key: tenant.key().to_string(),
