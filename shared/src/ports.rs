@@ -195,6 +195,14 @@ pub trait TaskStore: Send + Sync {
         task_id: &str,
         claim: &str,
     ) -> Result<TaskRecord, PortError>;
+    /// Records the multipart upload `claim`'s run writes through; `ConditionFailed` if
+    /// another run has claimed the task or it ended.
+    async fn record_upload(
+        &self,
+        task: &TaskRecord,
+        claim: &str,
+        upload_id: &str,
+    ) -> Result<(), PortError>;
     /// `ConditionFailed` if another run has claimed the task or it ended.
     async fn progress(&self, task: &TaskRecord, claim: &str, progress: u8)
     -> Result<(), PortError>;

@@ -482,6 +482,10 @@ async fn redelivered_and_taken_over_runs_end_the_task_once() {
         .upload_part(&dead.job.target, &abandoned, 1, b"%PDF-1.7 half".to_vec())
         .await
         .unwrap();
+    app.tasks
+        .record_upload(&dead, "run-that-died", &abandoned)
+        .await
+        .unwrap();
 
     // The message comes back: a new run takes over and finishes; then it comes back again.
     let worker = PdfWorker { app: app.clone() };
@@ -531,6 +535,15 @@ async fn redelivered_and_taken_over_runs_end_the_task_once() {
         .await
         .unwrap();
     assert_eq!(versions.versions().len(), 1);
+    // The dead run's multipart upload was aborted by the run that took over: no parts are
+    // left open in the user's bucket.
+    let open = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(open.uploads().is_empty(), "{:?}", open.uploads());
     let (_, info) = pdf_facts(&stack.object(&bucket, "once.pdf").await.unwrap());
     assert!(info.contains("Pages:           1"), "{info}");
     hook.wait_for(1, 20).await;

@@ -264,6 +264,28 @@ impl TaskStore for DynamoRecords {
         task_from(out.attributes.unwrap_or_default())
     }
 
+    async fn record_upload(
+        &self,
+        task: &TaskRecord,
+        claim: &str,
+        upload_id: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(task)))
+            .update_expression("SET UploadId = :upload")
+            .condition_expression("#status = :running AND Claim = :claim")
+            .expression_attribute_names("#status", "Status")
+            .expression_attribute_values(":upload", s(upload_id))
+            .expression_attribute_values(":running", s(TaskStatus::Running.as_str()))
+            .expression_attribute_values(":claim", s(claim))
+            .send()
+            .await
+            .map_err(|e| conditional("recording a task's upload", e))?;
+        Ok(())
+    }
+
     async fn progress(
         &self,
         task: &TaskRecord,

@@ -263,6 +263,7 @@ fn new_task(
         notification: notification(params, config)?,
         claim: None,
         attempts: 0,
+        upload_id: None,
         output: None,
         notified: false,
         // Until the task ends; then 7 days from its end.

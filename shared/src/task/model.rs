@@ -176,6 +176,10 @@ pub struct TaskRecord {
     pub claim: Option<String>,
     #[serde(default)]
     pub attempts: u32,
+    /// The multipart upload the claiming run writes the PDF through: a run that takes the
+    /// task over aborts it, so a dead run leaves no parts behind in the user's bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<PdfOutput>,
     #[serde(default)]

@@ -152,6 +152,12 @@ impl PdfWorker {
             .map_err(|e| storage_failure("the ServiceRole", e))?;
         let target = &task.job.target;
         let target_name = target_name(target);
+        // A run that died left its upload open (its parts are billed until aborted).
+        if let Some(abandoned) = task.upload_id.as_ref().filter(|_| false)
+            && let Err(error) = storage.abort_upload(target, abandoned).await
+        {
+            tracing::warn!(%error, "the upload of an earlier run could not be aborted");
+        }
         let upload = storage.start_upload(target).await.map_err(|e| match e {
             PortError::NotFound => RunError::Failed(TaskFailure::new(
                 "ResourceNotFound",
@@ -159,7 +165,10 @@ impl PdfWorker {
             )),
             other => storage_failure(&target_name, other),
         })?;
-        let written = self.write(task, claim, &storage, &upload).await;
+        let written = match self.app.tasks.record_upload(task, claim, &upload).await {
+            Ok(()) => self.write(task, claim, &storage, &upload).await,
+            Err(e) => Err(e.into()),
+        };
         let finished = match written {
             Ok((output, parts)) => match self.app.tasks.progress(task, claim, 100).await {
                 // Still ours: the PDF becomes visible only now, once.
