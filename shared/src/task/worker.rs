@@ -153,7 +153,7 @@ impl PdfWorker {
         let target = &task.job.target;
         let target_name = target_name(target);
         // A run that died left its upload open (its parts are billed until aborted).
-        if let Some(abandoned) = task.upload_id.as_ref().filter(|_| false)
+        if let Some(abandoned) = &task.upload_id
             && let Err(error) = storage.abort_upload(target, abandoned).await
         {
             tracing::warn!(%error, "the upload of an earlier run could not be aborted");
