@@ -64,8 +64,7 @@ impl Operation {
 
     /// The operation served at `path` (`/CreateUploadImage`, ...).
     pub fn from_path(path: &str) -> Option<Self> {
-        let name = path.trim_end_matches('/').rsplit('/').next()?;
-        Operation::ALL.into_iter().find(|op| op.name() == name)
+        Operation::from_action(path.trim_end_matches('/').rsplit('/').next()?)
     }
 
     /// The operation an RPC request names in its `Action` (`x-acs-action`).
@@ -166,7 +165,8 @@ pub fn route(
 /// A request as the edge received it, whichever edge that is.
 pub struct ApiRequest<'a> {
     pub method: Method,
-    pub tenant: Option<Tenant>,
+    /// The authenticated caller: every edge authenticates before it hands a request on.
+    pub tenant: Tenant,
     pub query: Vec<(String, String)>,
     pub content_type: Option<&'a str>,
     /// The `Idempotency-Key` header, for operations that create.
@@ -201,14 +201,18 @@ impl ApiResponse {
 pub fn refusal(status: StatusCode, code: &str, message: String) -> ApiResponse {
     ApiResponse {
         status,
-        body: json!({
-            "RequestId": new_request_id(),
-            "Code": code,
-            "Message": message,
-        })
-        .to_string(),
+        body: error_body(&new_request_id(), code, &message),
         retry_after: None,
     }
+}
+
+fn error_body(request_id: &str, code: &str, message: &str) -> String {
+    json!({
+        "RequestId": request_id,
+        "Code": code,
+        "Message": message,
+    })
+    .to_string()
 }
 
 pub fn new_request_id() -> String {
@@ -255,7 +259,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
                 method: request.method.to_string(),
             });
         }
-        let tenant = request.tenant.as_ref().ok_or(ApiError::Unauthenticated)?;
+        let tenant = &request.tenant;
         if let Some(wait) = app.rates.admit(tenant.key(), op).await? {
             return Err(ApiError::Throttled {
                 operation: op.name(),
@@ -295,12 +299,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             ApiResponse {
                 status: error.status(),
                 retry_after,
-                body: json!({
-                    "RequestId": request_id,
-                    "Code": error.code(),
-                    "Message": error.message(),
-                })
-                .to_string(),
+                body: error_body(&request_id, error.code(), &error.message()),
             }
         }
     }

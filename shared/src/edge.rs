@@ -45,32 +45,51 @@ pub fn tenant_from_context(context: &RequestContext) -> Option<Tenant> {
 
 /// The caller: the identity API Gateway authenticated (IAM, a JWT, an authorizer), or else a
 /// Bearer key or signature checked against the key store, as `folio serve` checks them.
-async fn caller(app: &App, request: &Request) -> Result<Tenant, AuthError> {
+async fn caller(app: &App, request: &Request) -> Result<Tenant, ApiResponse> {
     if let Some(tenant) = request.request_context_ref().and_then(tenant_from_context) {
         return Ok(tenant);
     }
-    let headers: Vec<(String, String)> = request
-        .headers()
+    authenticate(
+        app,
+        request.method(),
+        request.uri(),
+        request.headers(),
+        request.body().as_ref(),
+    )
+    .await
+}
+
+/// A request's Bearer key or signature checked against the app's key store (none
+/// configured: no caller is known); a refusal is the answer to send. The local gateway
+/// authenticates through this too.
+pub async fn authenticate(
+    app: &App,
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Tenant, ApiResponse> {
+    let headers: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let parts = SignedParts {
-        method: request.method().as_str(),
-        path: request.uri().path(),
-        raw_query: request.uri().query().unwrap_or_default(),
+        method: method.as_str(),
+        path: uri.path(),
+        raw_query: uri.query().unwrap_or_default(),
         headers: &headers,
-        body: request.body().as_ref(),
+        body,
     };
-    authenticate(app, &parts).await
-}
-
-/// A Bearer key or signature checked against the app's key store (none configured: no
-/// caller is known). The local gateway calls this too.
-pub async fn authenticate(app: &App, parts: &SignedParts<'_>) -> Result<Tenant, AuthError> {
-    let Some(keys) = &app.keys else {
-        return Err(AuthError::Missing);
+    let checked = match &app.keys {
+        Some(keys) => {
+            auth::authenticate(&parts, keys.as_ref(), app.nonces.as_ref(), Utc::now()).await
+        }
+        None => Err(AuthError::Missing),
     };
-    auth::authenticate(parts, keys.as_ref(), app.nonces.as_ref(), Utc::now()).await
+    checked.map_err(|refused| {
+        tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
+        api::refusal(refused.status(), refused.code(), refused.to_string())
+    })
 }
 
 fn respond(response: ApiResponse) -> Response<Body> {
@@ -88,14 +107,7 @@ fn respond(response: ApiResponse) -> Response<Body> {
 pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Response<Body> {
     let tenant = match caller(app, &request).await {
         Ok(tenant) => tenant,
-        Err(refused) => {
-            tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
-            return respond(api::refusal(
-                refused.status(),
-                refused.code(),
-                refused.to_string(),
-            ));
-        }
+        Err(refusal) => return respond(refusal),
     };
     let query = request
         .query_string_parameters_ref()
@@ -118,7 +130,7 @@ pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Respon
         op,
         ApiRequest {
             method: request.method().clone(),
-            tenant: Some(tenant),
+            tenant,
             query,
             content_type,
             idempotency_key,

@@ -45,8 +45,6 @@ pub enum ApiError {
     InvalidParameter { field: String, reason: String },
     #[error("{field}: the parameter is required")]
     MissingParameter { field: String },
-    #[error("the request carries no caller identity")]
-    Unauthenticated,
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -90,7 +88,6 @@ impl ApiError {
             ApiError::InvalidParameter { .. }
             | ApiError::MissingParameter { .. }
             | ApiError::Throttled { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::UnknownOperation(_) => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -104,7 +101,6 @@ impl ApiError {
             ApiError::InvalidParameter { .. } => "InvalidParameter",
             ApiError::MissingParameter { .. } => "MissingParameter",
             ApiError::Throttled { .. } => "Throttling",
-            ApiError::Unauthenticated => "Unauthorized",
             ApiError::NotFound(_) => "ResourceNotFound",
             ApiError::UnknownOperation(_) => "InvalidAction.NotFound",
             ApiError::AlreadyExists(_) => "ResourceAlreadyExists",

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use folio_cli::keys::{self, KeysAction, KeysArgs, Kind};
 
 use crate::harness::Stack;
-use crate::vendor_sdks::signed_create_project;
+use crate::vendor_sdks::{signed_create_project, signed_headers};
 
 async fn folio_keys(stack: &Stack, action: KeysAction) -> String {
     let config = &stack.running.app.config;
@@ -144,7 +144,6 @@ async fn keys_issued_by_folio_keys_authenticate_until_revoked() {
 /// identity of its own): the function checks the signature against the key store.
 #[tokio::test]
 async fn a_signed_request_through_the_lambda_edge() {
-    use sha2::Digest;
     let stack = Stack::start().await;
     let host = "abc123.execute-api.us-east-1.amazonaws.com";
     let body = format!(
@@ -154,31 +153,16 @@ async fn a_signed_request_through_the_lambda_edge() {
     );
     let event = |nonce: &str, body: &str| {
         let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let mut headers: Vec<(String, String)> = [
-            ("host", host),
-            ("x-acs-action", "CreateProject"),
-            ("x-acs-version", "2020-09-30"),
-            ("x-acs-date", &date),
-            ("x-acs-signature-nonce", nonce),
-            ("content-type", "application/x-www-form-urlencoded"),
+        let headers = signed_headers(
+            host,
+            body,
             (
-                "x-acs-content-sha256",
-                &hex::encode(sha2::Sha256::digest(body.as_bytes())),
+                crate::harness::ALICE_ACCESS_KEY_ID,
+                crate::harness::ALICE_ACCESS_KEY_SECRET,
+                &date,
+                nonce,
             ),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let authorization = folio_shared::auth::acs3::sign(
-            "POST",
-            "/",
-            "",
-            &headers,
-            body.as_bytes(),
-            crate::harness::ALICE_ACCESS_KEY_ID,
-            crate::harness::ALICE_ACCESS_KEY_SECRET,
         );
-        headers.push(("authorization".into(), authorization));
         serde_json::json!({
             "version": "2.0",
             "routeKey": "POST /",

@@ -149,18 +149,15 @@ async fn the_vendors_python_sdks_work_unchanged() {
 /// How a request is signed: access key id, secret, `x-acs-date`, nonce.
 pub type Signing<'a> = (&'a str, &'a str, &'a str, &'a str);
 
-/// A CreateProject signed as the SDKs sign it, then sent with `tamper` applied.
-pub async fn signed_create_project(
-    stack: &Stack,
-    project: &str,
+/// The headers the SDKs send with a CreateProject of form `body` to `host`, signed.
+pub fn signed_headers(
+    host: &str,
+    body: &str,
     (key_id, secret, date, nonce): Signing<'_>,
-    tamper: impl Fn(&mut String, &mut Vec<(String, String)>),
-) -> (u16, Value) {
+) -> Vec<(String, String)> {
     use sha2::Digest;
-    let host = stack.base.trim_start_matches("http://").to_string();
-    let mut body = format!("ProjectName={project}&ServiceRole={}", urlencode(ROLE));
     let mut headers: Vec<(String, String)> = [
-        ("host", host.as_str()),
+        ("host", host),
         ("x-acs-action", "CreateProject"),
         ("x-acs-version", "2020-09-30"),
         ("x-acs-date", date),
@@ -177,6 +174,19 @@ pub async fn signed_create_project(
     let authorization =
         folio_shared::auth::acs3::sign("POST", "/", "", &headers, body.as_bytes(), key_id, secret);
     headers.push(("authorization".into(), authorization));
+    headers
+}
+
+/// A CreateProject signed as the SDKs sign it, then sent with `tamper` applied.
+pub async fn signed_create_project(
+    stack: &Stack,
+    project: &str,
+    signing: Signing<'_>,
+    tamper: impl Fn(&mut String, &mut Vec<(String, String)>),
+) -> (u16, Value) {
+    let host = stack.base.trim_start_matches("http://");
+    let mut body = format!("ProjectName={project}&ServiceRole={}", urlencode(ROLE));
+    let mut headers = signed_headers(host, &body, signing);
     tamper(&mut body, &mut headers);
     let mut request = stack.http.post(format!("{}/", stack.base)).body(body);
     for (k, v) in &headers {

@@ -16,7 +16,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use folio_shared::auth::SignedParts;
 use folio_shared::edge;
 
 struct Gateway {
@@ -58,23 +57,9 @@ async fn route(
         Ok(op) => op,
         Err(refused) => return error(refused.status(), refused.code(), refused.message()),
     };
-    let header_list: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    let parts = SignedParts {
-        method: method.as_str(),
-        path: uri.path(),
-        raw_query: uri.query().unwrap_or_default(),
-        headers: &header_list,
-        body: &body,
-    };
-    let tenant = match edge::authenticate(&gateway.app, &parts).await {
+    let tenant = match edge::authenticate(&gateway.app, &method, &uri, &headers, &body).await {
         Ok(tenant) => tenant,
-        Err(refused) => {
-            tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
-            return error(refused.status(), refused.code(), refused.to_string());
-        }
+        Err(refusal) => return respond(refusal),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -85,7 +70,7 @@ async fn route(
         op,
         ApiRequest {
             method,
-            tenant: Some(tenant),
+            tenant,
             query,
             content_type,
             idempotency_key,

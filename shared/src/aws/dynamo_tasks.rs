@@ -9,6 +9,7 @@
 //! - Idempotency keys: `pk` = `<tenant>#IDEMPOTENCY#<sha256 of the key>`, kept 24 hours.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -156,6 +157,33 @@ impl ProjectStore for DynamoRecords {
     }
 }
 
+impl DynamoRecords {
+    /// Sets one attribute of a task while `claim`'s run still holds it (running, and claimed
+    /// by no other run).
+    async fn set_while_claimed(
+        &self,
+        task: &TaskRecord,
+        claim: &str,
+        attribute: &str,
+        value: AttributeValue,
+    ) -> Result<(), aws_sdk_dynamodb::error::SdkError<UpdateItemError>> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(task)))
+            .update_expression("SET #attribute = :value")
+            .condition_expression("#status = :running AND Claim = :claim")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_names("#status", "Status")
+            .expression_attribute_values(":value", value)
+            .expression_attribute_values(":running", s(TaskStatus::Running.as_str()))
+            .expression_attribute_values(":claim", s(claim))
+            .send()
+            .await
+            .map(|_| ())
+    }
+}
+
 #[async_trait]
 impl TaskStore for DynamoRecords {
     async fn create(&self, task: &TaskRecord) -> Result<(), PortError> {
@@ -270,20 +298,9 @@ impl TaskStore for DynamoRecords {
         claim: &str,
         upload_id: &str,
     ) -> Result<(), PortError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(task)))
-            .update_expression("SET UploadId = :upload")
-            .condition_expression("#status = :running AND Claim = :claim")
-            .expression_attribute_names("#status", "Status")
-            .expression_attribute_values(":upload", s(upload_id))
-            .expression_attribute_values(":running", s(TaskStatus::Running.as_str()))
-            .expression_attribute_values(":claim", s(claim))
-            .send()
+        self.set_while_claimed(task, claim, "UploadId", s(upload_id))
             .await
-            .map_err(|e| conditional("recording a task's upload", e))?;
-        Ok(())
+            .map_err(|e| conditional("recording a task's upload", e))
     }
 
     async fn progress(
@@ -292,20 +309,9 @@ impl TaskStore for DynamoRecords {
         claim: &str,
         progress: u8,
     ) -> Result<(), PortError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(task)))
-            .update_expression("SET Progress = :p")
-            .condition_expression("#status = :running AND Claim = :claim")
-            .expression_attribute_names("#status", "Status")
-            .expression_attribute_values(":p", n(progress.into()))
-            .expression_attribute_values(":running", s(TaskStatus::Running.as_str()))
-            .expression_attribute_values(":claim", s(claim))
-            .send()
+        self.set_while_claimed(task, claim, "Progress", n(progress.into()))
             .await
-            .map_err(|e| conditional("recording progress", e))?;
-        Ok(())
+            .map_err(|e| conditional("recording progress", e))
     }
 
     async fn finish(
