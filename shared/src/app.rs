@@ -7,15 +7,15 @@ use aws_config::SdkConfig;
 
 use crate::auth::{KeyStore, NonceStore};
 use crate::aws::{
-    self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRates, DynamoRecords, S3Objects,
-    SqsDeliveries, SqsTasks, StsRoles,
+    self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRates, DynamoRecords, S3Files, S3Objects,
+    S3UserStorage, SqsDeliveries, SqsJobs, SqsTasks, StsRoles,
 };
 use crate::config::{Config, ConfigError};
 use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookPoster;
 use crate::ports::{
-    DeliveryLog, DeliveryQueue, EventChannels, ImageRecords, ObjectStore, ProjectStore,
-    RoleAssumer, TaskQueue, TaskStore,
+    DeliveryLog, DeliveryQueue, EventChannels, FileStore, ImageRecords, JobQueue, JobStore,
+    ObjectStore, ProjectStore, RoleAssumer, TaskQueue, TaskStore, UserStorage,
 };
 use crate::rate::RateLimiter;
 
@@ -34,6 +34,12 @@ pub struct App {
     pub keys: Option<Arc<dyn KeyStore>>,
     pub nonces: Arc<dyn NonceStore>,
     pub rates: Arc<dyn RateLimiter>,
+    pub jobs: Arc<dyn JobStore>,
+    pub job_queue: Arc<dyn JobQueue>,
+    /// Folio's own bucket, where jobs keep their inputs and outputs.
+    pub files: Arc<dyn FileStore>,
+    /// Users' buckets, opened with the credentials a job carries.
+    pub user_storage: Arc<dyn UserStorage>,
 }
 
 impl App {
@@ -59,6 +65,13 @@ impl App {
             images: records.clone(),
             projects: records.clone(),
             tasks: records.clone(),
+            jobs: records.clone(),
+            job_queue: Arc::new(SqsJobs::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.jobs_queue_url.clone(),
+            )),
+            files: Arc::new(S3Files::new(aws::s3_client(sdk))),
+            user_storage: Arc::new(S3UserStorage::new(sdk.clone())),
             delivery_log: records,
             task_queue: Arc::new(SqsTasks::new(
                 aws_sdk_sqs::Client::new(sdk),

@@ -24,6 +24,14 @@ pub struct Config {
     /// `FOLIO_PDF_QUEUE_URL`: the queue of images-to-PDF tasks (needed by the functions that
     /// create them).
     pub pdf_queue_url: Option<String>,
+    /// `FOLIO_JOBS_QUEUE_URL`: the queue of conversion jobs' starts and pairs (needed by
+    /// the functions that serve `/v2`).
+    pub jobs_queue_url: Option<String>,
+    /// `FOLIO_PUBLIC_URL`: the base URL callers reach the API at, for the upload and
+    /// download URLs of jobs (`server`, output `uri`); the request's host when unset.
+    pub public_url: Option<String>,
+    /// `FOLIO_MAX_JOB_INPUTS` (default 100): the most inputs a job may have.
+    pub max_job_inputs: u64,
     /// `FOLIO_NOTIFICATION_TARGET_PREFIX` (default `folio-`): the start of the names of the
     /// SNS topics and EventBridge buses a task may name (the notifier may publish to those).
     pub notification_target_prefix: String,
@@ -107,6 +115,9 @@ impl Config {
             upload_buckets,
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
+            jobs_queue_url: get("FOLIO_JOBS_QUEUE_URL"),
+            public_url: get("FOLIO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
+            max_job_inputs: number("FOLIO_MAX_JOB_INPUTS", 100)?,
             max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 128 << 20)?,
             max_upload_bytes: number("FOLIO_MAX_UPLOAD_BYTES", 64 << 20)?,
             notification_target_prefix: get("FOLIO_NOTIFICATION_TARGET_PREFIX")

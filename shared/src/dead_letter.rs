@@ -1,6 +1,7 @@
 //! The dead-letter worker: what no retry could process is ended, with a reason and a
 //! notification, instead of waiting forever. It reads both kinds of dead letters:
-//! upload events (the image ends `UploadFail`), PDF tasks (the task ends `Failed`) and
+//! upload events (the image ends `UploadFail`), PDF tasks (the task ends `Failed`), job
+//! messages (the pair counts as failed, or the job fails) and
 //! notification deliveries (the attempt is recorded as given up).
 
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use chrono::Utc;
 use crate::app::App;
 use crate::error::PortError;
 use crate::image::uploaded::{UploadWorker, created_objects};
+use crate::jobs::model::JobMessageBody;
+use crate::jobs::worker::{give_up_pair, give_up_start};
 use crate::notify::Delivery;
 use crate::notify::delivery::{Attempt, AttemptOutcome};
 use crate::ports::TaskEnd;
@@ -45,6 +48,17 @@ impl QueueWorker for DeadLetterWorker {
         }
         if let Ok(task) = serde_json::from_str::<TaskMessage>(&message.body) {
             return self.give_up_task(&task).await;
+        }
+        if let Ok(job) = serde_json::from_str::<JobMessageBody>(&message.body) {
+            tracing::error!(job_id = job.job_id(), "job message dead-lettered");
+            return match &job {
+                JobMessageBody::Start { job_id } => give_up_start(&self.app, job_id).await,
+                JobMessageBody::Pair {
+                    job_id,
+                    input_id,
+                    conversion_id,
+                } => give_up_pair(&self.app, job_id, input_id, conversion_id).await,
+            };
         }
         let uploads = UploadWorker {
             app: self.app.clone(),

@@ -10,6 +10,7 @@ pub mod dead_letter;
 pub mod edge;
 pub mod error;
 pub mod image;
+pub mod jobs;
 pub mod notify;
 pub mod params;
 pub mod ports;

@@ -8,6 +8,9 @@ use bytes::Bytes;
 
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, UploadResult};
+use crate::jobs::model::{
+    JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
+};
 use crate::notify::delivery::{Attempt, Delivery};
 use crate::task::model::{
     PdfOutput, ProjectRecord, S3Location, TaskFailure, TaskMessage, TaskRecord,
@@ -274,4 +277,133 @@ pub trait RoleAssumer: Send + Sync {
         roles: &[String],
         external_id: &str,
     ) -> Result<std::sync::Arc<dyn TaskStorage>, PortError>;
+}
+
+/// Conversion jobs: the job record (changed through `replace`, conditional on its
+/// version), the outcome of each (input, conversion) pair and the outputs, in one place.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// `ConditionFailed` if a job of that id exists.
+    async fn create(&self, job: &JobRecord) -> Result<(), PortError>;
+    /// The live job (expired ones are absent).
+    async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, PortError>;
+    /// The live job with its pairs and outputs.
+    async fn get_full(&self, job_id: &str) -> Result<Option<JobState>, PortError>;
+    /// Writes `job` (its `version` one above `expected_version`) over the stored one;
+    /// `ConditionFailed` if the stored version is not `expected_version`. Never used while
+    /// pairs may be counting.
+    async fn replace(&self, job: &JobRecord, expected_version: u64) -> Result<(), PortError>;
+    /// Moves a job from one of `from` to `to` (and bumps its version), without touching
+    /// its counters; `ConditionFailed` if it is in another state.
+    async fn set_status(
+        &self,
+        job_id: &str,
+        from: &[JobStatus],
+        to: JobStatus,
+    ) -> Result<(), PortError>;
+    /// The tenant's live jobs, newest first, with `status` when given: page `page` (from
+    /// 1) of `per_page`, and how many there are in all.
+    async fn list(
+        &self,
+        tenant_key: &str,
+        status: Option<JobStatus>,
+        page: usize,
+        per_page: usize,
+    ) -> Result<(Vec<JobRecord>, usize), PortError>;
+    /// Reserves `credits` for a pair within `max_credit`; `true` if reserved now or
+    /// before, `false` if the job's credits would go past the limit.
+    async fn reserve_credits(
+        &self,
+        job_id: &str,
+        pair_key: &str,
+        credits: u64,
+        max_credit: u64,
+    ) -> Result<bool, PortError>;
+    /// Records how a pair ended, its output (if any) and counts it done, all at once;
+    /// `ConditionFailed` if the pair was recorded before (nothing is written then).
+    async fn complete_pair(
+        &self,
+        job_id: &str,
+        pair: &PairRecord,
+        output: Option<&OutputRecord>,
+    ) -> Result<(), PortError>;
+    /// Sets the status of outputs (disabling them when a job fails or is canceled).
+    async fn set_output_status(
+        &self,
+        job_id: &str,
+        output_id: &str,
+        status: OutputStatus,
+    ) -> Result<(), PortError>;
+    /// Counts one download of an enabled output, within `max_downloads`; returns the
+    /// output as counted. `ConditionFailed` if it is not enabled or used up.
+    async fn count_download(
+        &self,
+        job_id: &str,
+        output_id: &str,
+        max_downloads: Option<u64>,
+    ) -> Result<OutputRecord, PortError>;
+    async fn get_output(
+        &self,
+        job_id: &str,
+        output_id: &str,
+    ) -> Result<Option<OutputRecord>, PortError>;
+}
+
+/// A job with everything recorded of its run.
+#[derive(Clone, Debug)]
+pub struct JobState {
+    pub job: JobRecord,
+    pub pairs: Vec<PairRecord>,
+    pub outputs: Vec<OutputRecord>,
+}
+
+/// The jobs queue.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, messages: &[JobMessageBody]) -> Result<(), PortError>;
+}
+
+/// Whole files in buckets: Folio's own (`FileStore` of the app) and users' (through the
+/// credentials a job carries).
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// The whole object; `NotFound`, `Denied` or `TooLarge` (over `max_bytes`).
+    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, PortError>;
+    /// Writes the object in one request (it appears whole or not at all).
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError>;
+    /// Deletes every object under `prefix`.
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<(), PortError>;
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        ttl: Duration,
+        filename: &str,
+    ) -> Result<String, PortError>;
+}
+
+/// Static credentials a user gave for their bucket.
+#[derive(Clone)]
+pub struct UserCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub region: String,
+}
+
+impl std::fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserCredentials([REDACTED])")
+    }
+}
+
+/// Opens users' buckets with the credentials they gave.
+pub trait UserStorage: Send + Sync {
+    fn open(&self, credentials: &UserCredentials) -> std::sync::Arc<dyn FileStore>;
 }

@@ -308,3 +308,36 @@ pub fn unix_now() -> i64 {
         .expect("the clock is past 1970")
         .as_secs() as i64
 }
+
+/// Serves `bytes` at every path of a new loopback server bound to `ip`; returns its base URL.
+/// Redirects `/redirect?to=<url>` to `<url>`.
+pub async fn serve_file(ip: &str, bytes: Vec<u8>) -> String {
+    use axum::extract::Query;
+    use axum::response::{IntoResponse, Redirect};
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .expect("binding a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let bytes = bytes::Bytes::from(bytes);
+    let router = axum::Router::new()
+        .route(
+            "/redirect",
+            axum::routing::get(
+                |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    Redirect::temporary(q.get("to").map(String::as_str).unwrap_or("/"))
+                },
+            ),
+        )
+        .fallback(move || {
+            let bytes = bytes.clone();
+            async move { ([("content-type", "image/jpeg")], bytes).into_response() }
+        });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+/// Alice's webhook signing key, as the notifier derives it.
+pub fn alice_webhook_secret() -> String {
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").expect("a tenant");
+    folio_shared::notify::signature::tenant_signing_key(MASTER_SECRET, tenant.key())
+}

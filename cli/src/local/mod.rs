@@ -17,10 +17,14 @@ use anyhow::{Context, bail};
 use folio_shared::aws::DynamoKeys;
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
+use folio_shared::jobs::worker::JobWorker;
 use folio_shared::task::worker::PdfWorker;
 use folio_shared::{App, Config};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How many pollers drive the jobs queue.
+const JOB_POLLERS: usize = 4;
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
@@ -60,6 +64,10 @@ impl Running {
             format!(
                 "FOLIO_PDF_QUEUE_URL={}",
                 c.pdf_queue_url.clone().unwrap_or_default()
+            ),
+            format!(
+                "FOLIO_JOBS_QUEUE_URL={}",
+                c.jobs_queue_url.clone().unwrap_or_default()
             ),
             format!("AWS_REGION={}", c.region),
         ];
@@ -176,11 +184,21 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             stopped.clone(),
         ),
     ];
+    // Pairs of a job run side by side, as Lambda runs them on several instances.
+    for _ in 0..JOB_POLLERS {
+        tasks.push(pollers::spawn(
+            sqs.clone(),
+            provisioned.jobs_queue_url.clone(),
+            Arc::new(JobWorker { app: app.clone() }),
+            stopped.clone(),
+        ));
+    }
     let dead_letters = Arc::new(DeadLetterWorker { app: app.clone() });
     for dlq in [
         &provisioned.uploads_dlq_url,
         &provisioned.notifications_dlq_url,
         &provisioned.pdf_dlq_url,
+        &provisioned.jobs_dlq_url,
     ] {
         tasks.push(pollers::spawn(
             sqs.clone(),

@@ -25,6 +25,7 @@ pub struct Names {
     pub uploads_queue: String,
     pub notifications_queue: String,
     pub pdf_queue: String,
+    pub jobs_queue: String,
     pub topic: String,
     /// The alias of the KMS key that encrypts signing secrets.
     pub keys_kms_alias: String,
@@ -38,6 +39,7 @@ impl Names {
             uploads_queue: format!("{prefix}-uploads"),
             notifications_queue: format!("{prefix}-notifications"),
             pdf_queue: format!("{prefix}-pdf-tasks"),
+            jobs_queue: format!("{prefix}-jobs"),
             topic: format!("{prefix}-events"),
             keys_kms_alias: format!("alias/{prefix}-keys"),
         }
@@ -53,6 +55,8 @@ pub struct Provisioned {
     pub notifications_dlq_url: String,
     pub pdf_queue_url: String,
     pub pdf_dlq_url: String,
+    pub jobs_queue_url: String,
+    pub jobs_dlq_url: String,
     pub topic_arn: String,
     pub keys_kms_key: String,
 }
@@ -68,6 +72,7 @@ impl Provisioned {
                 self.notifications_queue_url.clone(),
             ),
             ("FOLIO_PDF_QUEUE_URL", self.pdf_queue_url.clone()),
+            ("FOLIO_JOBS_QUEUE_URL", self.jobs_queue_url.clone()),
             ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
             ("FOLIO_KEYS_KMS_KEY", self.keys_kms_key.clone()),
             // The emulator's account, as its ARNs state it.
@@ -98,6 +103,10 @@ const NOTIFICATIONS_MAX_RECEIVES: u32 = 20;
 /// that dies is tried again once the message is visible (after `PDF_VISIBILITY_SECS`).
 const PDF_MAX_RECEIVES: u32 = 3;
 const PDF_VISIBILITY_SECS: u32 = 120;
+/// A job message (a start or a pair) is tried three times; then the dead-letter worker
+/// counts the pair failed (or fails the job), so the job still ends.
+const JOBS_MAX_RECEIVES: u32 = 3;
+const JOBS_VISIBILITY_SECS: u32 = 120;
 
 pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisioned> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -115,6 +124,13 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         &names.pdf_queue,
         PDF_MAX_RECEIVES,
         PDF_VISIBILITY_SECS,
+    )
+    .await?;
+    let (jobs_queue_url, _, jobs_dlq_url) = queue_with_dlq(
+        &sqs,
+        &names.jobs_queue,
+        JOBS_MAX_RECEIVES,
+        JOBS_VISIBILITY_SECS,
     )
     .await?;
     bucket(sdk, &names.bucket, &uploads_queue_arn).await?;
@@ -136,6 +152,8 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         notifications_dlq_url,
         pdf_queue_url,
         pdf_dlq_url,
+        jobs_queue_url,
+        jobs_dlq_url,
         topic_arn,
         keys_kms_key,
     })

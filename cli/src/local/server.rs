@@ -1,7 +1,7 @@
 //! The local gateway: every operation at `/<OperationName>`, and at `/` by its RPC action as
 //! the vendors' SDKs call it, on loopback; authenticated by Bearer API keys or Alibaba Cloud
 //! signatures through the same `auth::authenticate` as in AWS, answered by the same
-//! `api::handle` as in Lambda.
+//! `api::handle` as in Lambda; `/v2/...` goes to the jobs API, as the `jobs` function serves it.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use folio_shared::edge;
+use folio_shared::jobs::http as jobs;
 
 struct Gateway {
     app: Arc<App>,
@@ -36,6 +37,19 @@ fn respond(response: ApiResponse) -> Response {
     (response.status, headers, response.body).into_response()
 }
 
+fn respond_v2(response: jobs::V2Response) -> Response {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &response.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    (response.status, headers, response.body).into_response()
+}
+
 async fn route(
     State(gateway): State<Arc<Gateway>>,
     method: Method,
@@ -47,6 +61,21 @@ async fn route(
         url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
+    if uri.path() == "/v2" || uri.path().starts_with("/v2/") {
+        return respond_v2(
+            jobs::handle(
+                &gateway.app,
+                jobs::V2Request {
+                    method: &method,
+                    path: uri.path(),
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
+                },
+            )
+            .await,
+        );
+    }
     let header = |name: &str| {
         headers
             .get(name)

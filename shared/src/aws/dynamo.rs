@@ -359,6 +359,7 @@ impl DeliveryLog for DynamoRecords {
         let kind = match delivery.subject.kind {
             SubjectKind::Image => "IMAGE",
             SubjectKind::Task => "TASK",
+            SubjectKind::Job => "JOB",
         };
         let mut item = to_item(attempt)?;
         item.insert(

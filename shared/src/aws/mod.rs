@@ -2,7 +2,9 @@
 
 mod channels;
 mod dynamo;
+mod dynamo_jobs;
 mod dynamo_tasks;
+mod files;
 mod keys;
 mod rates;
 mod s3;
@@ -12,10 +14,11 @@ mod task_storage;
 pub use channels::AwsChannels;
 pub use dynamo::DynamoRecords;
 pub use dynamo_tasks::{BY_END, BY_START};
+pub use files::{S3Files, S3UserStorage};
 pub use keys::{DynamoKeys, DynamoNonces, SECRET_CACHE};
 pub use rates::DynamoRates;
 pub use s3::S3Objects;
-pub use sqs::{SqsDeliveries, SqsTasks};
+pub use sqs::{SqsDeliveries, SqsJobs, SqsTasks};
 pub use task_storage::StsRoles;
 
 use aws_config::SdkConfig;

@@ -6,9 +6,46 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::describe;
 use crate::error::PortError;
+use crate::jobs::model::JobMessageBody;
 use crate::notify::Delivery;
-use crate::ports::{DeliveryQueue, TaskQueue};
+use crate::ports::{DeliveryQueue, JobQueue, TaskQueue};
 use crate::task::model::TaskMessage;
+
+/// Sends the messages in batches of ten; any message SQS refuses fails the call.
+async fn send_batches(
+    client: &Client,
+    queue_url: &str,
+    bodies: Vec<String>,
+    context: &'static str,
+) -> Result<(), PortError> {
+    for chunk in bodies.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| PortError::backend("building a queue message", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = client
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| PortError::backend(context, describe(e)))?;
+        if let Some(failed) = out.failed.first() {
+            return Err(PortError::backend(
+                context,
+                format!("SQS refused a message: {:?}", failed.message),
+            ));
+        }
+    }
+    Ok(())
+}
 
 #[derive(Clone)]
 pub struct SqsDeliveries {
@@ -28,36 +65,13 @@ impl SqsDeliveries {
 #[async_trait]
 impl DeliveryQueue for SqsDeliveries {
     async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), PortError> {
-        for chunk in deliveries.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    let body = serde_json::to_string(d)
-                        .map_err(|e| PortError::backend("encoding a delivery", e))?;
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| PortError::backend("building a queue message", e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| PortError::backend("queueing deliveries", describe(e)))?;
-            if let Some(failed) = out.failed.first() {
-                return Err(PortError::backend(
-                    "queueing deliveries",
-                    format!("SQS refused a message: {:?}", failed.message),
-                ));
-            }
-        }
-        Ok(())
+        let bodies = deliveries
+            .iter()
+            .map(|d| {
+                serde_json::to_string(d).map_err(|e| PortError::backend("encoding a delivery", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        send_batches(&self.client, &self.queue_url, bodies, "queueing deliveries").await
     }
 
     async fn postpone(&self, receipt_handle: &str, delay: Duration) -> Result<(), PortError> {
@@ -103,5 +117,36 @@ impl TaskQueue for SqsTasks {
             .await
             .map_err(|e| PortError::backend("queueing a task", describe(e)))?;
         Ok(())
+    }
+}
+
+/// The jobs queue: job starts and (input, conversion) pairs.
+#[derive(Clone)]
+pub struct SqsJobs {
+    client: Client,
+    queue_url: Option<String>,
+}
+
+impl SqsJobs {
+    /// `queue_url` is `None` where no jobs queue is configured; enqueueing then fails.
+    pub fn new(client: Client, queue_url: Option<String>) -> Self {
+        SqsJobs { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsJobs {
+    async fn enqueue(&self, messages: &[JobMessageBody]) -> Result<(), PortError> {
+        let url = self.queue_url.as_ref().ok_or_else(|| {
+            PortError::backend("queueing a job", "FOLIO_JOBS_QUEUE_URL is not set")
+        })?;
+        let bodies = messages
+            .iter()
+            .map(|m| {
+                serde_json::to_string(m)
+                    .map_err(|e| PortError::backend("encoding a job message", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        send_batches(&self.client, url, bodies, "queueing a job").await
     }
 }

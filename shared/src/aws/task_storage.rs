@@ -28,7 +28,7 @@ impl StsRoles {
 /// Whether an error code is S3's or STS's way of saying no for good (a permission, a role
 /// that cannot be assumed, a malformed ARN), as opposed to a failure worth retrying
 /// (throttling, an unreachable service).
-fn is_denied(code: Option<&str>) -> bool {
+pub(super) fn is_denied(code: Option<&str>) -> bool {
     matches!(
         code,
         Some(

@@ -17,6 +17,7 @@ pub struct Subject {
 pub enum SubjectKind {
     Image,
     Task,
+    Job,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

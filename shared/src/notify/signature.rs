@@ -33,6 +33,16 @@ pub fn sign(key: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(digest))
 }
 
+/// The `X-Oc-Signature` header of the online-convert API: hex HMAC-SHA256 of the raw
+/// body with the same tenant key (what its SDKs' webhook verifiers check).
+pub const OC_HEADER: &str = "X-Oc-Signature";
+
+pub fn oc_sign(key: &str, body: &[u8]) -> String {
+    let mut m = mac(key.as_bytes());
+    m.update(body);
+    hex::encode(m.finalize().into_bytes())
+}
+
 /// Checks a header against the raw body, in constant time, and that its timestamp is within
 /// `tolerance_secs` of `now` (replay protection). This is what a receiver runs.
 pub fn verify(key: &str, header: &str, body: &[u8], now: i64, tolerance_secs: i64) -> bool {
@@ -70,6 +80,15 @@ mod tests {
         let other = tenant_signing_key("master", "tenant-b");
         assert_ne!(key, other);
         assert!(!verify(&other, &header, body, 1_700_000_100, 300));
+    }
+
+    #[test]
+    fn oc_signature_is_the_hmac_of_the_body() {
+        // printf 'body' | openssl dgst -sha256 -hmac key
+        assert_eq!(
+            oc_sign("key", b"body"),
+            "515aae133b435d4000956731f68ae5cf5eb85d4f0dc6a546d2bfcd3595ec1ae1"
+        );
     }
 
     #[test]

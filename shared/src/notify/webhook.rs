@@ -62,6 +62,10 @@ impl WebhookPoster {
                 signature::HEADER,
                 signature::sign(post.signing_key, timestamp, post.body),
             )
+            .header(
+                signature::OC_HEADER,
+                signature::oc_sign(post.signing_key, post.body),
+            )
             .body(post.body.to_vec())
             .send()
             .await

@@ -1,0 +1,183 @@
+//! Whole files in S3: Folio's job files in its own bucket, and users' buckets opened with
+//! the credentials a job carries (cloud inputs and output targets).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+use super::describe;
+use super::task_storage::is_denied;
+use crate::error::PortError;
+use crate::ports::{FileStore, UserCredentials, UserStorage};
+
+#[derive(Clone)]
+pub struct S3Files {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Files {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        S3Files { client }
+    }
+}
+
+fn read_error<E>(context: &'static str, e: aws_sdk_s3::error::SdkError<E>) -> PortError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string);
+    match (status, code.as_deref()) {
+        (Some(404), _) | (_, Some("NoSuchKey" | "NoSuchBucket")) => PortError::NotFound,
+        (Some(403), _) => PortError::Denied(describe(e)),
+        (_, c) if is_denied(c) => PortError::Denied(describe(e)),
+        _ => PortError::backend(context, describe(e)),
+    }
+}
+
+#[async_trait]
+impl FileStore for S3Files {
+    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, PortError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| read_error("reading a file", e))?;
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if size > max_bytes {
+            return Err(PortError::TooLarge {
+                size,
+                limit: max_bytes,
+            });
+        }
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::backend("reading a file", e))?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| read_error("writing a file", e))?;
+        Ok(())
+    }
+
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<(), PortError> {
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| PortError::backend("listing files", describe(e)))?;
+            let ids: Vec<ObjectIdentifier> = out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if !ids.is_empty() {
+                let delete = Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| PortError::backend("deleting files", e))?;
+                self.client
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| PortError::backend("deleting files", describe(e)))?;
+            }
+            token = out.next_continuation_token;
+            if token.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        ttl: Duration,
+        filename: &str,
+    ) -> Result<String, PortError> {
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| PortError::backend("presigning", e))?;
+        let disposition = format!(
+            "attachment; filename=\"{}\"",
+            filename.replace(['"', '\\', '\r', '\n'], "_")
+        );
+        self.client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .response_content_disposition(disposition)
+            .presigned(config)
+            .await
+            .map(|r| r.uri().to_string())
+            .map_err(|e| PortError::backend("presigning a URL", describe(e)))
+    }
+}
+
+/// Users' buckets, reached with their own credentials (and the stack's endpoint, so the
+/// local stack reaches the emulator).
+pub struct S3UserStorage {
+    sdk: SdkConfig,
+}
+
+impl S3UserStorage {
+    pub fn new(sdk: SdkConfig) -> Self {
+        S3UserStorage { sdk }
+    }
+}
+
+impl UserStorage for S3UserStorage {
+    fn open(&self, c: &UserCredentials) -> Arc<dyn FileStore> {
+        let credentials = Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            c.session_token.clone(),
+            None,
+            "folio-job-credentials",
+        );
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.sdk.endpoint_url().is_some())
+            .credentials_provider(credentials)
+            .region(Region::new(c.region.clone()))
+            .build();
+        Arc::new(S3Files::new(aws_sdk_s3::Client::from_conf(config)))
+    }
+}

@@ -1,0 +1,236 @@
+//! Fetching a job's inputs into Folio's bucket: remote URLs through the URL guard (every
+//! redirect checked again, the connection pinned to the approved addresses, size and time
+//! bounded while streaming), and objects in users' S3 buckets with the credentials given.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+
+use super::model::{InputKind, InputRecord, JobMessage, codes};
+use crate::app::App;
+use crate::error::PortError;
+use crate::notify::url_guard;
+use crate::ports::UserCredentials;
+
+const MAX_REDIRECTS: usize = 5;
+const REMOTE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A fetched file, or why the input failed.
+pub type Fetched = Result<(String, Vec<u8>), JobMessage>;
+
+fn failure(input: &InputRecord, code: u32, message: impl Into<String>) -> JobMessage {
+    JobMessage::new("input", &input.id, code, message)
+}
+
+/// The last path segment of a URL or key, decoded; `file` when there is none.
+pub fn filename_of(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let decoded = urlencoding::decode(last).map_or_else(|_| last.to_string(), |d| d.into_owned());
+    let clean: String = decoded
+        .chars()
+        .filter(|c| !c.is_control() && *c != '\\')
+        .collect();
+    if clean.trim().is_empty() {
+        "file".to_string()
+    } else {
+        clean
+    }
+}
+
+/// Fetches one input (remote or cloud); other kinds are stored when they arrive.
+pub async fn fetch(app: &App, input: &InputRecord, max_bytes: u64) -> Fetched {
+    match input.kind {
+        InputKind::Remote => remote(
+            &input.source,
+            &app.config.allowed_private_networks,
+            max_bytes,
+        )
+        .await
+        .map_err(|(code, message)| failure(input, code, message)),
+        InputKind::Cloud => cloud(app, input, max_bytes).await,
+        _ => Err(failure(
+            input,
+            codes::INTERNAL,
+            "the input has no file and cannot be fetched",
+        )),
+    }
+}
+
+/// GETs `url`, following up to five redirects, each checked by the guard.
+pub async fn remote(
+    url: &str,
+    allowed: &[IpNet],
+    max_bytes: u64,
+) -> Result<(String, Vec<u8>), (u32, String)> {
+    let deadline = tokio::time::Instant::now() + REMOTE_TIMEOUT;
+    let mut current = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let refused = |e: url_guard::GuardError| {
+            (
+                codes::URL_REFUSED,
+                format!("The file could not be downloaded: the URL {current} {e}"),
+            )
+        };
+        let parsed = url_guard::check_syntax(&current).map_err(refused)?;
+        let addrs = url_guard::resolve(&parsed, allowed)
+            .await
+            .map_err(refused)?;
+        let host = parsed.host_str().unwrap_or_default().to_string();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .resolve_to_addrs(&host, &addrs)
+            .user_agent(concat!("Folio/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| (codes::DOWNLOAD_FAILED, e.to_string()))?;
+        let failed = |e: reqwest::Error| {
+            (
+                codes::DOWNLOAD_FAILED,
+                format!("The file could not be downloaded from {current}: {e}"),
+            )
+        };
+        let mut response = tokio::time::timeout_at(deadline, client.get(parsed.clone()).send())
+            .await
+            .map_err(|_| (codes::DOWNLOAD_FAILED, "The download timed out".to_string()))?
+            .map_err(failed)?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or((
+                    codes::DOWNLOAD_FAILED,
+                    format!("{current} redirected without a Location"),
+                ))?;
+            current = parsed
+                .join(location)
+                .map_err(|e| (codes::DOWNLOAD_FAILED, format!("a bad redirect: {e}")))?
+                .to_string();
+            continue;
+        }
+        if !status.is_success() {
+            return Err((
+                codes::DOWNLOAD_FAILED,
+                format!(
+                    "The file could not be downloaded: {current} answered {}",
+                    status.as_u16()
+                ),
+            ));
+        }
+        let too_large = || {
+            (
+                codes::TOO_LARGE,
+                format!("The file is larger than the limit of {max_bytes} bytes"),
+            )
+        };
+        if response.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .map_err(|_| (codes::DOWNLOAD_FAILED, "The download timed out".to_string()))?
+                .map_err(failed)?;
+            let Some(chunk) = chunk else { break };
+            if bytes.len() as u64 + chunk.len() as u64 > max_bytes {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((filename_of(parsed.path()), bytes));
+    }
+    Err((
+        codes::DOWNLOAD_FAILED,
+        format!("{url} redirected more than {MAX_REDIRECTS} times"),
+    ))
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The S3 credentials of a cloud input or output target.
+pub fn s3_credentials(
+    parameters: &Map<String, Value>,
+    credentials: Option<&Map<String, Value>>,
+) -> Option<UserCredentials> {
+    let c = credentials?;
+    Some(UserCredentials {
+        access_key_id: text(c, "accesskeyid")?,
+        secret_access_key: text(c, "secretaccesskey")?,
+        session_token: text(c, "sessiontoken"),
+        region: text(parameters, "region").unwrap_or_else(|| "eu-central-1".to_string()),
+    })
+}
+
+async fn cloud(app: &App, input: &InputRecord, max_bytes: u64) -> Fetched {
+    let (Some(bucket), Some(file), Some(credentials)) = (
+        text(&input.parameters, "bucket"),
+        text(&input.parameters, "file"),
+        s3_credentials(&input.parameters, input.credentials.as_ref()),
+    ) else {
+        return Err(failure(
+            input,
+            codes::CLOUD_FAILED,
+            "The amazons3 input needs parameters.bucket, parameters.file, \
+             credentials.accesskeyid and credentials.secretaccesskey",
+        ));
+    };
+    let store = app.user_storage.open(&credentials);
+    match store.get(&bucket, &file, max_bytes).await {
+        Ok(bytes) => Ok((filename_of(&file), bytes)),
+        Err(PortError::NotFound | PortError::Denied(_)) => Err(failure(
+            input,
+            codes::CLOUD_NOT_FOUND,
+            format!(
+                "File not found: s3://{bucket}/{file} does not exist, or the credentials \
+                 given cannot read it"
+            ),
+        )),
+        Err(PortError::TooLarge { limit, .. }) => Err(failure(
+            input,
+            codes::TOO_LARGE,
+            format!("The file is larger than the limit of {limit} bytes"),
+        )),
+        Err(e) => {
+            tracing::warn!(input_id = %input.id, error = %e, "cloud input failed");
+            Err(failure(
+                input,
+                codes::CLOUD_FAILED,
+                "The file could not be read from amazons3",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_come_from_the_last_segment() {
+        assert_eq!(filename_of("/a/b/photo%20one.jpg"), "photo one.jpg");
+        assert_eq!(filename_of("/"), "file");
+        assert_eq!(filename_of("dir/x.png"), "x.png");
+    }
+
+    #[tokio::test]
+    async fn private_addresses_are_refused() {
+        for url in [
+            "http://127.0.0.1/a.jpg",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/a.jpg",
+        ] {
+            let (code, message) = remote(url, &[], 1 << 20).await.unwrap_err();
+            assert_eq!(code, codes::URL_REFUSED, "{url}: {message}");
+            assert!(message.contains("private or reserved"), "{message}");
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The `/v2/jobs` resources: jobs, their inputs, conversions, outputs and history, and the
+//! catalog and statuses. A job is changed only while open (`incomplete` or `ready`),
+//! through a read and a write conditional on its version; it starts when it has inputs
+//! and conversions and `process` is true.
+
+use chrono::Utc;
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::announce::announce;
+use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
+use super::model::{JobMessageBody, JobRecord, JobStatus, OutputStatus};
+use super::{enter, files_prefix, options, parse, wire};
+use crate::app::App;
+use crate::error::PortError;
+use crate::ports::JobState;
+
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub request: &'a V2Request<'a>,
+    pub caller: &'a Caller,
+}
+
+const PER_PAGE: usize = 50;
+
+pub fn statuses() -> V2Response {
+    let list: Vec<Value> = JobStatus::ALL
+        .iter()
+        .map(|s| json!({"code": s.code(), "info": s.info()}))
+        .collect();
+    V2Response::json(StatusCode::OK, &Value::Array(list))
+}
+
+fn page(request: &V2Request<'_>) -> Result<usize, V2Error> {
+    match request.query("page") {
+        None => Ok(1),
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| V2Error::bad("page", format!("{p:?} is not a page number from 1"))),
+    }
+}
+
+/// `GET /v2/conversions?target=&category=&page=`: the table the validator uses.
+pub fn catalog(request: &V2Request<'_>) -> Result<V2Response, V2Error> {
+    let page = page(request)?;
+    let target = request.query("target");
+    let category = request.query("category");
+    let rows: Vec<Value> = options::TARGETS
+        .iter()
+        .filter(|t| target.is_none_or(|w| options::find(w, None).is_some_and(|f| f.id == t.id)))
+        .filter(|t| category.is_none_or(|c| c.eq_ignore_ascii_case(t.category)))
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .map(options::describe)
+        .collect();
+    Ok(V2Response::json(StatusCode::OK, &Value::Array(rows)))
+}
+
+/// The job, if the caller may see it (another tenant's job is not found).
+async fn load(ctx: &Ctx<'_>, job_id: &str) -> Result<JobState, V2Error> {
+    let state = ctx.app.jobs.get_full(job_id).await?;
+    let allowed = |job: &JobRecord| match ctx.caller {
+        Caller::Account(tenant) => job.tenant_key == tenant.key(),
+        Caller::JobToken(token) => super::transfer::same(token.as_bytes(), job.token.as_bytes()),
+    };
+    state
+        .filter(|s| allowed(&s.job))
+        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))
+}
+
+fn account(ctx: &Ctx<'_>) -> Result<crate::tenant::Tenant, V2Error> {
+    match ctx.caller {
+        Caller::Account(t) => Ok(t.clone()),
+        Caller::JobToken(_) => Err(V2Error::Unauthorized(
+            "This route needs the account's API key, not a job token".into(),
+        )),
+    }
+}
+
+fn body_object(ctx: &Ctx<'_>) -> Result<Map<String, Value>, V2Error> {
+    match ctx.request.json()? {
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(V2Error::bad("body", "must be a JSON object")),
+        None => Ok(Map::new()),
+    }
+}
+
+pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
+    let method = ctx.request.method;
+    match (rest, method.clone()) {
+        ([], Method::GET) => list(ctx).await,
+        ([], Method::POST) => create(ctx).await,
+        ([id], Method::GET) => show(ctx, id).await,
+        ([id], Method::PATCH) => patch(ctx, id).await,
+        ([id], Method::DELETE) => cancel(ctx, id).await,
+        ([id, "history"], Method::GET) => history(ctx, id).await,
+        ([id, "input"], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let list: Vec<Value> = s.job.inputs.iter().map(wire::input).collect();
+            Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
+        }
+        ([id, "input"], Method::POST) => add_inputs(ctx, id).await,
+        ([id, "input", input_id], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let input = s
+                .job
+                .input(input_id)
+                .ok_or_else(|| V2Error::NotFound(format!("No input {input_id}")))?;
+            Ok(V2Response::json(StatusCode::OK, &wire::input(input)))
+        }
+        ([id, "input", input_id], Method::DELETE) => {
+            let input_id = input_id.to_string();
+            change_open(ctx, id, move |job| {
+                let before = job.inputs.len();
+                job.inputs.retain(|i| i.id != input_id);
+                if job.inputs.len() == before {
+                    return Err(V2Error::NotFound(format!("No input {input_id}")));
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(V2Response::empty(StatusCode::NO_CONTENT))
+        }
+        ([id, "conversions"], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let list: Vec<Value> = s
+                .job
+                .conversions
+                .iter()
+                .map(|c| wire::conversion(c, "waiting"))
+                .collect();
+            Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
+        }
+        ([id, "conversions"], Method::POST) => add_conversion(ctx, id).await,
+        ([id, "conversions", cid], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let c = s
+                .job
+                .conversion(cid)
+                .ok_or_else(|| V2Error::NotFound(format!("No conversion {cid}")))?;
+            Ok(V2Response::json(
+                StatusCode::OK,
+                &wire::conversion(c, "waiting"),
+            ))
+        }
+        ([id, "conversions", cid], Method::PATCH) => patch_conversion(ctx, id, cid).await,
+        ([id, "conversions", cid], Method::DELETE) => {
+            let cid = cid.to_string();
+            change_open(ctx, id, move |job| {
+                let before = job.conversions.len();
+                job.conversions.retain(|c| c.id != cid);
+                if job.conversions.len() == before {
+                    return Err(V2Error::NotFound(format!("No conversion {cid}")));
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(V2Response::empty(StatusCode::NO_CONTENT))
+        }
+        ([id, "output"], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let conversion = ctx.request.query("conversion_id");
+            let input = ctx.request.query("input_id");
+            let now = Utc::now();
+            let list: Vec<Value> = s
+                .outputs
+                .iter()
+                .filter(|o| conversion.is_none_or(|c| o.conversion_id == c))
+                .filter(|o| input.is_none_or(|i| o.input_id == i))
+                .map(|o| wire::output(&s.job, o, now))
+                .collect();
+            Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
+        }
+        ([id, "output", oid], Method::GET) => {
+            let s = load(ctx, id).await?;
+            let o = s
+                .outputs
+                .iter()
+                .find(|o| o.id == *oid)
+                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?;
+            Ok(V2Response::json(
+                StatusCode::OK,
+                &wire::output(&s.job, o, Utc::now()),
+            ))
+        }
+        ([id, "output", oid], Method::DELETE) => {
+            let s = load(ctx, id).await?;
+            let o = s
+                .outputs
+                .iter()
+                .find(|o| o.id == *oid)
+                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?;
+            ctx.app
+                .jobs
+                .set_output_status(id, oid, OutputStatus::Disabled)
+                .await?;
+            ctx.app
+                .files
+                .delete_prefix(&o.stored.bucket, &o.stored.key)
+                .await?;
+            Ok(V2Response::empty(StatusCode::NO_CONTENT))
+        }
+        ([], _) | ([_], _) | ([_, _], _) | ([_, _, _], _) => {
+            Err(V2Error::MethodNotAllowed(method.to_string()))
+        }
+        _ => Err(V2Error::NotFound(format!("No route {}", ctx.request.path))),
+    }
+}
+
+async fn list(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
+    let page = page(ctx.request)?;
+    let status = match ctx.request.query("status") {
+        None => None,
+        Some(code) => Some(JobStatus::parse(code).ok_or_else(|| {
+            V2Error::bad(
+                "status",
+                format!("{code:?} is not a status (see GET /v2/statuses)"),
+            )
+        })?),
+    };
+    if let Caller::JobToken(_) = ctx.caller {
+        return Err(V2Error::Unauthorized(
+            "Listing jobs needs the account's API key".into(),
+        ));
+    }
+    let tenant = account(ctx)?;
+    let (jobs, total) = ctx
+        .app
+        .jobs
+        .list(tenant.key(), status, page, PER_PAGE)
+        .await?;
+    if total == 0 {
+        return Ok(V2Response::empty(StatusCode::NO_CONTENT).with_header("x-count", "0"));
+    }
+    let mut docs = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some(state) = ctx.app.jobs.get_full(&job.id).await? {
+            docs.push(super::document(&state));
+        }
+    }
+    Ok(V2Response::json(StatusCode::OK, &Value::Array(docs))
+        .with_header("x-count", total.to_string()))
+}
+
+fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Moves the job to the status it has for what it holds; `(changed, starts)`.
+fn settle(job: &mut JobRecord) -> (bool, bool) {
+    let open = job.open_status();
+    let status = if job.process && open == JobStatus::Ready {
+        JobStatus::Queued
+    } else {
+        open
+    };
+    let changed = status != job.status;
+    if changed {
+        enter(job, status);
+    }
+    (changed, status == JobStatus::Queued)
+}
+
+async fn queue_start(app: &App, job: &JobRecord) -> Result<(), V2Error> {
+    app.job_queue
+        .enqueue(&[JobMessageBody::Start {
+            job_id: job.id.clone(),
+        }])
+        .await?;
+    Ok(())
+}
+
+fn max_inputs(app: &App, job: &JobRecord) -> u64 {
+    let cap = app.config.max_job_inputs;
+    job.limits.max_inputs.map_or(cap, |m| m.min(cap))
+}
+
+/// Refuses a job with more inputs than its limit allows (the contract's 402).
+pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
+    let max = max_inputs(app, job);
+    if job.inputs.len() as u64 > max {
+        return Err(V2Error::LimitExceeded(format!(
+            "The job would have {} inputs; limits.job.max_inputs allows {max}",
+            job.inputs.len()
+        )));
+    }
+    Ok(())
+}
+
+fn apply_settings(job: &mut JobRecord, body: &Map<String, Value>) -> Result<(), V2Error> {
+    job.process = parse::boolean(body, "process", job.process)?;
+    job.fail_on_input_error = parse::boolean(body, "fail_on_input_error", job.fail_on_input_error)?;
+    job.fail_on_conversion_error = parse::boolean(
+        body,
+        "fail_on_conversion_error",
+        job.fail_on_conversion_error,
+    )?;
+    job.notify_status = parse::boolean(body, "notify_status", job.notify_status)?;
+    if let Some(callback) = parse::callback(body)? {
+        job.callback = callback;
+    }
+    if let Some(passwords) = parse::passwords(body)? {
+        job.download_passwords = passwords;
+    }
+    if let Some(limits) = parse::limits(body)? {
+        job.limits = limits;
+    }
+    Ok(())
+}
+
+async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
+    let tenant = account(ctx)?;
+    let body = body_object(ctx)?;
+    if body.is_empty() {
+        // As the API documents it: an empty body creates nothing.
+        return Ok(V2Response::empty(StatusCode::NO_CONTENT));
+    }
+    let now = Utc::now();
+    let mut job = JobRecord {
+        id: parse::new_id(),
+        tenant_key: tenant.key().to_string(),
+        token: random_token(),
+        status: JobStatus::Incomplete,
+        process: true,
+        fail_on_input_error: true,
+        fail_on_conversion_error: true,
+        callback: String::new(),
+        notify_status: false,
+        conversions: Vec::new(),
+        inputs: Vec::new(),
+        limits: Default::default(),
+        download_passwords: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        history: Vec::new(),
+        base_url: base_url(ctx.app, ctx.request),
+        version: 0,
+        created_at: now,
+        modified_at: now,
+        started_at: None,
+        pairs_total: 0,
+        pairs_done: 0,
+        credits_reserved: 0,
+        spent: 0,
+        notified: false,
+    };
+    apply_settings(&mut job, &body)?;
+    if let Some(c) = body.get("conversion").filter(|v| !v.is_null()) {
+        job.conversions = parse::one_or_many(c, "conversion", parse::conversion)?;
+    }
+    if let Some(i) = body.get("input").filter(|v| !v.is_null()) {
+        job.inputs = parse::one_or_many(i, "input", parse::input)?;
+    }
+    check_inputs(ctx.app, &job)?;
+    let first = job.open_status();
+    enter(&mut job, first);
+    let (_, starts) = settle(&mut job);
+    ctx.app.jobs.create(&job).await?;
+    let state = JobState {
+        job,
+        pairs: Vec::new(),
+        outputs: Vec::new(),
+    };
+    if starts {
+        queue_start(ctx.app, &state.job).await?;
+    }
+    announce(ctx.app, &state).await?;
+    tracing::info!(job_id = %state.job.id, status = state.job.status.code(), "job created");
+    Ok(V2Response::json(
+        StatusCode::CREATED,
+        &super::document(&state),
+    ))
+}
+
+async fn show(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let state = load(ctx, id).await?;
+    Ok(V2Response::json(StatusCode::OK, &super::document(&state)))
+}
+
+async fn history(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let state = load(ctx, id).await?;
+    let list: Vec<Value> = state
+        .job
+        .history
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            json!({"id": format!("{}-{}", state.job.id, i + 1), "status": h.status.code(),
+                   "info": h.status.info(), "created_at": wire::time(&h.at)})
+        })
+        .collect();
+    Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
+}
+
+/// Changes an open job with `change`, retrying when another change came first; starts it
+/// when the change makes it ready with `process` on. Returns the job as written.
+pub async fn change_open<T>(
+    ctx: &Ctx<'_>,
+    id: &str,
+    change: impl Fn(&mut JobRecord) -> Result<T, V2Error>,
+) -> Result<(JobState, T), V2Error> {
+    for _ in 0..8 {
+        let mut state = load(ctx, id).await?;
+        let job = &mut state.job;
+        if !job.status.is_open() {
+            return Err(V2Error::Conflict(format!(
+                "The job is {} and can no longer be changed",
+                job.status.code()
+            )));
+        }
+        let expected = job.version;
+        let out = change(job)?;
+        check_inputs(ctx.app, job)?;
+        job.version = expected + 1;
+        job.modified_at = Utc::now();
+        let (changed, starts) = settle(job);
+        match ctx.app.jobs.replace(job, expected).await {
+            Ok(()) => {
+                if starts {
+                    queue_start(ctx.app, job).await?;
+                }
+                if changed {
+                    announce(ctx.app, &state).await?;
+                }
+                return Ok((state, out));
+            }
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(V2Error::Conflict(
+        "The job is being changed by other requests; try again".into(),
+    ))
+}
+
+async fn patch(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let body = body_object(ctx)?;
+    let (state, ()) = change_open(ctx, id, |job| apply_settings(job, &body)).await?;
+    Ok(V2Response::json(StatusCode::OK, &super::document(&state)))
+}
+
+async fn cancel(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let state = load(ctx, id).await?;
+    if state.job.status.is_terminal() {
+        return Err(V2Error::Conflict(format!(
+            "The job has ended ({}) and cannot be canceled",
+            state.job.status.code()
+        )));
+    }
+    let live: Vec<JobStatus> = JobStatus::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .collect();
+    match ctx
+        .app
+        .jobs
+        .set_status(id, &live, JobStatus::Canceled)
+        .await
+    {
+        Ok(()) => {}
+        Err(PortError::ConditionFailed) => {
+            return Err(V2Error::Conflict("The job has just ended".into()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for output in &state.outputs {
+        ctx.app
+            .jobs
+            .set_output_status(id, &output.id, OutputStatus::Disabled)
+            .await?;
+    }
+    ctx.app
+        .files
+        .delete_prefix(&ctx.app.config.upload_buckets[0], &files_prefix(&state.job))
+        .await?;
+    super::worker::notify_end(ctx.app, id)
+        .await
+        .map_err(|e| match e {
+            crate::queue::WorkerError::Port(p) => V2Error::Internal(p),
+            crate::queue::WorkerError::Retry(r) => {
+                V2Error::Internal(PortError::backend("announcing a canceled job", r))
+            }
+        })?;
+    Ok(V2Response::empty(StatusCode::NO_CONTENT))
+}
+
+async fn add_inputs(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let body = ctx
+        .request
+        .json()?
+        .ok_or_else(|| V2Error::bad("body", "an input (or a list of them) is required"))?;
+    let many = body.is_array();
+    let inputs = parse::one_or_many(&body, "input", parse::input)?;
+    let (_, added) = change_open(ctx, id, |job| {
+        job.inputs.extend(inputs.iter().cloned());
+        Ok(inputs.clone())
+    })
+    .await?;
+    let docs: Vec<Value> = added.iter().map(wire::input).collect();
+    let body = if many {
+        Value::Array(docs)
+    } else {
+        docs.into_iter().next().unwrap_or(Value::Null)
+    };
+    Ok(V2Response::json(StatusCode::CREATED, &body))
+}
+
+async fn add_conversion(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
+    let body = ctx
+        .request
+        .json()?
+        .ok_or_else(|| V2Error::bad("body", "a conversion is required"))?;
+    let conversion = parse::conversion(&body, "conversion")?;
+    let (_, added) = change_open(ctx, id, |job| {
+        job.conversions.push(conversion.clone());
+        Ok(conversion.clone())
+    })
+    .await?;
+    Ok(V2Response::json(
+        StatusCode::CREATED,
+        &wire::conversion(&added, "waiting"),
+    ))
+}
+
+async fn patch_conversion(ctx: &Ctx<'_>, id: &str, cid: &str) -> Result<V2Response, V2Error> {
+    let body = body_object(ctx)?;
+    let (_, changed) = change_open(ctx, id, |job| {
+        let c = job
+            .conversions
+            .iter_mut()
+            .find(|c| c.id == cid)
+            .ok_or_else(|| V2Error::NotFound(format!("No conversion {cid}")))?;
+        let mut merged = json!({"target": c.target, "category": c.category, "options": c.options});
+        if let Some(options) = body.get("options") {
+            let mut all = c.options.clone();
+            if let Value::Object(given) = options {
+                all.extend(given.clone());
+            }
+            merged["options"] = Value::Object(all);
+        }
+        if let Some(metadata) = body.get("metadata") {
+            merged["metadata"] = metadata.clone();
+        }
+        let parsed = parse::conversion(&merged, "conversion")?;
+        c.options = parsed.options;
+        Ok(c.clone())
+    })
+    .await?;
+    Ok(V2Response::json(
+        StatusCode::OK,
+        &wire::conversion(&changed, "waiting"),
+    ))
+}

@@ -1,0 +1,269 @@
+//! The `/v2` edge: routes, who is calling, and the one mapping of errors to the API's
+//! answers (`{"code", "message"}`; the download host's `{"error_code", "message"}`).
+//! The local gateway and the `jobs` Lambda function both hand requests to [`handle`].
+
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{handlers, transfer};
+use crate::app::App;
+use crate::error::PortError;
+use crate::tenant::Tenant;
+
+pub struct V2Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl V2Request<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The JSON body; `None` when there is none.
+    pub fn json(&self) -> Result<Option<Value>, V2Error> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(self.body)
+            .map(Some)
+            .map_err(|e| V2Error::bad("body", format!("is not valid JSON: {e}")))
+    }
+}
+
+#[derive(Debug)]
+pub struct V2Response {
+    pub status: StatusCode,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl V2Response {
+    pub fn json(status: StatusCode, body: &Value) -> Self {
+        V2Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    pub fn empty(status: StatusCode) -> Self {
+        V2Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum V2Error {
+    #[error("{field}: {reason}")]
+    BadRequest { field: String, reason: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} is not allowed on this route")]
+    MethodNotAllowed(String),
+    #[error("{message}")]
+    Gone { error_code: u32, message: String },
+    #[error("internal error")]
+    Internal(#[from] PortError),
+}
+
+impl V2Error {
+    pub fn bad(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        V2Error::BadRequest {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            V2Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            V2Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            V2Error::LimitExceeded(_) => StatusCode::PAYMENT_REQUIRED,
+            V2Error::NotFound(_) => StatusCode::NOT_FOUND,
+            V2Error::Conflict(_) => StatusCode::CONFLICT,
+            V2Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            V2Error::Gone { .. } => StatusCode::GONE,
+            V2Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn response(&self) -> V2Response {
+        let status = self.status();
+        let body = match self {
+            V2Error::Gone {
+                error_code,
+                message,
+            } => json!({"error_code": error_code, "message": message}),
+            V2Error::Internal(e) => {
+                tracing::error!(error = %e, "a /v2 request failed");
+                json!({"code": 500, "message": "Internal error; the request can be retried."})
+            }
+            other => json!({"code": status.as_u16(), "message": other.to_string()}),
+        };
+        V2Response::json(status, &body)
+    }
+}
+
+impl From<super::parse::FieldError> for V2Error {
+    fn from(e: super::parse::FieldError) -> Self {
+        V2Error::BadRequest {
+            field: e.field,
+            reason: e.reason,
+        }
+    }
+}
+
+/// Who is calling: an account (its API key) or the holder of one job's token.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Account(Tenant),
+    JobToken(String),
+}
+
+const KEY_HEADERS: [&str; 2] = ["x-api2convert-api-key", "x-oc-api-key"];
+const TOKEN_HEADERS: [&str; 2] = ["x-api2convert-token", "x-oc-token"];
+
+/// The caller by the API key (`X-Api2convert-Api-Key`, `X-Oc-Api-Key`, or Folio's Bearer
+/// header), or else the job token; a key that is present and wrong is refused even when a
+/// token comes with it.
+pub async fn caller(app: &App, request: &V2Request<'_>) -> Result<Caller, V2Error> {
+    let key = KEY_HEADERS
+        .iter()
+        .find_map(|h| request.header(h))
+        .or_else(|| {
+            request
+                .header("authorization")
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .map(str::trim)
+        });
+    if let Some(key) = key {
+        let keys = app
+            .keys
+            .as_ref()
+            .ok_or_else(|| V2Error::Unauthorized("Invalid api key".into()))?;
+        return match keys.bearer(key).await? {
+            Some(tenant) => Ok(Caller::Account(tenant)),
+            None => Err(V2Error::Unauthorized("Invalid api key".into())),
+        };
+    }
+    if let Some(token) = TOKEN_HEADERS.iter().find_map(|h| request.header(h)) {
+        return Ok(Caller::JobToken(token.to_string()));
+    }
+    Err(V2Error::Unauthorized(
+        "No API key: send it in the X-Api2convert-Api-Key (or X-Oc-Api-Key) header".into(),
+    ))
+}
+
+/// The public base URL of the API: configured, or the request's host.
+pub fn base_url(app: &App, request: &V2Request<'_>) -> String {
+    if let Some(url) = &app.config.public_url {
+        return url.clone();
+    }
+    let host = request
+        .header("x-forwarded-host")
+        .or_else(|| request.header("host"))
+        .unwrap_or("localhost");
+    let scheme = request.header("x-forwarded-proto").unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+/// Serves one `/v2/...` request.
+pub async fn handle(app: &App, request: V2Request<'_>) -> V2Response {
+    let outcome = route(app, &request).await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => {
+            if !matches!(e, V2Error::Internal(_)) {
+                tracing::info!(path = request.path, reason = %e, "/v2 request refused");
+            }
+            e.response()
+        }
+    }
+}
+
+async fn route(app: &App, request: &V2Request<'_>) -> Result<V2Response, V2Error> {
+    let path = request.path.trim_end_matches('/');
+    let segments: Vec<&str> = path
+        .strip_prefix("/v2")
+        .unwrap_or(path)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let method = request.method.clone();
+    let not_allowed = || Err(V2Error::MethodNotAllowed(method.to_string()));
+    match segments.as_slice() {
+        ["statuses"] if method == Method::GET => Ok(handlers::statuses()),
+        ["conversions"] if method == Method::GET => handlers::catalog(request),
+        ["statuses"] | ["conversions"] => not_allowed(),
+        ["dl", job_id, "download-file", output_id, ..] => {
+            if method == Method::GET || method == Method::HEAD {
+                transfer::download(app, request, job_id, output_id).await
+            } else {
+                not_allowed()
+            }
+        }
+        [
+            "dl",
+            job_id,
+            kind @ ("upload-file" | "upload-base64"),
+            rest @ ..,
+        ] => {
+            if method != Method::POST {
+                return not_allowed();
+            }
+            // `{server}/upload-file/{job_id}`: the job id is in the server too.
+            if rest.first().is_some_and(|id| id != job_id) {
+                return Err(V2Error::NotFound("No such job".into()));
+            }
+            let caller = caller(app, request).await?;
+            if *kind == "upload-file" {
+                transfer::upload_file(app, request, &caller, job_id).await
+            } else {
+                transfer::upload_base64(app, request, &caller, job_id).await
+            }
+        }
+        ["jobs", rest @ ..] => {
+            let caller = caller(app, request).await?;
+            let ctx = handlers::Ctx {
+                app,
+                request,
+                caller: &caller,
+            };
+            handlers::jobs(&ctx, rest).await
+        }
+        _ => Err(V2Error::NotFound(format!(
+            "No route {} {}",
+            request.method, request.path
+        ))),
+    }
+}

@@ -1,0 +1,171 @@
+//! The job, input, conversion and output objects as the API v2 sends them: every field the
+//! real service always sends, in its order, unset strings as `""`, times without zone.
+//! Credentials are never written: an input's and an output target's `credentials` are `[]`.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::model::{
+    ConversionRecord, InputRecord, JobMessage, JobRecord, OutputRecord, OutputStatus,
+};
+
+/// `2020-03-07T18:54:09`, as the API writes times.
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// An empty map as the API writes it: `[]`.
+fn map_or_list(m: &Map<String, Value>) -> Value {
+    if m.is_empty() {
+        json!([])
+    } else {
+        Value::Object(m.clone())
+    }
+}
+
+pub fn input(i: &InputRecord) -> Value {
+    json!({
+        "id": i.id,
+        "type": i.kind.as_str(),
+        "status": i.status,
+        "source": i.source,
+        "engine": "auto",
+        "options": map_or_list(&i.options),
+        "filename": i.facts.filename,
+        "size": i.facts.size,
+        "hash": i.facts.checksum,
+        "checksum": i.facts.checksum,
+        "content_type": i.facts.content_type,
+        "created_at": time(&i.created_at),
+        "modified_at": time(&i.modified_at),
+        "credentials": [],
+        "parameters": map_or_list(&i.parameters),
+        "metadata": {},
+    })
+}
+
+pub fn conversion(c: &ConversionRecord, target_status: &str) -> Value {
+    let targets: Vec<Value> = c
+        .output_targets
+        .iter()
+        .map(|t| {
+            json!({
+                "type": t.kind,
+                "status": target_status,
+                "parameters": map_or_list(&t.parameters),
+                "credentials": [],
+            })
+        })
+        .collect();
+    json!({
+        "id": c.id,
+        "target": c.target,
+        "category": c.category,
+        "options": Value::Object(c.options.clone()),
+        "metadata": Value::Object(c.metadata.clone()),
+        "output_target": targets,
+    })
+}
+
+/// An output's status as a download would find it at `now`.
+pub fn output_status(
+    o: &OutputRecord,
+    max_downloads: Option<u64>,
+    now: DateTime<Utc>,
+) -> OutputStatus {
+    if o.status != OutputStatus::Enabled {
+        o.status
+    } else if now >= o.expires_at {
+        OutputStatus::Expired
+    } else if max_downloads.is_some_and(|m| o.downloads_counter >= m) {
+        OutputStatus::Overuse
+    } else {
+        OutputStatus::Enabled
+    }
+}
+
+pub fn output(job: &JobRecord, o: &OutputRecord, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": o.id,
+        "source": {"conversion": o.conversion_id, "input": [o.input_id]},
+        "filename": o.facts.filename,
+        "uri": format!(
+            "{}/download-file/{}/{}",
+            job.server(),
+            o.id,
+            urlencoding::encode(&o.facts.filename)
+        ),
+        "size": o.facts.size,
+        "status": output_status(o, job.limits.max_downloads, now),
+        "content_type": o.facts.content_type,
+        "downloads_counter": o.downloads_counter,
+        "checksum": o.facts.checksum,
+        "created_at": time(&o.created_at),
+        "metadata": {},
+    })
+}
+
+fn messages(m: &[JobMessage]) -> Value {
+    serde_json::to_value(m).unwrap_or_else(|_| json!([]))
+}
+
+/// The job, with its outputs and the errors and warnings of its pairs so far.
+pub fn job(
+    job: &JobRecord,
+    outputs: &[OutputRecord],
+    errors: &[JobMessage],
+    warnings: &[JobMessage],
+    now: DateTime<Utc>,
+) -> Value {
+    let target_status = match job.status.code() {
+        "completed" => "completed",
+        "failed" | "canceled" => "failed",
+        "processing" => "uploading",
+        _ => "waiting",
+    };
+    let mut limits = Map::new();
+    let l = &job.limits;
+    let mut section = |name: &str, entries: &[(&str, Option<u64>)]| {
+        let set: Map<String, Value> = entries
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), json!(v))))
+            .collect();
+        if !set.is_empty() {
+            limits.insert(name.to_string(), Value::Object(set));
+        }
+    };
+    section(
+        "job",
+        &[
+            ("max_credit", l.max_credit),
+            ("max_inputs", l.max_inputs),
+            ("max_process_time", l.max_process_time),
+        ],
+    );
+    section("input", &[("max_file_size", l.max_file_size)]);
+    section("output", &[("max_downloads", l.max_downloads)]);
+    let mut doc = json!({
+        "id": job.id,
+        "token": job.token,
+        "type": "job",
+        "status": {"code": job.status.code(), "info": job.status.info()},
+        "errors": messages(errors),
+        "warnings": messages(warnings),
+        "process": job.process,
+        "fail_on_input_error": job.fail_on_input_error,
+        "fail_on_conversion_error": job.fail_on_conversion_error,
+        "conversion": job.conversions.iter().map(|c| conversion(c, target_status)).collect::<Vec<_>>(),
+        "input": job.inputs.iter().map(input).collect::<Vec<_>>(),
+        "output": outputs.iter().map(|o| output(job, o, now)).collect::<Vec<_>>(),
+        "callback": job.callback,
+        "notify_status": job.notify_status,
+        "server": job.server(),
+        "spent": job.spent,
+        "created_at": time(&job.created_at),
+        "modified_at": time(&job.modified_at),
+    });
+    if !limits.is_empty() {
+        doc["limits"] = Value::Object(limits);
+    }
+    doc
+}

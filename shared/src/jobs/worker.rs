@@ -1,0 +1,583 @@
+//! The jobs worker: a `Start` message fetches the job's inputs (in parallel) and queues one
+//! `Pair` message per (input, conversion); a `Pair` message converts one input with one
+//! conversion, records the outcome with its output and counts it, all in one write; the
+//! pair that counts last ends the job. Every step may be redelivered: a pair is recorded
+//! once, the job ends once (a write conditional on its version), and its final callback is
+//! queued until it is noted as queued.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use folio_engine::convert::{ConvertError, convert_owned};
+use folio_engine::pdf::Limits;
+use sha2::{Digest, Sha256};
+
+use super::announce::announce;
+use super::model::{
+    ConversionRecord, InputRecord, InputStatus, JobMessage, JobMessageBody, JobRecord, JobStatus,
+    OutputRecord, OutputStatus, PairOutcome, PairRecord, StoredFile, codes, credits_for,
+};
+use super::{enter, facts, fetch, files_prefix, options};
+use crate::app::App;
+use crate::config::RECORD_TTL;
+use crate::error::PortError;
+use crate::ports::JobState;
+use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+
+pub struct JobWorker {
+    pub app: Arc<App>,
+}
+
+#[async_trait]
+impl QueueWorker for JobWorker {
+    async fn handle(&self, message: &QueueMessage) -> Result<(), WorkerError> {
+        let body: JobMessageBody = match serde_json::from_str(&message.body) {
+            Ok(b) => b,
+            Err(error) => {
+                // Only Folio writes this queue; a message it cannot read will never run.
+                tracing::error!(message_id = %message.id, %error, "unreadable job message dropped");
+                return Ok(());
+            }
+        };
+        match &body {
+            JobMessageBody::Start { job_id } => start(&self.app, job_id).await,
+            JobMessageBody::Pair {
+                job_id,
+                input_id,
+                conversion_id,
+            } => pair(&self.app, job_id, input_id, conversion_id).await,
+        }
+    }
+}
+
+/// The largest input a job reads: its own limit within Folio's.
+pub fn max_input_bytes(app: &App, job: &JobRecord) -> u64 {
+    let cap = app.config.max_source_bytes;
+    job.limits.max_file_size.map_or(cap, |m| m.min(cap))
+}
+
+/// Where an input's file is kept in Folio's bucket.
+pub fn input_location(app: &App, job: &JobRecord, input_id: &str) -> StoredFile {
+    StoredFile {
+        bucket: app.config.upload_buckets[0].clone(),
+        key: format!("{}input/{input_id}", files_prefix(job)),
+    }
+}
+
+async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
+    let Some(state) = app.jobs.get_full(job_id).await? else {
+        return Ok(());
+    };
+    let mut job = state.job;
+    match job.status {
+        JobStatus::Queued | JobStatus::Pending => {
+            let expected = job.version;
+            enter(&mut job, JobStatus::Downloading);
+            match app.jobs.replace(&job, expected).await {
+                Ok(()) => {}
+                Err(PortError::ConditionFailed) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            announce(
+                app,
+                &JobState {
+                    job: job.clone(),
+                    pairs: Vec::new(),
+                    outputs: Vec::new(),
+                },
+            )
+            .await?;
+        }
+        // A run that died while fetching: fetch again.
+        JobStatus::Downloading => {}
+        // A run that died while queueing the pairs: queue them again (each runs once).
+        JobStatus::Processing => return queue_pairs(app, &job).await,
+        _ => return Ok(()),
+    }
+    let max_bytes = max_input_bytes(app, &job);
+    let mut fetches = tokio::task::JoinSet::new();
+    for (index, input) in job.inputs.iter().enumerate() {
+        if input.status == InputStatus::Ready {
+            continue;
+        }
+        let input = input.clone();
+        let app = app.clone();
+        let location = input_location(&app, &job, &input.id);
+        fetches.spawn(async move {
+            let fetched = fetch::fetch(&app, &input, max_bytes).await;
+            let stored = match fetched {
+                Ok((name, bytes)) => {
+                    let facts = facts(&name, &bytes);
+                    let content_type = facts.content_type.clone();
+                    app.files
+                        .put(&location.bucket, &location.key, bytes, &content_type)
+                        .await
+                        .map(|()| Ok(facts))
+                }
+                Err(message) => Ok(Err(message)),
+            };
+            (index, stored, location)
+        });
+    }
+    while let Some(joined) = fetches.join_next().await {
+        let (index, stored, location) = joined.map_err(|e| WorkerError::Retry(e.to_string()))?;
+        let input = &mut job.inputs[index];
+        input.modified_at = Utc::now();
+        match stored? {
+            Ok(facts) => {
+                input.status = InputStatus::Ready;
+                input.facts = facts;
+                input.stored = Some(location);
+            }
+            Err(message) => {
+                input.status = InputStatus::Failed;
+                input.error = Some(message);
+            }
+        }
+    }
+    for input in &mut job.inputs {
+        input.credentials = None;
+    }
+    let failed: Vec<JobMessage> = job.inputs.iter().filter_map(|i| i.error.clone()).collect();
+    let ready = job
+        .inputs
+        .iter()
+        .filter(|i| i.status == InputStatus::Ready)
+        .count();
+    if job.fail_on_input_error {
+        job.errors.extend(failed.iter().cloned());
+    } else {
+        job.warnings.extend(failed.iter().cloned());
+    }
+    job.pairs_total = (ready * job.conversions.len()) as u64;
+    let expected = job.version;
+    let fails = job.pairs_total == 0 || (job.fail_on_input_error && !failed.is_empty());
+    if fails {
+        if job.pairs_total == 0 {
+            job.errors.push(no_output(&job));
+        }
+        end_job_record(&mut job, JobStatus::Failed);
+    } else {
+        job.started_at = Some(Utc::now());
+        enter(&mut job, JobStatus::Processing);
+    }
+    match app.jobs.replace(&job, expected).await {
+        Ok(()) => {}
+        Err(PortError::ConditionFailed) => {
+            // Canceled meanwhile: the files fetched for it go too.
+            remove_files(app, &job).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if fails {
+        remove_files(app, &job).await?;
+        return notify_end(app, &job.id).await;
+    }
+    announce(
+        app,
+        &JobState {
+            job: job.clone(),
+            pairs: Vec::new(),
+            outputs: Vec::new(),
+        },
+    )
+    .await?;
+    queue_pairs(app, &job).await
+}
+
+fn no_output(job: &JobRecord) -> JobMessage {
+    JobMessage::new(
+        "job",
+        &job.id,
+        codes::NO_OUTPUT,
+        "The job produced no output.",
+    )
+}
+
+async fn queue_pairs(app: &App, job: &JobRecord) -> Result<(), WorkerError> {
+    let messages: Vec<JobMessageBody> = job
+        .inputs
+        .iter()
+        .filter(|i| i.status == InputStatus::Ready)
+        .flat_map(|i| {
+            job.conversions.iter().map(|c| JobMessageBody::Pair {
+                job_id: job.id.clone(),
+                input_id: i.id.clone(),
+                conversion_id: c.id.clone(),
+            })
+        })
+        .collect();
+    app.job_queue.enqueue(&messages).await?;
+    Ok(())
+}
+
+async fn pair(
+    app: &App,
+    job_id: &str,
+    input_id: &str,
+    conversion_id: &str,
+) -> Result<(), WorkerError> {
+    let Some(state) = app.jobs.get_full(job_id).await? else {
+        return Ok(());
+    };
+    let job = &state.job;
+    let done = state
+        .pairs
+        .iter()
+        .any(|p| p.input_id == input_id && p.conversion_id == conversion_id);
+    if job.status == JobStatus::Processing && !done {
+        let (Some(input), Some(conversion)) = (job.input(input_id), job.conversion(conversion_id))
+        else {
+            return Ok(());
+        };
+        let (outcome, output) = run_pair(app, job, input, conversion).await?;
+        let record = PairRecord {
+            input_id: input_id.to_string(),
+            conversion_id: conversion_id.to_string(),
+            outcome,
+        };
+        match app
+            .jobs
+            .complete_pair(job_id, &record, output.as_ref())
+            .await
+        {
+            Ok(()) | Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    finish_if_done(app, job_id).await
+}
+
+/// Records a pair that could not be run as failed (its message was dead-lettered) and
+/// ends the job if it was the last.
+pub async fn give_up_pair(
+    app: &App,
+    job_id: &str,
+    input_id: &str,
+    conversion_id: &str,
+) -> Result<(), WorkerError> {
+    let record = PairRecord {
+        input_id: input_id.to_string(),
+        conversion_id: conversion_id.to_string(),
+        outcome: PairOutcome::Failed {
+            message: JobMessage::new(
+                "conversion",
+                conversion_id,
+                codes::INTERNAL,
+                "The conversion could not be processed after repeated attempts.",
+            ),
+        },
+    };
+    match app.jobs.complete_pair(job_id, &record, None).await {
+        Ok(()) | Err(PortError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    finish_if_done(app, job_id).await
+}
+
+/// Ends a job whose start message was dead-lettered.
+pub async fn give_up_start(app: &App, job_id: &str) -> Result<(), WorkerError> {
+    let Some(mut job) = app.jobs.get(job_id).await? else {
+        return Ok(());
+    };
+    if !job.status.is_terminal() && job.status != JobStatus::Processing {
+        let expected = job.version;
+        job.errors.push(JobMessage::new(
+            "job",
+            &job.id,
+            codes::INTERNAL,
+            "The job could not be started after repeated attempts.",
+        ));
+        end_job_record(&mut job, JobStatus::Failed);
+        match app.jobs.replace(&job, expected).await {
+            Ok(()) | Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    notify_end(app, job_id).await
+}
+
+/// Its output id: derived from the job's secret token and the pair, so that a redelivered
+/// pair writes to the same place, and nobody without the token can guess it.
+fn output_id(job: &JobRecord, input_id: &str, conversion_id: &str) -> String {
+    let digest = Sha256::digest(format!("{}:{input_id}:{conversion_id}", job.token));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+fn pair_failure(
+    conversion: &ConversionRecord,
+    input: &InputRecord,
+    code: u32,
+    text: String,
+) -> PairOutcome {
+    let mut message = JobMessage::new("conversion", &conversion.id, code, text);
+    message
+        .details
+        .insert("input".into(), serde_json::Value::String(input.id.clone()));
+    PairOutcome::Failed { message }
+}
+
+fn output_name(input: &InputRecord, extension: &str) -> String {
+    let name = &input.facts.filename;
+    let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+    let stem = if stem.is_empty() { "output" } else { stem };
+    format!("{stem}.{extension}")
+}
+
+async fn run_pair(
+    app: &App,
+    job: &JobRecord,
+    input: &InputRecord,
+    conversion: &ConversionRecord,
+) -> Result<(PairOutcome, Option<OutputRecord>), WorkerError> {
+    let fail = |code, text: String| Ok((pair_failure(conversion, input, code, text), None));
+    if let (Some(max), Some(started)) = (job.limits.max_process_time, job.started_at)
+        && (Utc::now() - started).num_seconds() >= max as i64
+    {
+        return fail(
+            codes::PROCESS_TIME,
+            format!("The job ran past limits.job.max_process_time ({max} s)."),
+        );
+    }
+    let Some(stored) = &input.stored else {
+        return fail(codes::INTERNAL, "The input was not fetched.".into());
+    };
+    let data = app
+        .files
+        .get(&stored.bucket, &stored.key, app.config.max_source_bytes)
+        .await?;
+    let plan = match options::plan(&conversion.target, &conversion.options) {
+        Ok(plan) => plan,
+        Err(e) => return fail(codes::UNREADABLE, format!("{}: {}", e.field, e.reason)),
+    };
+    let limits = Limits {
+        max_side: app.config.max_image_side,
+        max_pixels: app.config.max_image_pixels,
+        ..Limits::default()
+    };
+    let converted = tokio::task::spawn_blocking(move || convert_owned(data, &plan, &limits))
+        .await
+        .map_err(|e| WorkerError::Retry(e.to_string()))?;
+    let converted = match converted {
+        Ok(c) => c,
+        Err(ConvertError::TooLarge(reason)) => {
+            return fail(
+                codes::TOO_BIG_OUTPUT,
+                format!("The values for width or height are too large: {reason}"),
+            );
+        }
+        Err(e) => {
+            return fail(
+                codes::UNREADABLE,
+                format!("The input could not be converted: {e}"),
+            );
+        }
+    };
+    let credits = credits_for(converted.width, converted.height);
+    if let Some(max) = job.limits.max_credit {
+        let pair_key = format!("{}#{}", input.id, conversion.id);
+        if !app
+            .jobs
+            .reserve_credits(&job.id, &pair_key, credits, max)
+            .await?
+        {
+            return fail(
+                codes::CREDIT_LIMIT,
+                format!(
+                    "The conversion would spend more than limits.job.max_credit ({max} credits)."
+                ),
+            );
+        }
+    }
+    let filename = output_name(input, converted.format.extension());
+    let content_type = super::content_type(&converted.bytes).to_string();
+    let file_facts = facts(&filename, &converted.bytes);
+    if !conversion.output_targets.is_empty() {
+        for target in &conversion.output_targets {
+            if let Err(text) =
+                deliver(app, target, &filename, &content_type, &converted.bytes).await
+            {
+                return fail(codes::OUTPUT_TARGET_FAILED, text);
+            }
+        }
+        return Ok((PairOutcome::Delivered { credits }, None));
+    }
+    let id = output_id(job, &input.id, &conversion.id);
+    let location = StoredFile {
+        bucket: app.config.upload_buckets[0].clone(),
+        key: format!("{}output/{id}/{filename}", files_prefix(job)),
+    };
+    app.files
+        .put(
+            &location.bucket,
+            &location.key,
+            converted.bytes,
+            &content_type,
+        )
+        .await?;
+    let output = OutputRecord {
+        id: id.clone(),
+        job_id: job.id.clone(),
+        conversion_id: conversion.id.clone(),
+        input_id: input.id.clone(),
+        stored: location,
+        facts: file_facts,
+        status: OutputStatus::Enabled,
+        downloads_counter: 0,
+        created_at: Utc::now(),
+        expires_at: job.created_at + chrono::Duration::seconds(RECORD_TTL.as_secs() as i64),
+    };
+    Ok((
+        PairOutcome::Output {
+            output_id: id,
+            credits,
+        },
+        Some(output),
+    ))
+}
+
+/// Writes an output to a user's bucket: `parameters.file` is the key (a key ending in `/`
+/// is a folder the output's name is added to; none: the bucket's top).
+async fn deliver(
+    app: &App,
+    target: &super::model::OutputTarget,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let bucket = target
+        .parameters
+        .get("bucket")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let credentials = fetch::s3_credentials(&target.parameters, target.credentials.as_ref())
+        .ok_or("The amazons3 output target has no usable credentials.")?;
+    let file = target
+        .parameters
+        .get("file")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let key = if file.is_empty() || file.ends_with('/') {
+        format!("{file}{filename}")
+    } else {
+        file.to_string()
+    };
+    app.user_storage
+        .open(&credentials)
+        .put(bucket, &key, bytes.to_vec(), content_type)
+        .await
+        .map_err(|e| match e {
+            PortError::NotFound | PortError::Denied(_) => format!(
+                "The output could not be written to s3://{bucket}/{key}: the bucket does not \
+                 exist or the credentials given cannot write to it."
+            ),
+            other => {
+                tracing::warn!(error = %other, "output target failed");
+                format!("The output could not be written to s3://{bucket}/{key}.")
+            }
+        })
+}
+
+/// Sets the job's final status in memory; a failed job keeps no output and spends nothing;
+/// the credentials of its output targets are dropped.
+fn end_job_record(job: &mut JobRecord, status: JobStatus) {
+    if status == JobStatus::Failed {
+        job.spent = 0;
+    }
+    for conversion in &mut job.conversions {
+        for target in &mut conversion.output_targets {
+            target.credentials = None;
+        }
+    }
+    for input in &mut job.inputs {
+        input.credentials = None;
+    }
+    enter(job, status);
+}
+
+async fn remove_files(app: &App, job: &JobRecord) -> Result<(), PortError> {
+    app.files
+        .delete_prefix(&app.config.upload_buckets[0], &files_prefix(job))
+        .await
+}
+
+/// Ends the job when every pair is counted, then queues its final callback.
+async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
+    let Some(state) = app.jobs.get_full(job_id).await? else {
+        return Ok(());
+    };
+    let mut job = state.job.clone();
+    if job.status == JobStatus::Processing && job.pairs_done >= job.pairs_total {
+        let (errors, warnings) = super::messages(&state);
+        let produced = state
+            .pairs
+            .iter()
+            .filter(|p| !matches!(p.outcome, PairOutcome::Failed { .. }))
+            .count();
+        let conversion_failed = job.fail_on_conversion_error
+            && state
+                .pairs
+                .iter()
+                .any(|p| matches!(p.outcome, PairOutcome::Failed { .. }));
+        let expected = job.version;
+        job.errors = errors;
+        job.warnings = warnings;
+        let status = if produced == 0 || conversion_failed {
+            if produced == 0 {
+                job.errors.push(no_output(&job));
+            }
+            JobStatus::Failed
+        } else {
+            JobStatus::Completed
+        };
+        end_job_record(&mut job, status);
+        match app.jobs.replace(&job, expected).await {
+            Ok(()) => {
+                if status == JobStatus::Failed {
+                    for output in &state.outputs {
+                        app.jobs
+                            .set_output_status(&job.id, &output.id, OutputStatus::Disabled)
+                            .await?;
+                    }
+                    remove_files(app, &job).await?;
+                } else {
+                    // The inputs are not needed any more; the outputs stay until they expire.
+                    app.files
+                        .delete_prefix(
+                            &app.config.upload_buckets[0],
+                            &format!("{}input/", files_prefix(&job)),
+                        )
+                        .await?;
+                }
+            }
+            Err(PortError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    notify_end(app, job_id).await
+}
+
+/// Queues the final callback of an ended job, once noted.
+pub async fn notify_end(app: &App, job_id: &str) -> Result<(), WorkerError> {
+    let Some(state) = app.jobs.get_full(job_id).await? else {
+        return Ok(());
+    };
+    if !state.job.status.is_terminal() || state.job.notified {
+        return Ok(());
+    }
+    announce(app, &state).await?;
+    let mut job = state.job;
+    let expected = job.version;
+    job.notified = true;
+    job.version += 1;
+    match app.jobs.replace(&job, expected).await {
+        Ok(()) | Err(PortError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
