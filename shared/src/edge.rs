@@ -186,3 +186,46 @@ pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Re
         )),
     }
 }
+
+/// The whole `main` of the `jobs` function: every `/v2/...` request through the jobs API,
+/// which authenticates by its own headers (`X-Api2convert-Api-Key`, `X-Oc-Api-Key`, the
+/// job token) against the key store.
+pub async fn run_v2() -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let app = app.clone();
+        async move {
+            let query: Vec<(String, String)> = request
+                .uri()
+                .query()
+                .map(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let answer = crate::jobs::http::handle(
+                &app,
+                crate::jobs::http::V2Request {
+                    method: request.method(),
+                    path: request.uri().path(),
+                    query: &query,
+                    headers: request.headers(),
+                    body: request.body().as_ref(),
+                },
+            )
+            .await;
+            let mut builder = Response::builder().status(answer.status);
+            for (name, value) in &answer.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            let body = match String::from_utf8(answer.body) {
+                Ok(text) => Body::Text(text),
+                Err(bytes) => Body::Binary(bytes.into_bytes()),
+            };
+            builder.body(body).map_err(lambda_http::Error::from)
+        }
+    }))
+    .await
+}

@@ -320,7 +320,8 @@ pub trait JobStore: Send + Sync {
         max_credit: u64,
     ) -> Result<bool, PortError>;
     /// Records how a pair ended, its output (if any) and counts it done, all at once;
-    /// `ConditionFailed` if the pair was recorded before (nothing is written then).
+    /// `ConditionFailed` if the pair was recorded before or the job is no longer
+    /// processing (nothing is written then).
     async fn complete_pair(
         &self,
         job_id: &str,

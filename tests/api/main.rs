@@ -4,6 +4,7 @@
 mod events;
 mod harness;
 mod image_library;
+mod jobs;
 mod jobs_sdk;
 mod keys;
 mod notifications;

@@ -537,16 +537,19 @@ async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
             JobStatus::Completed
         };
         end_job_record(&mut job, status);
+        // A failed job keeps nothing: its outputs go before anyone can see it failed.
+        // Every run that gets here computes the same end, so doing this twice is harmless.
+        if status == JobStatus::Failed {
+            for output in &state.outputs {
+                app.jobs
+                    .set_output_status(&job.id, &output.id, OutputStatus::Disabled)
+                    .await?;
+            }
+            remove_files(app, &job).await?;
+        }
         match app.jobs.replace(&job, expected).await {
             Ok(()) => {
-                if status == JobStatus::Failed {
-                    for output in &state.outputs {
-                        app.jobs
-                            .set_output_status(&job.id, &output.id, OutputStatus::Disabled)
-                            .await?;
-                    }
-                    remove_files(app, &job).await?;
-                } else {
+                if status == JobStatus::Completed {
                     // The inputs are not needed any more; the outputs stay until they expire.
                     app.files
                         .delete_prefix(

@@ -1,0 +1,737 @@
+//! The jobs API (`/v2`) against the emulator: credits and `max_credit` as the seed's table
+//! says, a staged job ending like the same job sent whole, status callbacks, nine pairs and
+//! redelivered messages, the URL guard on remote inputs, limits, refusals that name the
+//! field, tenancy, and credentials that go nowhere.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{
+    ALICE, BOB, Stack, alice_webhook_secret, jpeg, serve_file, signature_is_valid,
+};
+use crate::receiver::Receiver;
+
+struct Answer {
+    status: u16,
+    body: Value,
+    text: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn call(stack: &Stack, key: &str, method: Method, path: &str, body: Option<Value>) -> Answer {
+    let mut request = stack
+        .http
+        .request(method, format!("{}/v2{path}", stack.base))
+        .header("X-Oc-Api-Key", key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        text,
+        headers,
+    }
+}
+
+async fn create(stack: &Stack, body: Value) -> Value {
+    let a = call(stack, ALICE, Method::POST, "/jobs", Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    a.body
+}
+
+/// Polls the job until it ends (at most 60 s).
+async fn wait(stack: &Stack, id: &str) -> Value {
+    for _ in 0..300 {
+        let a = call(stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        if ["completed", "failed", "canceled"].contains(&a.body["status"]["code"].as_str().unwrap())
+        {
+            return a.body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("job {id} did not end within 60 s");
+}
+
+fn remote(url: &str) -> Value {
+    json!({"type": "remote", "source": url})
+}
+
+#[tokio::test]
+async fn max_credit_behaves_as_the_seed_table_says() {
+    let stack = Stack::start().await;
+    let source = format!(
+        "{}/example_small.jpg",
+        serve_file("127.0.0.1", jpeg(120, 90)).await
+    );
+    let job = |max_credit: u64, fail: bool| {
+        json!({
+            "input": [remote(&source)],
+            "conversion": [{"target": "png"}, {"target": "bmp"}, {"target": "gif"}],
+            "limits": {"job": {"max_credit": max_credit}},
+            "fail_on_conversion_error": fail,
+        })
+    };
+    // Enough credit: all three, 3 spent, whichever flag.
+    for fail in [true, false] {
+        let done = wait(
+            &stack,
+            create(&stack, job(4, fail)).await["id"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(done["status"]["code"], "completed", "{done}");
+        assert_eq!(done["spent"], 3);
+        assert_eq!(done["output"].as_array().unwrap().len(), 3);
+    }
+    // Two credits, not failing: the two outputs that got there first, 2 spent, a warning.
+    let done = wait(
+        &stack,
+        create(&stack, job(2, false)).await["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    assert_eq!(done["spent"], 2);
+    assert_eq!(done["output"].as_array().unwrap().len(), 2);
+    let warnings = done["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{done}");
+    assert_eq!(warnings[0]["code"], 402);
+    assert_eq!(warnings[0]["source"], "conversion");
+    assert!(done["errors"].as_array().unwrap().is_empty());
+    // Two credits, failing: the job fails and nothing is spent or left to download.
+    let done = wait(
+        &stack,
+        create(&stack, job(2, true)).await["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(done["status"]["code"], "failed", "{done}");
+    assert_eq!(done["spent"], 0);
+    assert!(
+        done["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == 402),
+        "{done}"
+    );
+    for output in done["output"].as_array().unwrap() {
+        assert_eq!(output["status"], "disabled", "{output}");
+        let got = stack
+            .http
+            .get(output["uri"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 410);
+    }
+    stack.stop().await;
+}
+
+/// What two runs of the same work must share.
+fn outcome(job: &Value) -> Value {
+    let mut outputs: Vec<Value> = job["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| json!([o["filename"], o["size"], o["checksum"], o["content_type"]]))
+        .collect();
+    outputs.sort_by_key(|o| o.to_string());
+    json!({
+        "status": job["status"],
+        "spent": job["spent"],
+        "outputs": outputs,
+        "options": job["conversion"].as_array().unwrap().iter().map(|c| c["options"].clone()).collect::<Vec<_>>(),
+        "errors": job["errors"], "warnings": job["warnings"],
+    })
+}
+
+#[tokio::test]
+async fn a_staged_job_ends_like_the_same_job_sent_whole() {
+    let stack = Stack::start().await;
+    let source = format!(
+        "{}/photo.jpg",
+        serve_file("127.0.0.1", jpeg(300, 200)).await
+    );
+    let conversion = json!({"target": "jpg", "options": {"width": 100, "quality": 70}});
+    let whole = create(
+        &stack,
+        json!({"input": [remote(&source)], "conversion": [conversion.clone()]}),
+    )
+    .await;
+    assert_eq!(whole["status"]["code"], "queued", "{whole}");
+
+    let staged = create(&stack, json!({"process": false})).await;
+    let id = staged["id"].as_str().unwrap();
+    assert_eq!(staged["status"]["code"], "incomplete");
+    let c = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        &format!("/jobs/{id}/conversions"),
+        Some(json!({"target": "png"})),
+    )
+    .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let png_id = c.body["id"].as_str().unwrap().to_string();
+    // The conversion changes before the job starts: the jpg one replaces the png one.
+    let c = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        &format!("/jobs/{id}/conversions"),
+        Some(conversion),
+    )
+    .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let d = call(
+        &stack,
+        ALICE,
+        Method::DELETE,
+        &format!("/jobs/{id}/conversions/{png_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(d.status, 204, "{}", d.text);
+    let i = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        &format!("/jobs/{id}/input"),
+        Some(remote(&source)),
+    )
+    .await;
+    assert_eq!(i.status, 201, "{}", i.text);
+    assert_eq!(i.body["type"], "remote");
+    let ready = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+    assert_eq!(ready.body["status"]["code"], "ready");
+    let started = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}"),
+        Some(json!({"process": true})),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(started.body["status"]["code"], "queued");
+    // Once started, the job cannot change.
+    let late = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        &format!("/jobs/{id}/conversions"),
+        Some(json!({"target": "gif"})),
+    )
+    .await;
+    assert_eq!(late.status, 409, "{}", late.text);
+
+    let whole = wait(&stack, whole["id"].as_str().unwrap()).await;
+    let staged = wait(&stack, id).await;
+    assert_eq!(whole["status"]["code"], "completed", "{whole}");
+    assert_eq!(outcome(&whole), outcome(&staged));
+    let history = call(
+        &stack,
+        ALICE,
+        Method::GET,
+        &format!("/jobs/{id}/history"),
+        None,
+    )
+    .await;
+    let codes: Vec<&str> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "incomplete",
+            "ready",
+            "queued",
+            "downloading",
+            "processing",
+            "completed"
+        ]
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn status_callbacks_arrive_in_order_signed_one_per_change() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let source = format!("{}/photo.jpg", serve_file("127.0.0.1", jpeg(64, 64)).await);
+    let job = create(
+        &stack,
+        json!({"input": [remote(&source)], "conversion": [{"target": "webp"}],
+               "callback": receiver.url, "notify_status": true}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap();
+    wait(&stack, id).await;
+    receiver.wait_for(4, 30).await;
+    // Time for a duplicate or a late one to arrive, if any would.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = receiver.received();
+    let secret = alice_webhook_secret();
+    let mut codes = Vec::new();
+    for callback in &got {
+        assert!(signature_is_valid(
+            &secret,
+            callback.header("Folio-Signature"),
+            &callback.body
+        ));
+        let expected = folio_shared::notify::signature::oc_sign(&secret, &callback.body);
+        assert_eq!(callback.header("X-Oc-Signature"), expected);
+        let body = callback.json();
+        assert_eq!(body["id"], id);
+        codes.push(body["status"]["code"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        codes,
+        ["queued", "downloading", "processing", "completed"],
+        "{codes:?}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn nine_pairs_end_the_job_once_whatever_is_redelivered() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let base = serve_file("127.0.0.1", jpeg(200, 150)).await;
+    let inputs: Vec<Value> = (0..3)
+        .map(|i| remote(&format!("{base}/in{i}.jpg")))
+        .collect();
+    let job = create(
+        &stack,
+        json!({"input": inputs, "conversion": [{"target": "png"}, {"target": "webp"}, {"target": "avif"}],
+               "callback": receiver.url}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = wait(&stack, &id).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    assert_eq!(done["output"].as_array().unwrap().len(), 9);
+    assert_eq!(done["spent"], 9);
+    // Every message of the job again: the start and the nine pairs.
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = &stack.running.provisioned.jobs_queue_url;
+    let mut messages = vec![json!({"kind": "start", "job_id": id})];
+    for input in done["input"].as_array().unwrap() {
+        for conversion in done["conversion"].as_array().unwrap() {
+            messages.push(json!({"kind": "pair", "job_id": id, "input_id": input["id"], "conversion_id": conversion["id"]}));
+        }
+    }
+    for m in &messages {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(m.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let again = wait(&stack, &id).await;
+    assert_eq!(outcome(&again), outcome(&done));
+    let finals: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.json()["status"]["code"] == "completed")
+        .collect();
+    assert_eq!(finals.len(), 1, "one final callback");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn remote_inputs_to_private_addresses_are_refused() {
+    // Only 127.0.0.2 is allowed here; the file server lives there.
+    let stack = Stack::start_with(vec![(
+        "FOLIO_ALLOWED_PRIVATE_NETWORKS",
+        "127.0.0.2/32".to_string(),
+    )])
+    .await;
+    let base = serve_file("127.0.0.2", jpeg(32, 32)).await;
+    let port = base.rsplit(':').next().unwrap();
+    let refused = [
+        format!("http://127.0.0.1:{port}/a.jpg"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/a.jpg".to_string(),
+        format!("{base}/redirect?to=http://127.0.0.1:{port}/b.jpg"),
+        format!("{base}/redirect?to=http://169.254.169.254/latest/"),
+    ];
+    let mut inputs: Vec<Value> = refused.iter().map(|u| remote(u)).collect();
+    inputs.push(remote(&format!("{base}/good.jpg")));
+    let job = create(
+        &stack,
+        json!({"input": inputs, "conversion": [{"target": "png"}], "fail_on_input_error": false}),
+    )
+    .await;
+    let done = wait(&stack, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    assert_eq!(done["output"].as_array().unwrap().len(), 1);
+    let warnings = done["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), refused.len(), "{done}");
+    for w in warnings {
+        assert_eq!(w["code"], 403, "{w}");
+        assert!(
+            w["message"]
+                .as_str()
+                .unwrap()
+                .contains("private or reserved"),
+            "{w}"
+        );
+    }
+    // Failing on input errors (the default), the same inputs fail the job.
+    let job = create(
+        &stack,
+        json!({"input": [remote(&refused[0])], "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    let done = wait(&stack, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"]["code"], "failed");
+    assert_eq!(done["input"][0]["status"], "failed");
+    stack.stop().await;
+}
+
+async fn upload(stack: &Stack, job: &Value, name: &str, bytes: Vec<u8>) -> Answer {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let response = stack
+        .http
+        .post(format!(
+            "{}/upload-file/{}",
+            job["server"].as_str().unwrap(),
+            job["id"].as_str().unwrap()
+        ))
+        .header("X-Api2convert-Token", job["token"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+        headers,
+    }
+}
+
+#[tokio::test]
+async fn limits_and_download_passwords_are_enforced() {
+    let stack = Stack::start().await;
+    let base = serve_file("127.0.0.1", jpeg(400, 300)).await;
+    // max_file_size: a remote input over it fails; an upload over it is refused (402).
+    let job = create(
+        &stack,
+        json!({"input": [remote(&format!("{base}/big.jpg"))], "conversion": [{"target": "png"}],
+               "limits": {"input": {"max_file_size": 1000}}}),
+    )
+    .await;
+    let done = wait(&stack, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"]["code"], "failed");
+    assert_eq!(done["errors"][0]["code"], 413, "{done}");
+    let staged = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}], "limits": {"input": {"max_file_size": 1000}}}),
+    )
+    .await;
+    let refused = upload(&stack, &staged, "big.jpg", jpeg(400, 300)).await;
+    assert_eq!(refused.status, 402, "{}", refused.text);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_file_size")
+    );
+    // max_inputs on create and on adding.
+    let over = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        "/jobs",
+        Some(
+            json!({"input": [remote(&format!("{base}/a.jpg")), remote(&format!("{base}/b.jpg"))],
+                    "conversion": [{"target": "png"}], "limits": {"job": {"max_inputs": 1}}}),
+        ),
+    )
+    .await;
+    assert_eq!(over.status, 402, "{}", over.text);
+    // max_downloads and a download password.
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "jpg"}],
+               "limits": {"output": {"max_downloads": 2}}, "download_passwords": ["open sesame"]}),
+    )
+    .await;
+    let added = upload(&stack, &job, "photo.jpg", jpeg(40, 30)).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    assert_eq!(added.body["filename"], "photo.jpg");
+    assert_eq!(added.body["status"], "ready");
+    let id = job["id"].as_str().unwrap();
+    let started = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}"),
+        Some(json!({"process": true})),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let done = wait(&stack, id).await;
+    assert!(
+        !done.to_string().contains("open sesame"),
+        "the password is never shown"
+    );
+    let uri = done["output"][0]["uri"].as_str().unwrap().to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |password: Option<&'static str>| {
+        let mut r = no_redirects.get(&uri);
+        if let Some(p) = password {
+            r = r.header("X-Api2convert-Download-Password", p);
+        }
+        r.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), 401);
+    assert_eq!(get(Some("wrong")).await.unwrap().status(), 401);
+    for _ in 0..2 {
+        let ok = get(Some("open sesame")).await.unwrap();
+        assert_eq!(ok.status(), 302);
+        let bytes = stack
+            .http
+            .get(ok.headers()["location"].to_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(bytes.starts_with(b"\xff\xd8"));
+    }
+    let third = get(Some("open sesame")).await.unwrap();
+    assert_eq!(third.status(), 410);
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["error_code"], 109);
+    let shown = call(
+        &stack,
+        ALICE,
+        Method::GET,
+        &format!("/jobs/{id}/output"),
+        None,
+    )
+    .await;
+    assert_eq!(shown.body[0]["status"], "overuse");
+    assert_eq!(shown.body[0]["downloads_counter"], 2);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field_and_tenants_stay_apart() {
+    let stack = Stack::start().await;
+    for (body, field) in [
+        (
+            json!({"conversion": [{"target": "docx"}]}),
+            "conversion[0].target",
+        ),
+        (
+            json!({"conversion": [{"target": "png", "options": {"width": "wide"}}]}),
+            "conversion[0].options.width",
+        ),
+        (
+            json!({"conversion": [{"target": "png", "options": {"sharpen": true}}]}),
+            "conversion[0].options.sharpen",
+        ),
+        (
+            json!({"conversion": [{"target": "png"}], "input": [{"type": "remote", "source": "ftp://x/a.jpg"}]}),
+            "input[0].source",
+        ),
+        (
+            json!({"conversion": [{"target": "png"}], "callback": "not a url"}),
+            "callback",
+        ),
+        (
+            json!({"conversion": [{"target": "png"}], "limits": {"job": {"max_credit": -1}}}),
+            "limits.job.max_credit",
+        ),
+    ] {
+        let a = call(&stack, ALICE, Method::POST, "/jobs", Some(body)).await;
+        assert_eq!(a.status, 400, "{}", a.text);
+        assert!(
+            a.body["message"].as_str().unwrap().starts_with(field),
+            "{}",
+            a.text
+        );
+    }
+    let none = call(&stack, "key-nobody", Method::GET, "/jobs", None).await;
+    assert_eq!(none.status, 401);
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap();
+    for method in [Method::GET, Method::DELETE, Method::PATCH] {
+        let a = call(&stack, BOB, method, &format!("/jobs/{id}"), Some(json!({}))).await;
+        assert_eq!(a.status, 404, "{}", a.text);
+    }
+    // The job's token opens that job only.
+    let with_token = stack
+        .http
+        .get(format!("{}/v2/jobs/{id}", stack.base))
+        .header("X-Oc-Token", job["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 200);
+    let other = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    let wrong = stack
+        .http
+        .get(format!(
+            "{}/v2/jobs/{}",
+            stack.base,
+            other["id"].as_str().unwrap()
+        ))
+        .header("X-Oc-Token", job["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    // Listing: 204 for a tenant with none, X-Count otherwise.
+    let bobs = call(&stack, BOB, Method::GET, "/jobs", None).await;
+    assert_eq!(bobs.status, 204);
+    let alices = call(&stack, ALICE, Method::GET, "/jobs?status=incomplete", None).await;
+    assert_eq!(alices.status, 200);
+    assert_eq!(alices.headers["x-count"], "2");
+    // The catalog and the statuses.
+    let catalog = call(&stack, ALICE, Method::GET, "/conversions?target=webp", None).await;
+    assert_eq!(catalog.body[0]["options"]["quality"]["maximum"], 100);
+    let statuses = call(&stack, ALICE, Method::GET, "/statuses", None).await;
+    assert_eq!(statuses.body.as_array().unwrap().len(), 9);
+    stack.stop().await;
+}
+
+/// Every log line of the process, for the credentials check.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test sets the global subscriber");
+        logs
+    })
+    .clone()
+}
+
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn credentials_go_nowhere_and_are_not_kept() {
+    let logs = captured_logs();
+    let stack = Stack::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let s3 = folio_shared::aws::s3_client(&stack.sdk);
+    let bucket = format!("cred-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("a.jpg")
+        .body(jpeg(50, 50).into())
+        .send()
+        .await
+        .unwrap();
+    // The emulator takes any secret; this one is unique, so finding it anywhere is a leak.
+    let secret = format!("SECRET{}", uuid::Uuid::new_v4().simple());
+    let credentials = json!({"accesskeyid": "AKIDTEST", "secretaccesskey": secret});
+    let job = create(
+        &stack,
+        json!({
+            "input": [{"type": "cloud", "source": "amazons3", "credentials": credentials,
+                       "parameters": {"bucket": bucket, "file": "a.jpg", "region": "us-east-1"}}],
+            "conversion": [{"target": "png", "output_target": [{"type": "amazons3", "credentials": credentials,
+                            "parameters": {"bucket": bucket, "file": "out/"}}]}],
+            "callback": receiver.url, "notify_status": true,
+        }),
+    )
+    .await;
+    assert!(!job.to_string().contains(&secret), "{job}");
+    let id = job["id"].as_str().unwrap();
+    let done = wait(&stack, id).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    assert!(!done.to_string().contains(&secret));
+    assert_eq!(done["input"][0]["credentials"], json!([]));
+    assert_eq!(
+        done["conversion"][0]["output_target"][0]["credentials"],
+        json!([])
+    );
+    assert_eq!(
+        done["conversion"][0]["output_target"][0]["status"],
+        "completed"
+    );
+    s3.get_object()
+        .bucket(&bucket)
+        .key("out/a.png")
+        .send()
+        .await
+        .expect("delivered");
+    let callbacks = receiver.wait_for(4, 20).await;
+    for c in &callbacks {
+        assert!(!String::from_utf8_lossy(&c.body).contains(&secret));
+    }
+    // The record no longer holds them once the job has ended.
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.running.provisioned.names.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(!format!("{:?}", item.item).contains(&secret));
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    assert!(logged.contains(id), "the job's work was logged");
+    assert!(!logged.contains(&secret), "a credential reached the logs");
+    stack.stop().await;
+}
