@@ -268,8 +268,10 @@ async fn a_staged_job_ends_like_the_same_job_sent_whole() {
 
 #[tokio::test]
 async fn status_callbacks_arrive_in_order_signed_one_per_change() {
-    let stack = Stack::start().await;
-    let receiver = Receiver::start(&[]).await;
+    // The first callback fails once: the later ones wait for its retry (one second here).
+    let stack =
+        Stack::start_with(vec![("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string())]).await;
+    let receiver = Receiver::start(&[500]).await;
     let source = format!("{}/photo.jpg", serve_file("127.0.0.1", jpeg(64, 64)).await);
     let job = create(
         &stack,
@@ -279,7 +281,7 @@ async fn status_callbacks_arrive_in_order_signed_one_per_change() {
     .await;
     let id = job["id"].as_str().unwrap();
     wait(&stack, id).await;
-    receiver.wait_for(4, 30).await;
+    receiver.wait_for(5, 30).await;
     // Time for a duplicate or a late one to arrive, if any would.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let got = receiver.received();
@@ -299,9 +301,10 @@ async fn status_callbacks_arrive_in_order_signed_one_per_change() {
     }
     assert_eq!(
         codes,
-        ["queued", "downloading", "processing", "completed"],
-        "{codes:?}"
+        ["queued", "queued", "downloading", "processing", "completed"],
+        "the refused first callback, its retry, then the rest in order: {codes:?}"
     );
+    assert_eq!(got[0].body, got[1].body, "the retry is the same callback");
     stack.stop().await;
 }
 
@@ -733,5 +736,55 @@ async fn credentials_go_nowhere_and_are_not_kept() {
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     assert!(logged.contains(id), "the job's work was logged");
     assert!(!logged.contains(&secret), "a credential reached the logs");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_the_pairs_and_leaves_no_file() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let base = serve_file("127.0.0.1", jpeg(1500, 1000)).await;
+    let inputs: Vec<Value> = (0..4)
+        .map(|i| remote(&format!("{base}/in{i}.jpg")))
+        .collect();
+    let job = create(
+        &stack,
+        json!({"input": inputs, "conversion": [{"target": "avif"}, {"target": "png"}, {"target": "webp"}],
+               "callback": receiver.url}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    // Cancel once the pairs are running.
+    for _ in 0..300 {
+        let a = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+        if a.body["status"]["code"] == "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let canceled = call(&stack, ALICE, Method::DELETE, &format!("/jobs/{id}"), None).await;
+    assert_eq!(canceled.status, 204, "{}", canceled.text);
+    let again = call(&stack, ALICE, Method::DELETE, &format!("/jobs/{id}"), None).await;
+    assert_eq!(again.status, 409, "a canceled job cannot be canceled again");
+    // Let the pairs that were converting finish what they were doing.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let done = wait(&stack, &id).await;
+    assert_eq!(done["status"]["code"], "canceled");
+    assert_eq!(done["spent"], 0, "{done}");
+    for output in done["output"].as_array().unwrap() {
+        assert_eq!(output["status"], "disabled", "{output}");
+    }
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").unwrap();
+    let listed = folio_shared::aws::s3_client(&stack.sdk)
+        .list_objects_v2()
+        .bucket(&stack.running.provisioned.names.bucket)
+        .prefix(format!("jobs/{}/{id}/", tenant.key()))
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.contents().is_empty(), "{:?}", listed.contents());
+    let finals: Vec<Value> = receiver.received().iter().map(|r| r.json()).collect();
+    assert_eq!(finals.len(), 1, "one final callback");
+    assert_eq!(finals[0]["status"]["code"], "canceled");
     stack.stop().await;
 }

@@ -567,6 +567,7 @@ async fn redelivered_and_taken_over_runs_end_the_task_once() {
         body: serde_json::to_string(&message_of("tenant-alice", "once", &stuck)).unwrap(),
         receive_count: 1,
         receipt_handle: None,
+        group: None,
     };
     let dead_letters = DeadLetterWorker { app: app.clone() };
     folio_shared::queue::QueueWorker::handle(&dead_letters, &dead_letter)
@@ -708,6 +709,7 @@ async fn list_tasks_filters_paginates_and_hides_expired_tasks() {
             body,
             receive_count: 1,
             receipt_handle: None,
+            group: None,
         },
     )
     .await

@@ -1,12 +1,13 @@
 //! Drives a worker from an emulator queue, as Lambda's SQS event source does in the cloud:
 //! a message the worker handles is deleted; one it fails stays for redelivery (and, after
-//! the queue's limit, moves to the dead-letter queue).
+//! the queue's limit, moves to the dead-letter queue). A FIFO group's later messages wait
+//! behind a failed one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use folio_shared::queue::{QueueMessage, QueueWorker};
+use folio_shared::queue::{GroupOrder, QueueMessage, QueueWorker};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,6 +27,7 @@ pub fn spawn(
                     .max_number_of_messages(10)
                     .wait_time_seconds(1)
                     .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
                     .send() => received,
             };
             let messages = match received {
@@ -36,6 +38,7 @@ pub fn spawn(
                     continue;
                 }
             };
+            let mut order = GroupOrder::default();
             for message in messages {
                 let queued = QueueMessage {
                     id: message.message_id.clone().unwrap_or_default(),
@@ -47,7 +50,16 @@ pub fn spawn(
                         .and_then(|c| c.parse().ok())
                         .unwrap_or(1),
                     receipt_handle: message.receipt_handle.clone(),
+                    group: message
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                        .cloned(),
                 };
+                if !order.may_handle(&queued) {
+                    worker.release(&queued).await;
+                    continue;
+                }
                 match worker.handle(&queued).await {
                     Ok(()) => {
                         let deleted = sqs
@@ -61,6 +73,7 @@ pub fn spawn(
                         }
                     }
                     Err(error) => {
+                        order.failed(&queued);
                         tracing::warn!(message_id = %queued.id, %error, "message left for redelivery")
                     }
                 }

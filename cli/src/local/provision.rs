@@ -37,7 +37,8 @@ impl Names {
             bucket: format!("{prefix}-uploads"),
             table: format!("{prefix}-records"),
             uploads_queue: format!("{prefix}-uploads"),
-            notifications_queue: format!("{prefix}-notifications"),
+            // FIFO: one record's notifications are delivered in the order they were queued.
+            notifications_queue: format!("{prefix}-notifications.fifo"),
             pdf_queue: format!("{prefix}-pdf-tasks"),
             jobs_queue: format!("{prefix}-jobs"),
             topic: format!("{prefix}-events"),
@@ -195,19 +196,32 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<Strin
 }
 
 /// `(url, arn, dlq url)` of a queue whose messages move to `<name>-dlq` after `max_receives`.
+/// A name ending in `.fifo` makes both queues FIFO (`<name>-dlq.fifo` for the DLQ).
 async fn queue_with_dlq(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
     max_receives: u32,
     visibility_secs: u32,
 ) -> anyhow::Result<(String, String, String)> {
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
+    let fifo = name.ends_with(".fifo");
+    let dlq_name = match name.strip_suffix(".fifo") {
+        Some(base) => format!("{base}-dlq.fifo"),
+        None => format!("{name}-dlq"),
+    };
+    let with_fifo =
+        |request: aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder| {
+            if fifo {
+                request.attributes(QueueAttributeName::FifoQueue, "true")
+            } else {
+                request
+            }
+        };
+    let dlq_url = with_fifo(sqs.create_queue())
+        .queue_name(&dlq_name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .with_context(|| format!("creating {name}-dlq"))?
+        .with_context(|| format!("creating {dlq_name}"))?
         .queue_url
         .context("the emulator returned no queue URL")?;
     let dlq_arn = queue_arn(sqs, &dlq_url).await?;
@@ -215,8 +229,7 @@ async fn queue_with_dlq(
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": max_receives.to_string(),
     });
-    let url = sqs
-        .create_queue()
+    let url = with_fifo(sqs.create_queue())
         .queue_name(name)
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .attributes(

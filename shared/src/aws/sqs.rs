@@ -3,6 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use sha2::Digest;
 
 use super::describe;
 use crate::error::PortError;
@@ -11,21 +12,35 @@ use crate::notify::Delivery;
 use crate::ports::{DeliveryQueue, JobQueue, TaskQueue};
 use crate::task::model::TaskMessage;
 
+/// A message to send, with its FIFO group and deduplication id (used on FIFO queues).
+struct Outgoing {
+    body: String,
+    group: String,
+    dedup: String,
+}
+
 /// Sends the messages in batches of ten; any message SQS refuses fails the call.
 async fn send_batches(
     client: &Client,
     queue_url: &str,
-    bodies: Vec<String>,
+    messages: Vec<Outgoing>,
     context: &'static str,
 ) -> Result<(), PortError> {
-    for chunk in bodies.chunks(10) {
+    let fifo = queue_url.ends_with(".fifo");
+    for chunk in messages.chunks(10) {
         let entries = chunk
             .iter()
             .enumerate()
-            .map(|(i, body)| {
-                SendMessageBatchRequestEntry::builder()
+            .map(|(i, m)| {
+                let mut entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(body)
+                    .message_body(&m.body);
+                if fifo {
+                    entry = entry
+                        .message_group_id(&m.group)
+                        .message_deduplication_id(&m.dedup);
+                }
+                entry
                     .build()
                     .map_err(|e| PortError::backend("building a queue message", e))
             })
@@ -65,13 +80,34 @@ impl SqsDeliveries {
 #[async_trait]
 impl DeliveryQueue for SqsDeliveries {
     async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), PortError> {
-        let bodies = deliveries
+        // On a FIFO queue, one record's deliveries to one target go out in the order they
+        // were queued (a job's status callbacks in status order; a failing webhook holds
+        // back only its own), and a delivery queued twice within five minutes (a
+        // producer's retry) is sent once.
+        let messages = deliveries
             .iter()
             .map(|d| {
-                serde_json::to_string(d).map_err(|e| PortError::backend("encoding a delivery", e))
+                let body = serde_json::to_string(d)
+                    .map_err(|e| PortError::backend("encoding a delivery", e))?;
+                let target = serde_json::to_string(&d.target)
+                    .map_err(|e| PortError::backend("encoding a delivery", e))?;
+                Ok(Outgoing {
+                    body,
+                    group: hex::encode(sha2::Sha256::digest(format!(
+                        "{}|{:?}|{}|{target}",
+                        d.tenant_key, d.subject.kind, d.subject.id
+                    ))),
+                    dedup: hex::encode(sha2::Sha256::digest(format!("{}|{target}", d.event_id))),
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        send_batches(&self.client, &self.queue_url, bodies, "queueing deliveries").await
+            .collect::<Result<Vec<_>, PortError>>()?;
+        send_batches(
+            &self.client,
+            &self.queue_url,
+            messages,
+            "queueing deliveries",
+        )
+        .await
     }
 
     async fn postpone(&self, receipt_handle: &str, delay: Duration) -> Result<(), PortError> {
@@ -140,13 +176,19 @@ impl JobQueue for SqsJobs {
         let url = self.queue_url.as_ref().ok_or_else(|| {
             PortError::backend("queueing a job", "FOLIO_JOBS_QUEUE_URL is not set")
         })?;
-        let bodies = messages
+        // A standard queue: a job's pairs run in any order, side by side.
+        let messages = messages
             .iter()
             .map(|m| {
-                serde_json::to_string(m)
-                    .map_err(|e| PortError::backend("encoding a job message", e))
+                let body = serde_json::to_string(m)
+                    .map_err(|e| PortError::backend("encoding a job message", e))?;
+                Ok(Outgoing {
+                    body,
+                    group: m.job_id().to_string(),
+                    dedup: String::new(),
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        send_batches(&self.client, url, bodies, "queueing a job").await
+            .collect::<Result<Vec<_>, PortError>>()?;
+        send_batches(&self.client, url, messages, "queueing a job").await
     }
 }

@@ -366,10 +366,11 @@ async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
         pairs: Vec::new(),
         outputs: Vec::new(),
     };
+    // The callback of this status is queued before the worker can queue the next one.
+    announce(ctx.app, &state).await?;
     if starts {
         queue_start(ctx.app, &state.job).await?;
     }
-    announce(ctx.app, &state).await?;
     tracing::info!(job_id = %state.job.id, status = state.job.status.code(), "job created");
     Ok(V2Response::json(
         StatusCode::CREATED,
@@ -421,11 +422,11 @@ pub async fn change_open<T>(
         let (changed, starts) = settle(job);
         match ctx.app.jobs.replace(job, expected).await {
             Ok(()) => {
-                if starts {
-                    queue_start(ctx.app, job).await?;
-                }
                 if changed {
                     announce(ctx.app, &state).await?;
+                }
+                if starts {
+                    queue_start(ctx.app, &state.job).await?;
                 }
                 return Ok((state, out));
             }

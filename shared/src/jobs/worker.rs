@@ -243,7 +243,20 @@ async fn pair(
             .complete_pair(job_id, &record, output.as_ref())
             .await
         {
-            Ok(()) | Err(PortError::ConditionFailed) => {}
+            Ok(()) => {}
+            Err(PortError::ConditionFailed) => {
+                // Canceled or failed while this pair ran: its output must not stay. (A
+                // pair recorded before wrote the same key, and its job keeps it.)
+                let ended =
+                    app.jobs.get(job_id).await?.is_none_or(|j| {
+                        matches!(j.status, JobStatus::Canceled | JobStatus::Failed)
+                    });
+                if let (true, Some(output)) = (ended, &output) {
+                    app.files
+                        .delete_prefix(&output.stored.bucket, &output.stored.key)
+                        .await?;
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -149,6 +149,14 @@ impl QueueWorker for Notifier {
         }
         Err(WorkerError::Retry(attempt.detail))
     }
+
+    async fn release(&self, message: &QueueMessage) {
+        if let Some(receipt) = &message.receipt_handle
+            && let Err(error) = self.queue.postpone(receipt, Duration::ZERO).await
+        {
+            tracing::warn!(message_id = %message.id, %error, "a held-back delivery was not released");
+        }
+    }
 }
 
 #[cfg(test)]
