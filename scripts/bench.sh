@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
 # generated inputs, in one run, then `folio convert` beside libvips and ImageMagick, then one
-# PDF task of the JPEG set through the local stack, and writes BENCHMARKS.md. BENCH_SCALE=quick
-# runs small sets.
+# PDF task of the JPEG set and one conversion job through the local stack, and writes
+# BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/system-deps.sh"
@@ -49,4 +49,12 @@ jpegs="$WORK/jpeg-100x4000x3000"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/bench/task_bench.py" \
   --folio "$CARGO_TARGET_DIR/release/folio" \
   --images "$jpegs" \
+  --report "$ROOT/BENCHMARKS.md"
+
+log "one conversion job of the directory set through the local stack"
+dir="$WORK/convert-jpeg-dir-100x2000x1500"
+[ "$SCALE" = quick ] && dir="$WORK/convert-jpeg-dir-10x500x375"
+"$ROOT/.venv/bin/python" "$ROOT/scripts/bench/job_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --images "$dir" \
   --report "$ROOT/BENCHMARKS.md"

@@ -11,6 +11,8 @@ case "${1:-}" in
     if up; then log "reusing the emulator on port $FOLIO_MOTO_PORT"; echo reused; exit 0; fi
     "$ROOT/scripts/venv.sh"
     log "starting the emulator on 127.0.0.1:$FOLIO_MOTO_PORT (log: .folio/moto.log)"
+    # The request recorder (the job benchmark counts requests with it) writes here.
+    MOTO_RECORDER_FILEPATH="$STATE_DIR/moto-recording-$FOLIO_MOTO_PORT" \
     nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$FOLIO_MOTO_PORT" \
       > "$STATE_DIR/moto.log" 2>&1 < /dev/null &
     echo $! > "$pidfile"

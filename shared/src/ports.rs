@@ -319,15 +319,24 @@ pub trait JobStore: Send + Sync {
         credits: u64,
         max_credit: u64,
     ) -> Result<bool, PortError>;
-    /// Records how a pair ended, its output (if any) and counts it done, all at once;
+    /// Records how a pair ended, its output (if any, with a pointer from its id to its
+    /// job) and counts it done, all at once;
     /// `ConditionFailed` if the pair was recorded before or the job is no longer
     /// processing (nothing is written then).
     async fn complete_pair(
         &self,
+        tenant_key: &str,
         job_id: &str,
         pair: &PairRecord,
         output: Option<&OutputRecord>,
     ) -> Result<(), PortError>;
+    /// Whether the pair's outcome is recorded.
+    async fn pair_recorded(
+        &self,
+        job_id: &str,
+        input_id: &str,
+        conversion_id: &str,
+    ) -> Result<bool, PortError>;
     /// Sets the status of outputs (disabling them when a job fails or is canceled).
     async fn set_output_status(
         &self,
@@ -348,6 +357,8 @@ pub trait JobStore: Send + Sync {
         job_id: &str,
         output_id: &str,
     ) -> Result<Option<OutputRecord>, PortError>;
+    /// The job and tenant key of an output, by its id alone (for `output` inputs).
+    async fn find_output(&self, output_id: &str) -> Result<Option<(String, String)>, PortError>;
 }
 
 /// A job with everything recorded of its run.

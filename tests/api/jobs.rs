@@ -788,3 +788,54 @@ async fn cancel_stops_the_pairs_and_leaves_no_file() {
     assert_eq!(finals[0]["status"]["code"], "canceled");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_takes_an_earlier_jobs_output_of_its_own_tenant_only() {
+    let stack = Stack::start().await;
+    let source = format!(
+        "{}/photo.jpg",
+        serve_file("127.0.0.1", jpeg(400, 300)).await
+    );
+    let first = create(&stack, json!({"input": [remote(&source)], "conversion": [{"target": "png", "options": {"width": 200}}]})).await;
+    let first = wait(&stack, first["id"].as_str().unwrap()).await;
+    let output_id = first["output"][0]["id"].as_str().unwrap().to_string();
+    let second = create(
+        &stack,
+        json!({"input": [{"type": "output", "source": output_id}], "conversion": [{"target": "webp", "options": {"width": 50}}]}),
+    )
+    .await;
+    let second = wait(&stack, second["id"].as_str().unwrap()).await;
+    assert_eq!(second["status"]["code"], "completed", "{second}");
+    assert_eq!(second["input"][0]["filename"], "photo.png");
+    assert_eq!(second["output"][0]["filename"], "photo.webp");
+    // Bob cannot name Alice's output.
+    let bobs = call(
+        &stack,
+        BOB,
+        Method::POST,
+        "/jobs",
+        Some(json!({"input": [{"type": "output", "source": output_id}], "conversion": [{"target": "webp"}]})),
+    )
+    .await;
+    assert_eq!(bobs.status, 201, "{}", bobs.text);
+    let id = bobs.body["id"].as_str().unwrap().to_string();
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        done = call(&stack, BOB, Method::GET, &format!("/jobs/{id}"), None)
+            .await
+            .body;
+        if done["status"]["code"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(done["status"]["code"], "failed", "{done}");
+    assert!(
+        done["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("No output"),
+        "{done}"
+    );
+    stack.stop().await;
+}

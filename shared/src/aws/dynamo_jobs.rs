@@ -18,6 +18,12 @@ use crate::jobs::model::{JobRecord, JobStatus, OutputRecord, OutputStatus, PairR
 use crate::ports::{JobState, JobStore};
 
 const JOB: &str = "JOB";
+const REF: &str = "REF";
+
+/// The pointer from an output's id to its job: `OUTPUT#<id>` / `REF`.
+fn output_ref(output_id: &str) -> String {
+    format!("OUTPUT#{output_id}")
+}
 
 fn pk(job_id: &str) -> String {
     format!("JOB#{job_id}")
@@ -54,8 +60,8 @@ fn live(item: &Item) -> bool {
         .is_none_or(|at| at > Utc::now().timestamp())
 }
 
-fn pair_sk(pair: &PairRecord) -> String {
-    format!("PAIR#{}#{}", pair.input_id, pair.conversion_id)
+fn pair_sk(input_id: &str, conversion_id: &str) -> String {
+    format!("PAIR#{input_id}#{conversion_id}")
 }
 
 fn transact_conditional(
@@ -286,13 +292,14 @@ impl JobStore for DynamoRecords {
 
     async fn complete_pair(
         &self,
+        tenant_key: &str,
         job_id: &str,
         pair: &PairRecord,
         output: Option<&OutputRecord>,
     ) -> Result<(), PortError> {
         let ttl = n(Utc::now().timestamp() + RECORD_TTL.as_secs() as i64);
         let mut pair_item = to_item(pair)?;
-        pair_item.extend(key(job_id, &pair_sk(pair)));
+        pair_item.extend(key(job_id, &pair_sk(&pair.input_id, &pair.conversion_id)));
         pair_item.insert("ExpiresAt".into(), ttl.clone());
         let put_pair = Put::builder()
             .table_name(&self.table)
@@ -318,13 +325,22 @@ impl JobStore for DynamoRecords {
         if let Some(output) = output {
             let mut item = to_item(output)?;
             item.extend(key(job_id, &format!("OUTPUT#{}", output.id)));
-            item.insert("ExpiresAt".into(), ttl);
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| PortError::backend("building a write", e))?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            item.insert("ExpiresAt".into(), ttl.clone());
+            let pointer = HashMap::from([
+                ("pk".to_string(), s(output_ref(&output.id))),
+                ("sk".to_string(), s(REF)),
+                ("job_id".to_string(), s(job_id)),
+                ("tenant_key".to_string(), s(tenant_key)),
+                ("ExpiresAt".to_string(), ttl),
+            ]);
+            for item in [item, pointer] {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| PortError::backend("building a write", e))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
         }
         self.client
             .transact_write_items()
@@ -333,6 +349,21 @@ impl JobStore for DynamoRecords {
             .await
             .map_err(transact_conditional)?;
         Ok(())
+    }
+
+    async fn pair_recorded(
+        &self,
+        job_id: &str,
+        input_id: &str,
+        conversion_id: &str,
+    ) -> Result<bool, PortError> {
+        Ok(self
+            .get_item(
+                key(job_id, &pair_sk(input_id, conversion_id)),
+                "reading a pair",
+            )
+            .await?
+            .is_some())
     }
 
     async fn set_output_status(
@@ -386,6 +417,21 @@ impl JobStore for DynamoRecords {
             .await
             .map_err(|e| conditional("counting a download", e))?;
         from_item(out.attributes.unwrap_or_default())
+    }
+
+    async fn find_output(&self, output_id: &str) -> Result<Option<(String, String)>, PortError> {
+        let key = HashMap::from([
+            ("pk".to_string(), s(output_ref(output_id))),
+            ("sk".to_string(), s(REF)),
+        ]);
+        let Some(item) = self.get_item(key, "reading an output's job").await? else {
+            return Ok(None);
+        };
+        if !live(&item) {
+            return Ok(None);
+        }
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        Ok(text("job_id").zip(text("tenant_key")))
     }
 
     async fn get_output(

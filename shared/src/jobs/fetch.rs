@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{Map, Value};
 
-use super::model::{InputKind, InputRecord, JobMessage, codes};
+use super::model::{InputKind, InputRecord, JobMessage, OutputStatus, codes};
 use crate::app::App;
 use crate::error::PortError;
 use crate::notify::url_guard;
@@ -38,9 +38,11 @@ pub fn filename_of(path: &str) -> String {
     }
 }
 
-/// Fetches one input (remote or cloud); other kinds are stored when they arrive.
-pub async fn fetch(app: &App, input: &InputRecord, max_bytes: u64) -> Fetched {
+/// Fetches one input of a job of `tenant_key` (remote, cloud, another job's output); other
+/// kinds are stored when they arrive.
+pub async fn fetch(app: &App, tenant_key: &str, input: &InputRecord, max_bytes: u64) -> Fetched {
     match input.kind {
+        InputKind::Output => earlier_output(app, tenant_key, input, max_bytes).await,
         InputKind::Remote => remote(
             &input.source,
             &app.config.allowed_private_networks,
@@ -54,6 +56,57 @@ pub async fn fetch(app: &App, input: &InputRecord, max_bytes: u64) -> Fetched {
             codes::INTERNAL,
             "the input has no file and cannot be fetched",
         )),
+    }
+}
+
+/// The file of an output of one of the tenant's jobs (another tenant's is not found).
+async fn earlier_output(
+    app: &App,
+    tenant_key: &str,
+    input: &InputRecord,
+    max_bytes: u64,
+) -> Fetched {
+    let missing = || {
+        failure(
+            input,
+            codes::DOWNLOAD_FAILED,
+            format!("No output {} among your jobs' outputs", input.source),
+        )
+    };
+    let map = |e: PortError| {
+        tracing::warn!(input_id = %input.id, error = %e, "reading an earlier output failed");
+        failure(
+            input,
+            codes::INTERNAL,
+            "The earlier output could not be read",
+        )
+    };
+    let Some((job_id, owner)) = app.jobs.find_output(&input.source).await.map_err(map)? else {
+        return Err(missing());
+    };
+    if owner != tenant_key {
+        return Err(missing());
+    }
+    let output = app
+        .jobs
+        .get_output(&job_id, &input.source)
+        .await
+        .map_err(map)?
+        .filter(|o| o.status == OutputStatus::Enabled)
+        .ok_or_else(missing)?;
+    match app
+        .files
+        .get(&output.stored.bucket, &output.stored.key, max_bytes)
+        .await
+    {
+        Ok(bytes) => Ok((output.facts.filename, bytes)),
+        Err(PortError::NotFound) => Err(missing()),
+        Err(PortError::TooLarge { limit, .. }) => Err(failure(
+            input,
+            codes::TOO_LARGE,
+            format!("The file is larger than the limit of {limit} bytes"),
+        )),
+        Err(e) => Err(map(e)),
     }
 }
 

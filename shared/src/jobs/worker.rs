@@ -104,8 +104,9 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
         let input = input.clone();
         let app = app.clone();
         let location = input_location(&app, &job, &input.id);
+        let tenant_key = job.tenant_key.clone();
         fetches.spawn(async move {
-            let fetched = fetch::fetch(&app, &input, max_bytes).await;
+            let fetched = fetch::fetch(&app, &tenant_key, &input, max_bytes).await;
             let stored = match fetched {
                 Ok((name, bytes)) => {
                     let facts = facts(&name, &bytes);
@@ -219,15 +220,17 @@ async fn pair(
     input_id: &str,
     conversion_id: &str,
 ) -> Result<(), WorkerError> {
-    let Some(state) = app.jobs.get_full(job_id).await? else {
+    // The job item and this pair only: a pair never reads the others' records.
+    let Some(job) = app.jobs.get(job_id).await? else {
         return Ok(());
     };
-    let job = &state.job;
-    let done = state
-        .pairs
-        .iter()
-        .any(|p| p.input_id == input_id && p.conversion_id == conversion_id);
-    if job.status == JobStatus::Processing && !done {
+    let job = &job;
+    if job.status == JobStatus::Processing
+        && !app
+            .jobs
+            .pair_recorded(job_id, input_id, conversion_id)
+            .await?
+    {
         let (Some(input), Some(conversion)) = (job.input(input_id), job.conversion(conversion_id))
         else {
             return Ok(());
@@ -240,7 +243,7 @@ async fn pair(
         };
         match app
             .jobs
-            .complete_pair(job_id, &record, output.as_ref())
+            .complete_pair(&job.tenant_key, job_id, &record, output.as_ref())
             .await
         {
             Ok(()) => {}
@@ -283,7 +286,14 @@ pub async fn give_up_pair(
             ),
         },
     };
-    match app.jobs.complete_pair(job_id, &record, None).await {
+    let Some(job) = app.jobs.get(job_id).await? else {
+        return Ok(());
+    };
+    match app
+        .jobs
+        .complete_pair(&job.tenant_key, job_id, &record, None)
+        .await
+    {
         Ok(()) | Err(PortError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
     }
@@ -522,6 +532,14 @@ async fn remove_files(app: &App, job: &JobRecord) -> Result<(), PortError> {
 
 /// Ends the job when every pair is counted, then queues its final callback.
 async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
+    // Only the pair that counts last (or a redelivery after the end) reads the whole job.
+    let Some(job) = app.jobs.get(job_id).await? else {
+        return Ok(());
+    };
+    let counting = job.status == JobStatus::Processing && job.pairs_done < job.pairs_total;
+    if counting || (job.status.is_terminal() && job.notified) {
+        return Ok(());
+    }
     let Some(state) = app.jobs.get_full(job_id).await? else {
         return Ok(());
     };

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""One conversion job through the local stack (`folio serve` against the emulator): the
+benchmark's 100 JPEGs uploaded to a job, each made a 150-wide WebP thumbnail by its own pair,
+beside `folio convert` on the same files. Counts the AWS requests the job made (the
+emulator's request recorder) and prices 1,000 such conversions on AWS. Appends a section to
+the report.
+
+Runs with the emulator's virtualenv (httpx comes with the api2convert SDK)."""
+import argparse
+import collections
+import concurrent.futures
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import httpx
+
+KEY = "bench-key"
+# List prices, us-east-1, as published in 2025 (USD).
+LAMBDA_GB_S = 0.0000133334  # arm64
+LAMBDA_REQUEST = 0.20 / 1e6
+S3_PUT = 0.005 / 1000  # PUT, COPY, POST, LIST
+S3_GET = 0.0004 / 1000  # GET and the rest
+SQS_STANDARD = 0.40 / 1e6
+SQS_FIFO = 0.50 / 1e6
+DYNAMO_WRU = 0.625 / 1e6  # on demand
+DYNAMO_RRU = 0.125 / 1e6
+WORKER_MEMORY_GB = 2.0  # JobWorkerFunction's MemorySize in template.yaml
+
+
+def recorder(endpoint, action):
+    method = "GET" if action == "download-recording" else "POST"
+    request = urllib.request.Request(f"{endpoint}/moto-api/recorder/{action}", method=method)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read().decode()
+
+
+def operation(entry):
+    """`service.Operation` of a recorded request."""
+    headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+    target = headers.get("x-amz-target", "")
+    auth = headers.get("authorization", "")
+    service = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = service.group(1) if service else "?"
+    if target:
+        name = target.split(".")[-1]
+    elif service == "sqs":
+        body = entry.get("body") or ""
+        action = re.search(r"Action=([A-Za-z]+)", body if isinstance(body, str) else "")
+        name = action.group(1) if action else "?"
+    elif service == "s3":
+        method = entry.get("method", "?")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(entry.get("url", "")).query, keep_blank_values=True)
+        if method == "GET" and ("list-type" in query or "prefix" in query):
+            name = "ListObjectsV2"
+        elif method == "POST" and "delete" in query:
+            name = "DeleteObjects"
+        else:
+            name = {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(method, method)
+    else:
+        name = "?"
+    return f"{service}.{name}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folio", required=True)
+    ap.add_argument("--images", required=True, type=Path)
+    ap.add_argument("--report", required=True, type=Path)
+    ap.add_argument("--port", type=int, default=3902)
+    args = ap.parse_args()
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+
+    files = sorted(p for p in args.images.iterdir() if p.suffix == ".jpg")
+    scratch = Path(tempfile.mkdtemp(prefix="folio-job-bench-"))
+    state = scratch / "state.json"
+    state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
+    base = f"http://127.0.0.1:{args.port}"
+    serve = subprocess.Popen(
+        [args.folio, "serve", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-jbench{int(time.time())}",
+         "--state-file", str(state)],
+        stdout=subprocess.DEVNULL, stderr=open(scratch / "serve.log", "w"))
+    http = httpx.Client(base_url=f"{base}/v2", headers={"X-Oc-Api-Key": KEY}, timeout=120)
+    try:
+        for _ in range(600):
+            try:
+                if http.get("/statuses").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        recorder(endpoint, "reset-recording")
+        recorder(endpoint, "start-recording")
+        started = time.monotonic()
+        job = http.post("/jobs", json={"process": False, "conversion": [
+            {"target": "thumbnail", "options": {"thumbnail_target": "webp", "width": 150}}]}).json()
+        upload_url = f"{job['server']}/upload-file/{job['id']}"
+
+        def upload(path):
+            with path.open("rb") as f:
+                r = httpx.post(upload_url, headers={"X-Oc-Token": job["token"]},
+                               files={"file": (path.name, f)}, timeout=120)
+                r.raise_for_status()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(upload, files))
+        uploaded = time.monotonic()
+        http.patch(f"/jobs/{job['id']}", json={"process": True}).raise_for_status()
+        while True:
+            done = http.get(f"/jobs/{job['id']}").json()
+            if done["status"]["code"] in ("completed", "failed", "canceled"):
+                break
+            time.sleep(0.05)
+        ended = time.monotonic()
+        # Let the final callback's delivery and the last deletes land before counting.
+        time.sleep(3)
+        recorder(endpoint, "stop-recording")
+        recording = recorder(endpoint, "download-recording")
+        if done["status"]["code"] != "completed" or len(done["output"]) != len(files):
+            raise SystemExit(f"the job ended {done['status']} with {len(done['output'])} outputs")
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+
+    counts = collections.Counter(
+        operation(json.loads(line)) for line in recording.splitlines() if line.strip())
+    # Pollers' receives stand for Lambda's event source polling: shown, not priced per job.
+    receives = counts.pop("sqs.ReceiveMessage", 0)
+
+    # The engine alone: one process per file, one after another (one core, as one Lambda
+    # instance converts one pair), and the whole set on every core.
+    out = scratch / "engine"
+    out.mkdir()
+    t = time.monotonic()
+    for f in files:
+        subprocess.run([args.folio, "convert", str(f), str(out / (f.stem + ".webp")), "--width", "150"],
+                       check=True, capture_output=True)
+    engine_serial = time.monotonic() - t
+    t = time.monotonic()
+    subprocess.run([args.folio, "convert", "-o", str(out), "--format", "webp", "--width", "150",
+                    *map(str, files)], check=True, capture_output=True)
+    engine_parallel = time.monotonic() - t
+
+    n = len(files)
+    per_conversion_s = engine_serial / n
+    s3_put = sum(v for k, v in counts.items() if k in ("s3.PutObject", "s3.ListObjectsV2", "s3.DeleteObjects"))
+    s3_get = sum(v for k, v in counts.items() if k.startswith("s3.") and k not in ("s3.PutObject", "s3.ListObjectsV2", "s3.DeleteObjects"))
+    sqs_jobs = sum(v for k, v in counts.items() if k.startswith("sqs."))
+    dynamo_writes = sum(v * (2 * 3 if k.endswith("TransactWriteItems") else 1)
+                        for k, v in counts.items() if k.split(".")[-1] in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"))
+    dynamo_reads = sum(v for k, v in counts.items() if k.split(".")[-1] in ("GetItem", "Query", "BatchGetItem"))
+    # Per 1,000 conversions: the job's requests scaled from this job's n, Lambda time from
+    # the engine's one-core time per conversion at the worker's memory size. DynamoDB units
+    # count each read and plain write as one unit and a pair's transaction (3 items) as six
+    # write units; the job item of a 100-input job is some 40 KB, so its reads cost up to 10
+    # units each: the read line is a lower bound (x10 for an upper one).
+    scale = 1000 / n
+    cost = {
+        "Lambda compute (GB-s)": per_conversion_s * WORKER_MEMORY_GB * 1000 * LAMBDA_GB_S,
+        "Lambda requests": (counts.get("sqs.DeleteMessage", 0) or n) * scale * LAMBDA_REQUEST,
+        "S3 PUT/LIST": s3_put * scale * S3_PUT,
+        "S3 GET": s3_get * scale * S3_GET,
+        "SQS": sqs_jobs * scale * SQS_FIFO,
+        "DynamoDB writes": dynamo_writes * scale * DYNAMO_WRU,
+        "DynamoDB reads": dynamo_reads * scale * DYNAMO_RRU,
+    }
+    total = sum(cost.values())
+    input_mib = sum(f.stat().st_size for f in files) / 2**20
+    lines = [
+        "",
+        f"## One conversion job of {n} uploads through the local stack ({input_mib:.0f} MiB in)",
+        "",
+        "`folio serve` (release build, four job pollers) against the emulator: a job with one",
+        "`thumbnail` conversion (WebP, 150 wide), the JPEGs uploaded with the job token (8 at a",
+        "time), then started; end to end is from `process: true` to the job reading `completed`",
+        "(polled every 50 ms). The engine alone is `folio convert` on the same files.",
+        "",
+        "| run | wall s | per file ms |",
+        "|---|---|---|",
+        f"| uploads ({n}, 8 at a time) | {uploaded - started:.2f} | {1000 * (uploaded - started) / n:.1f} |",
+        f"| job: start to completed ({n} pairs, 4 pollers) | {ended - uploaded:.2f} | {1000 * (ended - uploaded) / n:.1f} |",
+        f"| `folio convert`, one process per file, one after another | {engine_serial:.2f} | {1000 * per_conversion_s:.1f} |",
+        f"| `folio convert -o`, all files, every core | {engine_parallel:.2f} | {1000 * engine_parallel / n:.1f} |",
+        "",
+        f"Ratio: job (start to completed) / engine one after another: **{(ended - uploaded) / engine_serial:.2f}x**;"
+        f" / engine on every core: {(ended - uploaded) / engine_parallel:.2f}x.",
+        "",
+        f"AWS requests the job made (create, {n} uploads, start, fetch, {n} pairs, the end, its callback),",
+        f"from the emulator's request recorder ({receives} ReceiveMessage calls of the local pollers left out:",
+        "in AWS those are Lambda's event source polling):",
+        "",
+        "| request | count | per conversion |",
+        "|---|---|---|",
+    ]
+    for name, count in sorted(counts.items()):
+        lines.append(f"| {name} | {count} | {count / n:.2f} |")
+    lines += [
+        "",
+        "What 1,000 such conversions cost on AWS at list prices (us-east-1; Lambda arm64 at the",
+        f"job worker's {WORKER_MEMORY_GB:.0f} GB for the engine's one-core time per conversion; the",
+        "requests above scaled to 1,000; DynamoDB on demand, a pair's transaction as 6 write units,",
+        "each read as 1 unit, a lower bound: a 100-input job's item is some 40 KB, up to 10 read units):",
+        "",
+        "| item | USD per 1,000 |",
+        "|---|---|",
+    ]
+    for name, usd in cost.items():
+        lines.append(f"| {name} | {usd:.5f} |")
+    lines += [f"| **total** | **{total:.4f}** |", ""]
+    with args.report.open("a") as report:
+        report.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
