@@ -91,6 +91,31 @@ async fn every_sample_event_runs_through_its_handler() {
         (401, Some("InvalidApiKey"))
     );
 
+    // The jobs function's sample: a staged job created with Alice's key, its server on the
+    // request's host; the job worker's sample (a start and a pair of a job no stack has) is
+    // consumed, not failed.
+    let request = lambda_http::request::from_str(&read("jobs-create.json")).unwrap();
+    let response = folio_shared::edge::handle_v2(&app, request).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(response.status(), 201, "{body}");
+    assert_eq!(body["status"]["code"], "incomplete");
+    assert!(
+        body["server"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://abc123.execute-api.us-east-1.amazonaws.com/v2/dl/"),
+        "{body}"
+    );
+    assert_eq!(body["conversion"][0]["options"]["width"], 320);
+    let jobs: SqsEvent = serde_json::from_str(&read("job-worker.json")).unwrap();
+    let worker = folio_shared::jobs::worker::JobWorker { app: app.clone() };
+    assert!(
+        handle_sqs_event(&worker, jobs)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
     // A PDF task message for a task this stack never created is consumed, not failed.
     let tasks: SqsEvent = serde_json::from_str(&read("pdf-worker.json")).unwrap();
     let worker = folio_shared::task::worker::PdfWorker { app: app.clone() };

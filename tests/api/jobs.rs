@@ -48,10 +48,14 @@ async fn create(stack: &Stack, body: Value) -> Value {
     a.body
 }
 
-/// Polls the job until it ends (at most 60 s).
+/// Polls Alice's job until it ends (at most 60 s).
 async fn wait(stack: &Stack, id: &str) -> Value {
+    wait_as(stack, ALICE, id).await
+}
+
+async fn wait_as(stack: &Stack, key: &str, id: &str) -> Value {
     for _ in 0..300 {
-        let a = call(stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+        let a = call(stack, key, Method::GET, &format!("/jobs/{id}"), None).await;
         assert_eq!(a.status, 200, "{}", a.text);
         if ["completed", "failed", "canceled"].contains(&a.body["status"]["code"].as_str().unwrap())
         {
@@ -818,17 +822,7 @@ async fn a_job_takes_an_earlier_jobs_output_of_its_own_tenant_only() {
     )
     .await;
     assert_eq!(bobs.status, 201, "{}", bobs.text);
-    let id = bobs.body["id"].as_str().unwrap().to_string();
-    let mut done = Value::Null;
-    for _ in 0..300 {
-        done = call(&stack, BOB, Method::GET, &format!("/jobs/{id}"), None)
-            .await
-            .body;
-        if done["status"]["code"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let done = wait_as(&stack, BOB, bobs.body["id"].as_str().unwrap()).await;
     assert_eq!(done["status"]["code"], "failed", "{done}");
     assert!(
         done["errors"][0]["message"]
