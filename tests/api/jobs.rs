@@ -466,6 +466,31 @@ async fn limits_and_download_passwords_are_enforced() {
             .unwrap()
             .contains("max_file_size")
     );
+    // max_inputs on upload: the refused file is not kept.
+    let one = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}], "limits": {"job": {"max_inputs": 1}}}),
+    )
+    .await;
+    assert_eq!(
+        upload(&stack, &one, "a.jpg", jpeg(20, 20)).await.status,
+        201
+    );
+    let refused = upload(&stack, &one, "b.jpg", jpeg(20, 20)).await;
+    assert_eq!(refused.status, 402, "{}", refused.text);
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").unwrap();
+    let kept = folio_shared::aws::s3_client(&stack.sdk)
+        .list_objects_v2()
+        .bucket(&stack.running.provisioned.names.bucket)
+        .prefix(format!(
+            "jobs/{}/{}/input/",
+            tenant.key(),
+            one["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.contents().len(), 1, "only the accepted upload's file");
     // max_inputs on create and on adding.
     let over = call(
         &stack,

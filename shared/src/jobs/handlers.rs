@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
 }
 
 const PER_PAGE: usize = 50;
+/// The most conversions a job may have (the job, its inputs and conversions are one record).
+const MAX_CONVERSIONS: usize = 50;
 
 pub fn statuses() -> V2Response {
     let list: Vec<Value> = JobStatus::ALL
@@ -112,15 +114,22 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         }
         ([id, "input", input_id], Method::DELETE) => {
             let input_id = input_id.to_string();
-            change_open(ctx, id, move |job| {
-                let before = job.inputs.len();
-                job.inputs.retain(|i| i.id != input_id);
-                if job.inputs.len() == before {
-                    return Err(V2Error::NotFound(format!("No input {input_id}")));
-                }
-                Ok(())
+            let (_, removed) = change_open(ctx, id, move |job| {
+                let at = job
+                    .inputs
+                    .iter()
+                    .position(|i| i.id == input_id)
+                    .ok_or_else(|| V2Error::NotFound(format!("No input {input_id}")))?;
+                Ok(job.inputs.remove(at))
             })
             .await?;
+            // An uploaded input's file goes with it.
+            if let Some(stored) = &removed.stored {
+                ctx.app
+                    .files
+                    .delete_prefix(&stored.bucket, &stored.key)
+                    .await?;
+            }
             Ok(V2Response::empty(StatusCode::NO_CONTENT))
         }
         ([id, "conversions"], Method::GET) => {
@@ -282,6 +291,12 @@ fn max_inputs(app: &App, job: &JobRecord) -> u64 {
 
 /// Refuses a job with more inputs than its limit allows (the contract's 402).
 pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
+    if job.conversions.len() > MAX_CONVERSIONS {
+        return Err(V2Error::bad(
+            "conversion",
+            format!("a job has at most {MAX_CONVERSIONS} conversions"),
+        ));
+    }
     let max = max_inputs(app, job);
     if job.inputs.len() as u64 > max {
         return Err(V2Error::LimitExceeded(format!(

@@ -102,11 +102,21 @@ async fn store_uploads(
             modified_at: now,
         });
     }
-    let (_, added) = change_open(&ctx, job_id, |job| {
+    let changed = change_open(&ctx, job_id, |job| {
         job.inputs.extend(inputs.iter().cloned());
         Ok(inputs.clone())
     })
-    .await?;
+    .await;
+    let added = match changed {
+        Ok((_, added)) => added,
+        Err(refused) => {
+            // Nothing of a refused upload stays behind.
+            for stored in inputs.iter().filter_map(|i| i.stored.as_ref()) {
+                app.files.delete_prefix(&stored.bucket, &stored.key).await?;
+            }
+            return Err(refused);
+        }
+    };
     let docs: Vec<Value> = added.iter().map(wire::input).collect();
     let body = if many {
         Value::Array(docs)
