@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, UploadResult};
 use crate::jobs::model::{
-    JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
+    InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
 };
 use crate::notify::delivery::{Attempt, Delivery};
 use crate::task::model::{
@@ -293,6 +293,14 @@ pub trait JobStore: Send + Sync {
     /// `ConditionFailed` if the stored version is not `expected_version`. Never used while
     /// pairs may be counting.
     async fn replace(&self, job: &JobRecord, expected_version: u64) -> Result<(), PortError>;
+    /// Appends inputs to an open job in one atomic write (bumping its version), within
+    /// `max_inputs`; `ConditionFailed` if the job is no longer open or would have too many.
+    async fn append_inputs(
+        &self,
+        job_id: &str,
+        inputs: &[InputRecord],
+        max_inputs: u64,
+    ) -> Result<(), PortError>;
     /// Moves a job from one of `from` to `to` (and bumps its version), without touching
     /// its counters; `ConditionFailed` if it is in another state.
     async fn set_status(

@@ -858,3 +858,36 @@ async fn a_job_takes_an_earlier_jobs_output_of_its_own_tenant_only() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn uploads_side_by_side_to_one_job_all_land() {
+    let stack = Stack::start().await;
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    let uploads = (0..16).map(|i| {
+        let (stack, job) = (&stack, &job);
+        async move {
+            upload(stack, job, &format!("f{i}.jpg"), jpeg(16, 16))
+                .await
+                .status
+        }
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(uploads).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let id = job["id"].as_str().unwrap();
+    let inputs = call(
+        &stack,
+        ALICE,
+        Method::GET,
+        &format!("/jobs/{id}/input"),
+        None,
+    )
+    .await;
+    assert_eq!(inputs.body.as_array().unwrap().len(), 16);
+    let shown = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+    assert_eq!(shown.body["status"]["code"], "ready");
+    stack.stop().await;
+}

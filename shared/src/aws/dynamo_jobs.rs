@@ -14,7 +14,9 @@ use super::dynamo::{DynamoRecords, Item, conditional, from_item, n, s, to_item};
 use super::dynamo_tasks::BY_START;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
-use crate::jobs::model::{JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord};
+use crate::jobs::model::{
+    InputRecord, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
+};
 use crate::ports::{JobState, JobStore};
 
 const JOB: &str = "JOB";
@@ -154,6 +156,41 @@ impl JobStore for DynamoRecords {
             .send()
             .await
             .map_err(|e| conditional("writing a job", e))?;
+        Ok(())
+    }
+
+    async fn append_inputs(
+        &self,
+        job_id: &str,
+        inputs: &[InputRecord],
+        max_inputs: u64,
+    ) -> Result<(), PortError> {
+        let Some(room) = max_inputs.checked_sub(inputs.len() as u64) else {
+            return Err(PortError::ConditionFailed);
+        };
+        let list = inputs
+            .iter()
+            .map(|i| to_item(i).map(AttributeValue::M))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_id, JOB)))
+            .update_expression(
+                "SET inputs = list_append(inputs, :new), version = version + :one, \
+                 modified_at = :now",
+            )
+            .condition_expression("#status IN (:incomplete, :ready) AND size(inputs) <= :room")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":new", AttributeValue::L(list))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(Utc::now().to_rfc3339()))
+            .expression_attribute_values(":incomplete", s(JobStatus::Incomplete.code()))
+            .expression_attribute_values(":ready", s(JobStatus::Ready.code()))
+            .expression_attribute_values(":room", n(room as i64))
+            .send()
+            .await
+            .map_err(|e| conditional("adding inputs to a job", e))?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::announce::announce;
 use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
-use super::model::{JobMessageBody, JobRecord, JobStatus, OutputStatus};
+use super::model::{InputRecord, JobMessageBody, JobRecord, JobStatus, OutputStatus};
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
 use crate::error::PortError;
@@ -445,7 +445,81 @@ pub async fn change_open<T>(
                 }
                 return Ok((state, out));
             }
-            Err(PortError::ConditionFailed) => continue,
+            Err(PortError::ConditionFailed) => {
+                let jitter = rand::random::<u64>() % 50;
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(V2Error::Conflict(
+        "The job is being changed by other requests; try again".into(),
+    ))
+}
+
+/// Adds inputs to an open job in one atomic write, so that uploads to one job side by side
+/// do not contend, then settles the job's status (which may start it).
+pub async fn append_inputs(
+    ctx: &Ctx<'_>,
+    id: &str,
+    inputs: Vec<InputRecord>,
+) -> Result<Vec<InputRecord>, V2Error> {
+    let state = load(ctx, id).await?;
+    let closed = |job: &JobRecord| {
+        V2Error::Conflict(format!(
+            "The job is {} and takes no more inputs",
+            job.status.code()
+        ))
+    };
+    if !state.job.status.is_open() {
+        return Err(closed(&state.job));
+    }
+    let max = max_inputs(ctx.app, &state.job);
+    match ctx.app.jobs.append_inputs(id, &inputs, max).await {
+        Ok(()) => {}
+        Err(PortError::ConditionFailed) => {
+            let now = load(ctx, id).await?;
+            if !now.job.status.is_open() {
+                return Err(closed(&now.job));
+            }
+            return Err(V2Error::LimitExceeded(format!(
+                "The job has {} inputs; limits.job.max_inputs allows {max}",
+                now.job.inputs.len()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    settle_open(ctx, id).await?;
+    Ok(inputs)
+}
+
+/// Moves an open job to the status it has for what it holds (starting it when `process`
+/// is on), retrying when another change came first; nothing to do, nothing written.
+async fn settle_open(ctx: &Ctx<'_>, id: &str) -> Result<(), V2Error> {
+    for attempt in 0..20u64 {
+        let mut state = load(ctx, id).await?;
+        let job = &mut state.job;
+        if !job.status.is_open() {
+            return Ok(());
+        }
+        let expected = job.version;
+        let (changed, starts) = settle(job);
+        if !changed {
+            return Ok(());
+        }
+        job.version = expected + 1;
+        match ctx.app.jobs.replace(job, expected).await {
+            Ok(()) => {
+                announce(ctx.app, &state).await?;
+                if starts {
+                    queue_start(ctx.app, &state.job).await?;
+                }
+                return Ok(());
+            }
+            Err(PortError::ConditionFailed) => {
+                let jitter = rand::random::<u64>() % (10 * (attempt + 1));
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -512,11 +586,7 @@ async fn add_inputs(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
         .ok_or_else(|| V2Error::bad("body", "an input (or a list of them) is required"))?;
     let many = body.is_array();
     let inputs = parse::one_or_many(&body, "input", parse::input)?;
-    let (_, added) = change_open(ctx, id, |job| {
-        job.inputs.extend(inputs.iter().cloned());
-        Ok(inputs.clone())
-    })
-    .await?;
+    let added = append_inputs(ctx, id, inputs).await?;
     let docs: Vec<Value> = added.iter().map(wire::input).collect();
     let body = if many {
         Value::Array(docs)

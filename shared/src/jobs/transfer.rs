@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::handlers::{Ctx, change_open};
+use super::handlers::{Ctx, append_inputs};
 use super::http::{Caller, V2Error, V2Request, V2Response};
 use super::model::{FileFacts, InputKind, InputRecord, InputStatus, OutputStatus};
 use super::wire;
@@ -102,13 +102,8 @@ async fn store_uploads(
             modified_at: now,
         });
     }
-    let changed = change_open(&ctx, job_id, |job| {
-        job.inputs.extend(inputs.iter().cloned());
-        Ok(inputs.clone())
-    })
-    .await;
-    let added = match changed {
-        Ok((_, added)) => added,
+    let added = match append_inputs(&ctx, job_id, inputs.clone()).await {
+        Ok(added) => added,
         Err(refused) => {
             // Nothing of a refused upload stays behind.
             for stored in inputs.iter().filter_map(|i| i.stored.as_ref()) {

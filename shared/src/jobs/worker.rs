@@ -25,6 +25,9 @@ use crate::error::PortError;
 use crate::ports::JobState;
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
 
+/// How many inputs of a job are fetched at once.
+const PARALLEL_FETCHES: usize = 8;
+
 pub struct JobWorker {
     pub app: Arc<App>,
 }
@@ -97,6 +100,8 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
     }
     let max_bytes = max_input_bytes(app, &job);
     let mut fetches = tokio::task::JoinSet::new();
+    // Several at once, not all: each fetched file is held until it is stored.
+    let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL_FETCHES));
     for (index, input) in job.inputs.iter().enumerate() {
         if input.status == InputStatus::Ready {
             continue;
@@ -105,7 +110,10 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
         let app = app.clone();
         let location = input_location(&app, &job, &input.id);
         let tenant_key = job.tenant_key.clone();
+        let slots = slots.clone();
         fetches.spawn(async move {
+            // Invariant: the semaphore is never closed.
+            let _slot = slots.acquire_owned().await.expect("an open semaphore");
             let fetched = fetch::fetch(&app, &tenant_key, &input, max_bytes).await;
             let stored = match fetched {
                 Ok((name, bytes)) => {
