@@ -174,8 +174,16 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
     match app.jobs.replace(&job, expected).await {
         Ok(()) => {}
         Err(PortError::ConditionFailed) => {
-            // Canceled meanwhile: the files fetched for it go too.
-            remove_files(app, &job).await?;
+            // Another run of this message got there first (it keeps its files), or the job
+            // was canceled meanwhile: then the files fetched for it go too.
+            let canceled = app
+                .jobs
+                .get(&job.id)
+                .await?
+                .is_none_or(|j| j.status == JobStatus::Canceled);
+            if canceled {
+                remove_files(app, &job).await?;
+            }
             return Ok(());
         }
         Err(e) => return Err(e.into()),
