@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# moto.sh start|stop|status: the AWS emulator (moto server) on loopback.
+# moto.sh start|stop|status: the AWS emulator (moto's server, scripts/emulator.py) on loopback.
 # `start` reuses an emulator already answering on the port and prints "started" only when it
 # started one, so callers stop only what they started.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -11,9 +11,8 @@ case "${1:-}" in
     if up; then log "reusing the emulator on port $FOLIO_MOTO_PORT"; echo reused; exit 0; fi
     "$ROOT/scripts/venv.sh"
     log "starting the emulator on 127.0.0.1:$FOLIO_MOTO_PORT (log: .folio/moto.log)"
-    # The request recorder (the job benchmark counts requests with it) writes here.
-    MOTO_RECORDER_FILEPATH="$STATE_DIR/moto-recording-$FOLIO_MOTO_PORT" \
-    nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$FOLIO_MOTO_PORT" \
+    # moto's server, its DynamoDB requests one at a time (see scripts/emulator.py).
+    nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/emulator.py" -H 127.0.0.1 -p "$FOLIO_MOTO_PORT" \
       > "$STATE_DIR/moto.log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
     for _ in $(seq 1 60); do

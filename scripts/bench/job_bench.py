@@ -2,21 +2,20 @@
 """One conversion job through the local stack (`folio serve` against the emulator): the
 benchmark's 100 JPEGs uploaded to a job, each made a 150-wide WebP thumbnail by its own pair,
 beside `folio convert` on the same files. Counts the AWS requests the job made (the
-emulator's request recorder) and prices 1,000 such conversions on AWS. Appends a section to
+emulator counts them, scripts/emulator.py) and prices 1,000 such conversions on AWS. Appends a section to
 the report.
 
 Runs with the emulator's virtualenv (httpx comes with the api2convert SDK)."""
 import argparse
 import collections
 import concurrent.futures
+import http.server
 import json
-import math
 import os
-import re
 import subprocess
 import tempfile
+import threading
 import time
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -35,38 +34,12 @@ DYNAMO_RRU = 0.125 / 1e6
 WORKER_MEMORY_GB = 2.0  # JobWorkerFunction's MemorySize in template.yaml
 
 
-def recorder(endpoint, action):
-    method = "GET" if action == "download-recording" else "POST"
-    request = urllib.request.Request(f"{endpoint}/moto-api/recorder/{action}", method=method)
+def requests(endpoint, reset=False):
+    """The emulator's request counts by `service.Operation` (scripts/emulator.py); `reset`
+    answers them and starts counting again."""
+    request = urllib.request.Request(f"{endpoint}/folio-emulator/requests", method="POST" if reset else "GET")
     with urllib.request.urlopen(request, timeout=60) as response:
-        return response.read().decode()
-
-
-def operation(entry):
-    """`service.Operation` of a recorded request."""
-    headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
-    target = headers.get("x-amz-target", "")
-    auth = headers.get("authorization", "")
-    service = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
-    service = service.group(1) if service else "?"
-    if target:
-        name = target.split(".")[-1]
-    elif service == "sqs":
-        body = entry.get("body") or ""
-        action = re.search(r"Action=([A-Za-z]+)", body if isinstance(body, str) else "")
-        name = action.group(1) if action else "?"
-    elif service == "s3":
-        method = entry.get("method", "?")
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(entry.get("url", "")).query, keep_blank_values=True)
-        if method == "GET" and ("list-type" in query or "prefix" in query):
-            name = "ListObjectsV2"
-        elif method == "POST" and "delete" in query:
-            name = "DeleteObjects"
-        else:
-            name = {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(method, method)
-    else:
-        name = "?"
-    return f"{service}.{name}"
+        return collections.Counter(json.loads(response.read()))
 
 
 def main():
@@ -87,18 +60,33 @@ def main():
         [args.folio, "serve", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-jbench{int(time.time())}",
          "--state-file", str(state)],
         stdout=subprocess.DEVNULL, stderr=open(scratch / "serve.log", "w"))
-    http = httpx.Client(base_url=f"{base}/v2", headers={"X-Oc-Api-Key": KEY}, timeout=120)
+    api = httpx.Client(base_url=f"{base}/v2", headers={"X-Oc-Api-Key": KEY}, timeout=120)
     try:
         for _ in range(600):
             try:
-                if http.get("/statuses").status_code == 200:
+                if api.get("/statuses").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        recorder(endpoint, "reset-recording")
-        recorder(endpoint, "start-recording")
+        ended_event, ended_at = threading.Event(), []
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                ended_at.append(time.monotonic())
+                ended_event.set()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        requests(endpoint, reset=True)
         started = time.monotonic()
-        job = http.post("/jobs", json={"process": False, "conversion": [
+        job = api.post("/jobs", json={"process": False, "conversion": [
             {"target": "thumbnail", "options": {"thumbnail_target": "webp", "width": 150}}]}).json()
         upload_url = f"{job['server']}/upload-file/{job['id']}"
 
@@ -111,25 +99,23 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(upload, files))
         uploaded = time.monotonic()
-        http.patch(f"/jobs/{job['id']}", json={"process": True}).raise_for_status()
-        while True:
-            done = http.get(f"/jobs/{job['id']}").json()
-            if done["status"]["code"] in ("completed", "failed", "canceled"):
-                break
-            time.sleep(0.05)
-        ended = time.monotonic()
+        print(f"uploaded {len(files)} files in {uploaded - started:.1f} s", flush=True)
+        # The job's final callback says when it ended (polling would add requests of its own).
+        api.patch(f"/jobs/{job['id']}", json={"process": True, "callback": hook}).raise_for_status()
+        if not ended_event.wait(600):
+            raise SystemExit("no final callback within 10 minutes")
+        ended = ended_at[0]
+        done = api.get(f"/jobs/{job['id']}").json()
+        print(f"the job ended {done['status']['code']} in {ended - uploaded:.1f} s", flush=True)
         # Let the final callback's delivery and the last deletes land before counting.
         time.sleep(3)
-        recorder(endpoint, "stop-recording")
-        recording = recorder(endpoint, "download-recording")
+        counts = requests(endpoint)
         if done["status"]["code"] != "completed" or len(done["output"]) != len(files):
             raise SystemExit(f"the job ended {done['status']} with {len(done['output'])} outputs")
     finally:
         serve.terminate()
         serve.wait(timeout=30)
 
-    counts = collections.Counter(
-        operation(json.loads(line)) for line in recording.splitlines() if line.strip())
     # Pollers' receives stand for Lambda's event source polling: shown, not priced per job.
     receives = counts.pop("sqs.ReceiveMessage", 0)
 
@@ -178,8 +164,8 @@ def main():
         "",
         "`folio serve` (release build, four job pollers) against the emulator: a job with one",
         "`thumbnail` conversion (WebP, 150 wide), the JPEGs uploaded with the job token (8 at a",
-        "time), then started; end to end is from `process: true` to the job reading `completed`",
-        "(polled every 50 ms). The engine alone is `folio convert` on the same files.",
+        "time), then started; end to end is from `process: true` to the job's final callback",
+        "arriving. The engine alone is `folio convert` on the same files.",
         "",
         "| run | wall s | per file ms |",
         "|---|---|---|",
@@ -192,7 +178,7 @@ def main():
         f" / engine on every core: {(ended - uploaded) / engine_parallel:.2f}x.",
         "",
         f"AWS requests the job made (create, {n} uploads, start, fetch, {n} pairs, the end, its callback),",
-        f"from the emulator's request recorder ({receives} ReceiveMessage calls of the local pollers left out:",
+        f"counted by the emulator ({receives} ReceiveMessage calls of the local pollers left out:",
         "in AWS those are Lambda's event source polling):",
         "",
         "| request | count | per conversion |",

@@ -63,13 +63,27 @@ pub fn catalog(request: &V2Request<'_>) -> Result<V2Response, V2Error> {
 /// The job, if the caller may see it (another tenant's job is not found).
 async fn load(ctx: &Ctx<'_>, job_id: &str) -> Result<JobState, V2Error> {
     let state = ctx.app.jobs.get_full(job_id).await?;
-    let allowed = |job: &JobRecord| match ctx.caller {
+    state
+        .filter(|s| allowed(ctx, &s.job))
+        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))
+}
+
+/// The job record alone (no pairs, no outputs), if the caller may see it.
+async fn load_job(ctx: &Ctx<'_>, job_id: &str) -> Result<JobRecord, V2Error> {
+    ctx.app
+        .jobs
+        .get(job_id)
+        .await?
+        .filter(|job| allowed(ctx, job))
+        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))
+}
+
+/// Whether the caller may see the job: its tenant's key, or its own token.
+pub fn allowed(ctx: &Ctx<'_>, job: &JobRecord) -> bool {
+    match ctx.caller {
         Caller::Account(tenant) => job.tenant_key == tenant.key(),
         Caller::JobToken(token) => super::transfer::same(token.as_bytes(), job.token.as_bytes()),
-    };
-    state
-        .filter(|s| allowed(&s.job))
-        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))
+    }
 }
 
 fn account(ctx: &Ctx<'_>) -> Result<crate::tenant::Tenant, V2Error> {
@@ -464,27 +478,27 @@ pub async fn append_inputs(
     id: &str,
     inputs: Vec<InputRecord>,
 ) -> Result<Vec<InputRecord>, V2Error> {
-    let state = load(ctx, id).await?;
+    let job = load_job(ctx, id).await?;
     let closed = |job: &JobRecord| {
         V2Error::Conflict(format!(
             "The job is {} and takes no more inputs",
             job.status.code()
         ))
     };
-    if !state.job.status.is_open() {
-        return Err(closed(&state.job));
+    if !job.status.is_open() {
+        return Err(closed(&job));
     }
-    let max = max_inputs(ctx.app, &state.job);
+    let max = max_inputs(ctx.app, &job);
     match ctx.app.jobs.append_inputs(id, &inputs, max).await {
         Ok(()) => {}
         Err(PortError::ConditionFailed) => {
-            let now = load(ctx, id).await?;
-            if !now.job.status.is_open() {
-                return Err(closed(&now.job));
+            let now = load_job(ctx, id).await?;
+            if !now.status.is_open() {
+                return Err(closed(&now));
             }
             return Err(V2Error::LimitExceeded(format!(
                 "The job has {} inputs; limits.job.max_inputs allows {max}",
-                now.job.inputs.len()
+                now.inputs.len()
             )));
         }
         Err(e) => return Err(e.into()),
@@ -497,7 +511,12 @@ pub async fn append_inputs(
 /// is on), retrying when another change came first; nothing to do, nothing written.
 async fn settle_open(ctx: &Ctx<'_>, id: &str) -> Result<(), V2Error> {
     for attempt in 0..20u64 {
-        let mut state = load(ctx, id).await?;
+        // An open job has no pairs and no outputs: its record is all of it.
+        let mut state = JobState {
+            job: load_job(ctx, id).await?,
+            pairs: Vec::new(),
+            outputs: Vec::new(),
+        };
         let job = &mut state.job;
         if !job.status.is_open() {
             return Ok(());

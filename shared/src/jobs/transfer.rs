@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::handlers::{Ctx, append_inputs};
+use super::handlers::{Ctx, allowed, append_inputs};
 use super::http::{Caller, V2Error, V2Request, V2Response};
 use super::model::{FileFacts, InputKind, InputRecord, InputStatus, OutputStatus};
 use super::wire;
@@ -58,6 +58,7 @@ async fn store_uploads(
         .jobs
         .get(job_id)
         .await?
+        .filter(|job| allowed(&ctx, job))
         .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))?;
     if !probe.status.is_open() {
         return Err(V2Error::Conflict(format!(
