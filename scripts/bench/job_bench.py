@@ -11,6 +11,7 @@ import collections
 import concurrent.futures
 import http.server
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -110,6 +111,9 @@ def main():
         # Let the final callback's delivery and the last deletes land before counting.
         time.sleep(3)
         counts = requests(endpoint)
+        # The job's size as the API shows it stands for its item's: most reads are of it
+        # (DynamoDB bills a strongly consistent read by 4 KB).
+        job_item_kib = len(json.dumps(done)) / 1024
         if done["status"]["code"] != "completed" or len(done["output"]) != len(files):
             raise SystemExit(f"the job ended {done['status']} with {len(done['output'])} outputs")
     finally:
@@ -138,14 +142,13 @@ def main():
     s3_put = sum(v for k, v in counts.items() if k in ("s3.PutObject", "s3.ListObjectsV2", "s3.DeleteObjects"))
     s3_get = sum(v for k, v in counts.items() if k.startswith("s3.") and k not in ("s3.PutObject", "s3.ListObjectsV2", "s3.DeleteObjects"))
     sqs_jobs = sum(v for k, v in counts.items() if k.startswith("sqs."))
-    dynamo_writes = sum(v * (2 * 3 if k.endswith("TransactWriteItems") else 1)
+    dynamo_writes = sum(v * (2 * 4 if k.endswith("TransactWriteItems") else 1)
                         for k, v in counts.items() if k.split(".")[-1] in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"))
     dynamo_reads = sum(v for k, v in counts.items() if k.split(".")[-1] in ("GetItem", "Query", "BatchGetItem"))
     # Per 1,000 conversions: the job's requests scaled from this job's n, Lambda time from
     # the engine's one-core time per conversion at the worker's memory size. DynamoDB units
-    # count each read and plain write as one unit and a pair's transaction (3 items) as six
-    # write units; the job item of a 100-input job is some 40 KB, so its reads cost up to 10
-    # units each: the read line is a lower bound (x10 for an upper one).
+    # count each plain write as one unit, a pair's transaction (up to 4 items) as eight, and
+    # each read as a read of the whole job.
     scale = 1000 / n
     cost = {
         "Lambda compute (GB-s)": per_conversion_s * WORKER_MEMORY_GB * 1000 * LAMBDA_GB_S,
@@ -154,7 +157,7 @@ def main():
         "S3 GET": s3_get * scale * S3_GET,
         "SQS": sqs_jobs * scale * SQS_FIFO,
         "DynamoDB writes": dynamo_writes * scale * DYNAMO_WRU,
-        "DynamoDB reads": dynamo_reads * scale * DYNAMO_RRU,
+        "DynamoDB reads": dynamo_reads * math.ceil(job_item_kib / 4) * scale * DYNAMO_RRU,
     }
     total = sum(cost.values())
     input_mib = sum(f.stat().st_size for f in files) / 2**20
@@ -190,8 +193,9 @@ def main():
         "",
         "What 1,000 such conversions cost on AWS at list prices (us-east-1; Lambda arm64 at the",
         f"job worker's {WORKER_MEMORY_GB:.0f} GB for the engine's one-core time per conversion; the",
-        "requests above scaled to 1,000; DynamoDB on demand, a pair's transaction as 6 write units,",
-        "each read as 1 unit, a lower bound: a 100-input job's item is some 40 KB, up to 10 read units):",
+        "requests above scaled to 1,000; DynamoDB on demand, a pair's transaction as 8 write units,",
+        f"every read priced as a read of the whole job ({job_item_kib:.0f} KiB as the API shows it,",
+        f"{math.ceil(job_item_kib / 4)} read units; an upper bound, pair records are smaller):",
         "",
         "| item | USD per 1,000 |",
         "|---|---|",
