@@ -475,6 +475,16 @@ async fn limits_and_download_passwords_are_enforced() {
             .unwrap()
             .contains("max_file_size")
     );
+    // max_process_time: a job out of time converts nothing more (0 s: not even the first).
+    let job = create(
+        &stack,
+        json!({"input": [remote(&format!("{base}/late.jpg"))], "conversion": [{"target": "png"}],
+               "limits": {"job": {"max_process_time": 0}}}),
+    )
+    .await;
+    let done = wait(&stack, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"]["code"], "failed", "{done}");
+    assert_eq!(done["errors"][0]["code"], 408, "{done}");
     // max_inputs on upload: the refused file is not kept.
     let one = create(
         &stack,
