@@ -338,6 +338,17 @@ pub trait JobStore: Send + Sync {
         pair: &PairRecord,
         output: Option<&OutputRecord>,
     ) -> Result<(), PortError>;
+    /// Records a piece of a chunked upload (its start and length); returns every piece
+    /// recorded so far. Recording a piece twice changes nothing.
+    async fn record_chunk(
+        &self,
+        job_id: &str,
+        upload: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<(u64, u64)>, PortError>;
+    /// `true` for the first caller only: that one joins the upload's pieces.
+    async fn claim_chunks(&self, job_id: &str, upload: &str) -> Result<bool, PortError>;
     /// Whether the pair's outcome is recorded.
     async fn pair_recorded(
         &self,

@@ -910,3 +910,77 @@ async fn uploads_side_by_side_to_one_job_all_land() {
     assert_eq!(shown.body["status"]["code"], "ready");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_sent_in_pieces_is_one_input() {
+    let stack = Stack::start().await;
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    let file = jpeg(300, 200);
+    let total = file.len();
+    let cut = [0, total / 3, 2 * total / 3, total];
+    let url = format!(
+        "{}/upload-file/{}",
+        job["server"].as_str().unwrap(),
+        job["id"].as_str().unwrap()
+    );
+    let piece = |uuid: &'static str, range: String, bytes: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("pieces.jpg");
+        stack
+            .http
+            .post(&url)
+            .header("X-Oc-Token", job["token"].as_str().unwrap())
+            .header("x-oc-upload-uuid", uuid)
+            .header("Content-Range", range)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    let send = |i: usize| {
+        piece(
+            "upload-1",
+            format!("bytes {}-{}/{total}", cut[i], cut[i + 1] - 1),
+            file[cut[i]..cut[i + 1]].to_vec(),
+        )
+    };
+    // Out of order, and the middle piece twice.
+    for i in [2, 1, 1] {
+        assert_eq!(send(i).await.unwrap().status(), 202);
+    }
+    let last = send(0).await.unwrap();
+    assert_eq!(last.status(), 201);
+    let input: Value = last.json().await.unwrap();
+    assert_eq!(input["size"], total);
+    assert_eq!(input["filename"], "pieces.jpg");
+    // Sent again, the last piece joins nothing twice.
+    assert_eq!(send(0).await.unwrap().status(), 202);
+    let id = job["id"].as_str().unwrap();
+    let inputs = call(
+        &stack,
+        ALICE,
+        Method::GET,
+        &format!("/jobs/{id}/input"),
+        None,
+    )
+    .await;
+    assert_eq!(inputs.body.as_array().unwrap().len(), 1);
+    // A piece whose length is not its range's is refused.
+    let bad = piece("upload-2", "bytes 0-9/100".into(), vec![0u8; 5])
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let started = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}"),
+        Some(json!({"process": true})),
+    )
+    .await;
+    assert_eq!(started.status, 200);
+    let done = wait(&stack, id).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    stack.stop().await;
+}

@@ -388,6 +388,66 @@ impl JobStore for DynamoRecords {
         Ok(())
     }
 
+    async fn record_chunk(
+        &self,
+        job_id: &str,
+        upload: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<(u64, u64)>, PortError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_id, &format!("CHUNKS#{upload}"))))
+            .update_expression("ADD pieces :piece SET ExpiresAt = :ttl")
+            .expression_attribute_values(
+                ":piece",
+                AttributeValue::Ss(vec![format!("{start}:{len}")]),
+            )
+            .expression_attribute_values(
+                ":ttl",
+                n(Utc::now().timestamp() + RECORD_TTL.as_secs() as i64),
+            )
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| PortError::backend("recording a piece of an upload", describe(e)))?;
+        let pieces = out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("pieces"))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        Ok(pieces
+            .iter()
+            .filter_map(|p| {
+                let (s, l) = p.split_once(':')?;
+                Some((s.parse().ok()?, l.parse().ok()?))
+            })
+            .collect())
+    }
+
+    async fn claim_chunks(&self, job_id: &str, upload: &str) -> Result<bool, PortError> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_id, &format!("CHUNKS#{upload}"))))
+            .update_expression("SET joined = :yes")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(joined)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| conditional("claiming an upload's pieces", e));
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(PortError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn pair_recorded(
         &self,
         job_id: &str,

@@ -4,6 +4,7 @@
 //! once, when the last pair is counted, with one final callback.
 
 pub mod announce;
+pub mod chunks;
 pub mod fetch;
 pub mod handlers;
 pub mod http;

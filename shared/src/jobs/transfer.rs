@@ -12,9 +12,10 @@ use http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::chunks::{self, ChunkRange};
 use super::handlers::{Ctx, allowed, append_inputs};
 use super::http::{Caller, V2Error, V2Request, V2Response};
-use super::model::{FileFacts, InputKind, InputRecord, InputStatus, OutputStatus};
+use super::model::{FileFacts, InputKind, InputRecord, InputStatus, JobRecord, OutputStatus};
 use super::wire;
 use super::worker::{input_location, max_input_bytes};
 use crate::app::App;
@@ -33,9 +34,36 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// One uploaded file.
-struct Upload {
-    filename: String,
-    bytes: Vec<u8>,
+pub(super) struct Upload {
+    pub(super) filename: String,
+    pub(super) bytes: Vec<u8>,
+}
+
+/// The job, if the caller may see it and it still takes uploads.
+async fn open_job(
+    app: &App,
+    request: &V2Request<'_>,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<JobRecord, V2Error> {
+    let ctx = Ctx {
+        app,
+        request,
+        caller,
+    };
+    let job = app
+        .jobs
+        .get(job_id)
+        .await?
+        .filter(|job| allowed(&ctx, job))
+        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))?;
+    if !job.status.is_open() {
+        return Err(V2Error::Conflict(format!(
+            "The job is {} and takes no more uploads",
+            job.status.code()
+        )));
+    }
+    Ok(job)
 }
 
 /// Stores the uploads as inputs of the job (which must still be open) and answers with
@@ -54,18 +82,7 @@ async fn store_uploads(
         request,
         caller,
     };
-    let probe = app
-        .jobs
-        .get(job_id)
-        .await?
-        .filter(|job| allowed(&ctx, job))
-        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))?;
-    if !probe.status.is_open() {
-        return Err(V2Error::Conflict(format!(
-            "The job is {} and takes no more uploads",
-            probe.status.code()
-        )));
-    }
+    let probe = open_job(app, request, caller, job_id).await?;
     let max = max_input_bytes(app, &probe);
     let now = Utc::now();
     let mut inputs = Vec::with_capacity(uploads.len());
@@ -128,12 +145,6 @@ pub async fn upload_file(
     caller: &Caller,
     job_id: &str,
 ) -> Result<V2Response, V2Error> {
-    if request.header("content-range").is_some() {
-        return Err(V2Error::bad(
-            "Content-Range",
-            "chunked uploads are not offered by Folio yet; send the whole file",
-        ));
-    }
     let content_type = request.header("content-type").unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| V2Error::bad("Content-Type", format!("must be multipart/form-data: {e}")))?;
@@ -163,8 +174,26 @@ pub async fn upload_file(
         });
         break;
     }
-    let upload =
+    let mut upload =
         upload.ok_or_else(|| V2Error::bad("file", "the multipart field file is required"))?;
+    if let Some(range) = request.header("content-range") {
+        let range = ChunkRange::parse(range).map_err(|e| V2Error::bad("Content-Range", e))?;
+        let uuid = ["x-oc-upload-uuid", "x-api2convert-upload-uuid"]
+            .iter()
+            .find_map(|h| request.header(h))
+            .ok_or_else(|| V2Error::bad("x-oc-upload-uuid", "is required with Content-Range"))?;
+        let job = open_job(app, request, caller, job_id).await?;
+        let max = max_input_bytes(app, &job);
+        match chunks::receive(app, &job, uuid, range, upload, max).await? {
+            Some(whole) => upload = whole,
+            None => {
+                return Ok(V2Response::json(
+                    StatusCode::ACCEPTED,
+                    &serde_json::json!({"uuid": uuid, "range": format!("bytes {}-{}/{}", range.start, range.end, range.total)}),
+                ));
+            }
+        }
+    }
     store_uploads(
         app,
         request,
