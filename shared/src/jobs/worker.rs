@@ -82,20 +82,16 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
                 Err(PortError::ConditionFailed) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
-            announce(
-                app,
-                &JobState {
-                    job: job.clone(),
-                    pairs: Vec::new(),
-                    outputs: Vec::new(),
-                },
-            )
-            .await?;
+            announce(app, &job_only(&job)).await?;
         }
-        // A run that died while fetching: fetch again.
-        JobStatus::Downloading => {}
+        // A run that died while fetching: fetch again, and queue the status's callback again
+        // (it may not have been queued; a repeat has the same event id and is dropped).
+        JobStatus::Downloading => announce(app, &job_only(&job)).await?,
         // A run that died while queueing the pairs: queue them again (each runs once).
-        JobStatus::Processing => return queue_pairs(app, &job).await,
+        JobStatus::Processing => {
+            announce(app, &job_only(&job)).await?;
+            return queue_pairs(app, &job).await;
+        }
         _ => return Ok(()),
     }
     let max_bytes = max_input_bytes(app, &job);
@@ -192,16 +188,17 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
         remove_files(app, &job).await?;
         return notify_end(app, &job.id).await;
     }
-    announce(
-        app,
-        &JobState {
-            job: job.clone(),
-            pairs: Vec::new(),
-            outputs: Vec::new(),
-        },
-    )
-    .await?;
+    announce(app, &job_only(&job)).await?;
     queue_pairs(app, &job).await
+}
+
+/// A job before its pairs ran: the record is all of it.
+fn job_only(job: &JobRecord) -> JobState {
+    JobState {
+        job: job.clone(),
+        pairs: Vec::new(),
+        outputs: Vec::new(),
+    }
 }
 
 fn no_output(job: &JobRecord) -> JobMessage {
