@@ -781,6 +781,40 @@ async fn credentials_go_nowhere_and_are_not_kept() {
         .await
         .unwrap();
     assert!(!format!("{:?}", item.item).contains(&secret));
+    // A staged job with them, canceled: gone from its record too.
+    let staged = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}],
+               "input": [{"type": "cloud", "source": "amazons3", "credentials": credentials,
+                          "parameters": {"bucket": bucket, "file": "a.jpg"}}]}),
+    )
+    .await;
+    let staged_id = staged["id"].as_str().unwrap();
+    let canceled = call(
+        &stack,
+        ALICE,
+        Method::DELETE,
+        &format!("/jobs/{staged_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(canceled.status, 204, "{}", canceled.text);
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.running.provisioned.names.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{staged_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(item.item.is_some());
+    assert!(!format!("{:?}", item.item).contains(&secret));
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     assert!(logged.contains(id), "the job's work was logged");
     assert!(!logged.contains(&secret), "a credential reached the logs");

@@ -526,6 +526,12 @@ fn end_job_record(job: &mut JobRecord, status: JobStatus) {
     if status == JobStatus::Failed {
         job.spent = 0;
     }
+    forget_credentials(job);
+    enter(job, status);
+}
+
+/// Drops every credential the job carries (its inputs' and its output targets').
+fn forget_credentials(job: &mut JobRecord) {
     for conversion in &mut job.conversions {
         for target in &mut conversion.output_targets {
             target.credentials = None;
@@ -534,7 +540,6 @@ fn end_job_record(job: &mut JobRecord, status: JobStatus) {
     for input in &mut job.inputs {
         input.credentials = None;
     }
-    enter(job, status);
 }
 
 async fn remove_files(app: &App, job: &JobRecord) -> Result<(), PortError> {
@@ -610,7 +615,8 @@ async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
     notify_end(app, job_id).await
 }
 
-/// Queues the final callback of an ended job, once noted.
+/// Queues the final callback of an ended job, once noted. The job has ended, so no pair
+/// counts any more and the record may be written whole.
 pub async fn notify_end(app: &App, job_id: &str) -> Result<(), WorkerError> {
     let Some(state) = app.jobs.get_full(job_id).await? else {
         return Ok(());
@@ -622,6 +628,8 @@ pub async fn notify_end(app: &App, job_id: &str) -> Result<(), WorkerError> {
     let mut job = state.job;
     let expected = job.version;
     job.notified = true;
+    // A canceled job ended without the worker: its credentials go here.
+    forget_credentials(&mut job);
     job.version += 1;
     match app.jobs.replace(&job, expected).await {
         Ok(()) | Err(PortError::ConditionFailed) => Ok(()),
