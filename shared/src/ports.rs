@@ -363,6 +363,15 @@ pub trait JobStore: Send + Sync {
         output_id: &str,
         status: OutputStatus,
     ) -> Result<(), PortError>;
+    /// Renames an output (its `filename`) and sets its own download password (a hash);
+    /// `None` leaves either as it is. `NotFound` if there is no such output.
+    async fn change_output(
+        &self,
+        job_id: &str,
+        output_id: &str,
+        filename: Option<&str>,
+        password_hash: Option<&str>,
+    ) -> Result<(), PortError>;
     /// Counts one download of an enabled output, within `max_downloads`; returns the
     /// output as counted. `ConditionFailed` if it is not enabled or used up.
     async fn count_download(

@@ -1018,3 +1018,165 @@ async fn a_file_sent_in_pieces_is_one_input() {
     assert_eq!(done["status"]["code"], "completed", "{done}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn base64_uploads_conversion_and_output_changes() {
+    let stack = Stack::start().await;
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png", "options": {"width": 10}}]}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let b64 = |bytes: Vec<u8>| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    // Base64: a data URL with a name, and a list of two (the second with no name).
+    let base64_url = format!("{}/upload-base64/{id}", job["server"].as_str().unwrap());
+    let token = job["token"].as_str().unwrap();
+    let one = stack
+        .http
+        .post(&base64_url)
+        .header("X-Oc-Token", token)
+        .json(&json!({"content": format!("data:image/jpeg;base64,{}", b64(jpeg(40, 20))), "filename": "strip.jpg"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 201);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(
+        (one["type"].as_str(), one["filename"].as_str()),
+        (Some("base64"), Some("strip.jpg"))
+    );
+    let two = stack
+        .http
+        .post(&base64_url)
+        .header("X-Oc-Token", token)
+        .json(&json!([{"content": b64(jpeg(30, 30)), "filename": "square.jpg"}, {"content": b64(jpeg(8, 8))}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two.status(), 201);
+    let two: Value = two.json().await.unwrap();
+    assert_eq!(two[1]["filename"], "output", "the API's default name");
+    let not_base64 = stack
+        .http
+        .post(&base64_url)
+        .header("X-Oc-Token", token)
+        .json(&json!({"content": "%%%"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_base64.status(), 400);
+    // The conversion's options change before the start; a bad one names itself.
+    let cid = job["conversion"][0]["id"].as_str().unwrap();
+    let changed = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}/conversions/{cid}"),
+        Some(json!({"options": {"width": 20}})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body["options"]["width"], 20);
+    let bad = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}/conversions/{cid}"),
+        Some(json!({"options": {"quality": 500}})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("conversion.options.quality"),
+        "{}",
+        bad.text
+    );
+    call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}"),
+        Some(json!({"process": true})),
+    )
+    .await;
+    let done = wait(&stack, &id).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    let outputs = done["output"].as_array().unwrap();
+    assert_eq!(outputs.len(), 3);
+    let strip = outputs
+        .iter()
+        .find(|o| o["filename"] == "strip.png")
+        .expect("strip.png");
+    // The 40x20 strip at width 20 is 20x10.
+    let bytes = stack
+        .http
+        .get(strip["uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let png = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((png.width(), png.height()), (20, 10));
+    // One output renamed (its extension kept) with a password of its own.
+    let oid = strip["id"].as_str().unwrap();
+    let renamed = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}/output/{oid}"),
+        Some(json!({"filename": "banner", "download_password": "s3cret"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!(renamed.body["filename"], "banner.png");
+    let uri = renamed.body["uri"].as_str().unwrap().to_string();
+    assert!(uri.ends_with("/banner.png"), "{uri}");
+    assert_eq!(stack.http.get(&uri).send().await.unwrap().status(), 401);
+    let opened = stack
+        .http
+        .get(&uri)
+        .header("X-Oc-Download-Password", "s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    // Deleted: its download is gone (410), the others stay.
+    let deleted = call(
+        &stack,
+        ALICE,
+        Method::DELETE,
+        &format!("/jobs/{id}/output/{oid}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    let gone = stack
+        .http
+        .get(&uri)
+        .header("X-Oc-Download-Password", "s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 410);
+    let other = outputs.iter().find(|o| o["id"] != oid).unwrap();
+    assert_eq!(
+        stack
+            .http
+            .get(other["uri"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    stack.stop().await;
+}

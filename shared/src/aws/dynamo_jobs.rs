@@ -487,6 +487,42 @@ impl JobStore for DynamoRecords {
         Ok(())
     }
 
+    async fn change_output(
+        &self,
+        job_id: &str,
+        output_id: &str,
+        filename: Option<&str>,
+        password_hash: Option<&str>,
+    ) -> Result<(), PortError> {
+        let mut sets = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_id, &format!("OUTPUT#{output_id}"))))
+            .condition_expression("attribute_exists(pk)");
+        if let Some(name) = filename {
+            sets.push("facts.filename = :name");
+            update = update.expression_attribute_values(":name", s(name));
+        }
+        if let Some(hash) = password_hash {
+            sets.push("download_password = :password");
+            update = update.expression_attribute_values(":password", s(hash));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| match conditional("changing an output", e) {
+                PortError::ConditionFailed => PortError::NotFound,
+                other => other,
+            })?;
+        Ok(())
+    }
+
     async fn count_download(
         &self,
         job_id: &str,

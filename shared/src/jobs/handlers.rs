@@ -208,6 +208,8 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
                 &wire::output(&s.job, o, Utc::now()),
             ))
         }
+        ([id, "output"], Method::PATCH) => patch_outputs(ctx, id, None).await,
+        ([id, "output", oid], Method::PATCH) => patch_outputs(ctx, id, Some(oid)).await,
         ([id, "output", oid], Method::DELETE) => {
             let s = load(ctx, id).await?;
             let o = s
@@ -230,6 +232,85 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         }
         _ => Err(V2Error::NotFound(format!("No route {}", ctx.request.path))),
     }
+}
+
+/// `PATCH .../output[/{id}]` with `{filename, download_password}`: a new name (the output's
+/// extension is kept; a name with one has it replaced) and a download password of the
+/// output's own, for one output or every output of the job.
+async fn patch_outputs(ctx: &Ctx<'_>, id: &str, one: Option<&str>) -> Result<V2Response, V2Error> {
+    let body = body_object(ctx)?;
+    let stem = match body.get("filename") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => {
+            let clean = super::fetch::filename_of(name);
+            let stem = clean
+                .rsplit_once('.')
+                .map_or(clean.as_str(), |(s, _)| s)
+                .to_string();
+            if name.trim().is_empty() || stem.is_empty() || stem.len() > 200 {
+                return Err(V2Error::bad(
+                    "filename",
+                    "must be a name of 1 to 200 characters",
+                ));
+            }
+            Some(stem)
+        }
+        Some(other) => return Err(V2Error::bad("filename", format!("{other} is not a string"))),
+    };
+    let password = match body.get("download_password") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p))
+            if !p.is_empty()
+                && p.len() <= 1000
+                && p.bytes().all(|b| (b' '..=b'~').contains(&b)) =>
+        {
+            Some(super::transfer::password_hash(p))
+        }
+        Some(_) => {
+            return Err(V2Error::bad(
+                "download_password",
+                "must be 1 to 1000 printable ASCII characters",
+            ));
+        }
+    };
+    let state = load(ctx, id).await?;
+    let targets: Vec<&super::model::OutputRecord> = match one {
+        Some(oid) => vec![
+            state
+                .outputs
+                .iter()
+                .find(|o| o.id == oid)
+                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?,
+        ],
+        None => state.outputs.iter().collect(),
+    };
+    for output in &targets {
+        let filename = stem.as_ref().map(|stem| {
+            let ext = output
+                .facts
+                .filename
+                .rsplit_once('.')
+                .map_or("", |(_, e)| e);
+            format!("{stem}.{ext}")
+        });
+        ctx.app
+            .jobs
+            .change_output(id, &output.id, filename.as_deref(), password.as_deref())
+            .await?;
+    }
+    let state = load(ctx, id).await?;
+    let now = Utc::now();
+    let changed: Vec<Value> = state
+        .outputs
+        .iter()
+        .filter(|o| targets.iter().any(|t| t.id == o.id))
+        .map(|o| wire::output(&state.job, o, now))
+        .collect();
+    let body = match one {
+        Some(_) => changed.into_iter().next().unwrap_or(Value::Null),
+        None => Value::Array(changed),
+    };
+    Ok(V2Response::json(StatusCode::OK, &body))
 }
 
 async fn list(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {

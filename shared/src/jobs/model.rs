@@ -386,6 +386,9 @@ pub struct OutputRecord {
     pub status: OutputStatus,
     #[serde(default)]
     pub downloads_counter: u64,
+    /// SHA-256 (hex) of the download password set on this output alone, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_password: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }

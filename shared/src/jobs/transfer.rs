@@ -290,11 +290,17 @@ pub async fn download(
         .get_output(job_id, output_id)
         .await?
         .ok_or_else(gone)?;
-    if !job.download_passwords.is_empty() {
+    // The job's passwords and the output's own: any one of them opens it.
+    let passwords: Vec<&String> = job
+        .download_passwords
+        .iter()
+        .chain(output.download_password.iter())
+        .collect();
+    if !passwords.is_empty() {
         let given = given_passwords(request);
         let unlocked = given.iter().any(|p| {
             let hash = password_hash(p);
-            job.download_passwords
+            passwords
                 .iter()
                 .any(|h| same(h.as_bytes(), hash.as_bytes()))
         });

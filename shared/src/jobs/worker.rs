@@ -466,6 +466,7 @@ async fn run_pair(
         facts: file_facts,
         status: OutputStatus::Enabled,
         downloads_counter: 0,
+        download_password: None,
         created_at: Utc::now(),
         expires_at: job.created_at + chrono::Duration::seconds(RECORD_TTL.as_secs() as i64),
     };
