@@ -71,6 +71,10 @@ pub struct Config {
     pub endpoint_url: Option<String>,
 }
 
+/// The most inputs a job may be configured to take: a job and its inputs are one DynamoDB
+/// item (400 KB at most), an input about 0.7 KB of it.
+pub const MAX_JOB_INPUTS: u64 = 300;
+
 /// How long an upload credential lives, as in VOD.
 pub const UPLOAD_AUTH_TTL: Duration = Duration::from_secs(3000);
 /// How long records of unfinished uploads, tasks and deliveries are kept.
@@ -117,7 +121,18 @@ impl Config {
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
             jobs_queue_url: get("FOLIO_JOBS_QUEUE_URL"),
             public_url: get("FOLIO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
-            max_job_inputs: number("FOLIO_MAX_JOB_INPUTS", 100)?,
+            max_job_inputs: match number("FOLIO_MAX_JOB_INPUTS", 100)? {
+                n @ 1..=MAX_JOB_INPUTS => n,
+                n => {
+                    return Err(ConfigError::Invalid {
+                        name: "FOLIO_MAX_JOB_INPUTS",
+                        reason: format!(
+                            "{n} is not within 1 to {MAX_JOB_INPUTS} (a job and its inputs are one \
+                             DynamoDB item, at most 400 KB)"
+                        ),
+                    });
+                }
+            },
             max_source_bytes: number("FOLIO_MAX_SOURCE_BYTES", 128 << 20)?,
             max_upload_bytes: number("FOLIO_MAX_UPLOAD_BYTES", 64 << 20)?,
             notification_target_prefix: get("FOLIO_NOTIFICATION_TARGET_PREFIX")
@@ -188,6 +203,22 @@ mod tests {
             m.insert(k.to_string(), v.to_string());
         }
         m
+    }
+
+    #[test]
+    fn job_inputs_stay_within_one_item() {
+        for (value, ok) in [("300", true), ("301", false), ("0", false)] {
+            let m = vars(&[("FOLIO_MAX_JOB_INPUTS", value)]);
+            let got = Config::from_lookup(|k| m.get(k).cloned());
+            assert_eq!(got.is_ok(), ok, "{value}");
+        }
+        let m = vars(&[]);
+        assert_eq!(
+            Config::from_lookup(|k| m.get(k).cloned())
+                .unwrap()
+                .max_job_inputs,
+            100
+        );
     }
 
     #[test]

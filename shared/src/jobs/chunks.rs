@@ -82,7 +82,7 @@ pub(super) async fn receive(
         ));
     }
     let upload = upload_key(uuid);
-    let bucket = &app.config.upload_buckets[0];
+    let bucket = app.config.default_bucket();
     app.files
         .put(
             bucket,

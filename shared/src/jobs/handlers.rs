@@ -666,7 +666,7 @@ async fn cancel(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
     }
     ctx.app
         .files
-        .delete_prefix(&ctx.app.config.upload_buckets[0], &files_prefix(&state.job))
+        .delete_prefix(ctx.app.config.default_bucket(), &files_prefix(&state.job))
         .await?;
     super::worker::notify_end(ctx.app, id)
         .await

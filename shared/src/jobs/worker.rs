@@ -63,7 +63,7 @@ pub fn max_input_bytes(app: &App, job: &JobRecord) -> u64 {
 /// Where an input's file is kept in Folio's bucket.
 pub fn input_location(app: &App, job: &JobRecord, input_id: &str) -> StoredFile {
     StoredFile {
-        bucket: app.config.upload_buckets[0].clone(),
+        bucket: app.config.default_bucket().to_string(),
         key: format!("{}input/{input_id}", files_prefix(job)),
     }
 }
@@ -446,7 +446,7 @@ async fn run_pair(
     }
     let id = output_id(job, &input.id, &conversion.id);
     let location = StoredFile {
-        bucket: app.config.upload_buckets[0].clone(),
+        bucket: app.config.default_bucket().to_string(),
         key: format!("{}output/{id}/{filename}", files_prefix(job)),
     };
     app.files
@@ -545,7 +545,7 @@ fn forget_credentials(job: &mut JobRecord) {
 
 async fn remove_files(app: &App, job: &JobRecord) -> Result<(), PortError> {
     app.files
-        .delete_prefix(&app.config.upload_buckets[0], &files_prefix(job))
+        .delete_prefix(app.config.default_bucket(), &files_prefix(job))
         .await
 }
 
@@ -603,7 +603,7 @@ async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
                     // The inputs are not needed any more; the outputs stay until they expire.
                     app.files
                         .delete_prefix(
-                            &app.config.upload_buckets[0],
+                            app.config.default_bucket(),
                             &format!("{}input/", files_prefix(&job)),
                         )
                         .await?;
