@@ -1180,3 +1180,25 @@ async fn base64_uploads_conversion_and_output_changes() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_whose_start_cannot_be_queued_is_not_left_queued() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's address");
+    let stack = Stack::start_with(vec![(
+        "FOLIO_JOBS_QUEUE_URL",
+        format!("{endpoint}/000000000000/no-such-queue"),
+    )])
+    .await;
+    let a = call(
+        &stack,
+        ALICE,
+        Method::POST,
+        "/jobs",
+        Some(json!({"input": [remote("https://example.com/a.jpg")], "conversion": [{"target": "png"}]})),
+    )
+    .await;
+    assert_eq!(a.status, 500, "{}", a.text);
+    let listed = call(&stack, ALICE, Method::GET, "/jobs", None).await;
+    assert_eq!(listed.body[0]["status"]["code"], "ready", "{}", listed.text);
+    stack.stop().await;
+}

@@ -370,12 +370,27 @@ fn settle(job: &mut JobRecord) -> (bool, bool) {
     (changed, status == JobStatus::Queued)
 }
 
+/// Queues the start of a job just moved to `queued`. Should the queue refuse, the job goes
+/// back to `ready` (a later `process: true` starts it), so no job waits for a message that
+/// was never sent.
 async fn queue_start(app: &App, job: &JobRecord) -> Result<(), V2Error> {
-    app.job_queue
+    let queued = app
+        .job_queue
         .enqueue(&[JobMessageBody::Start {
             job_id: job.id.clone(),
         }])
-        .await?;
+        .await;
+    if let Err(error) = queued {
+        tracing::error!(job_id = %job.id, %error, "a job's start could not be queued");
+        if let Err(e) = app
+            .jobs
+            .set_status(&job.id, &[JobStatus::Queued], JobStatus::Ready)
+            .await
+        {
+            tracing::error!(job_id = %job.id, error = %e, "a job stays queued without its start");
+        }
+        return Err(error.into());
+    }
     Ok(())
 }
 
