@@ -1202,3 +1202,54 @@ async fn a_job_whose_start_cannot_be_queued_is_not_left_queued() {
     assert_eq!(listed.body[0]["status"]["code"], "ready", "{}", listed.text);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_dead_lettered_start_of_a_running_job_ends_it() {
+    let stack = Stack::start().await;
+    let base = serve_file("127.0.0.1", jpeg(1500, 1000)).await;
+    let inputs: Vec<Value> = (0..4)
+        .map(|i| remote(&format!("{base}/in{i}.jpg")))
+        .collect();
+    let job = create(
+        &stack,
+        json!({"input": inputs, "conversion": [{"target": "avif"}, {"target": "png"}, {"target": "webp"}]}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    for _ in 0..300 {
+        let a = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+        if a.body["status"]["code"] == "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // As if its start message had failed three times after the status was written: the
+    // dead-letter worker counts every pair not yet run as failed, so the job ends.
+    let worker = folio_shared::dead_letter::DeadLetterWorker {
+        app: stack.running.app.clone(),
+    };
+    let message = folio_shared::queue::QueueMessage {
+        id: "dead-start".into(),
+        body: json!({"kind": "start", "job_id": id}).to_string(),
+        receive_count: 3,
+        receipt_handle: None,
+        group: None,
+    };
+    use folio_shared::queue::QueueWorker;
+    worker
+        .handle(&message)
+        .await
+        .expect("the dead letter is handled");
+    let done = wait(&stack, &id).await;
+    assert_eq!(done["status"]["code"], "failed", "{done}");
+    assert!(
+        done["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == 500),
+        "{done}"
+    );
+    assert_eq!(done["spent"], 0);
+    stack.stop().await;
+}

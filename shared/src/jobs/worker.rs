@@ -318,7 +318,22 @@ pub async fn give_up_start(app: &App, job_id: &str) -> Result<(), WorkerError> {
     let Some(mut job) = app.jobs.get(job_id).await? else {
         return Ok(());
     };
-    if !job.status.is_terminal() && job.status != JobStatus::Processing {
+    if job.status == JobStatus::Processing {
+        // Its pairs could not all be queued: those not run count as failed, so it ends.
+        for input in job.inputs.iter().filter(|i| i.status == InputStatus::Ready) {
+            for conversion in &job.conversions {
+                if !app
+                    .jobs
+                    .pair_recorded(job_id, &input.id, &conversion.id)
+                    .await?
+                {
+                    give_up_pair(app, job_id, &input.id, &conversion.id).await?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    if !job.status.is_terminal() {
         let expected = job.version;
         job.errors.push(JobMessage::new(
             "job",
