@@ -53,6 +53,17 @@ async fn wait(stack: &Stack, id: &str) -> Value {
     wait_as(stack, ALICE, id).await
 }
 
+/// Polls Alice's job until it is in `status` (at most 6 s; on, whatever it is then).
+async fn reach(stack: &Stack, id: &str, status: &str) {
+    for _ in 0..300 {
+        let a = call(stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
+        if a.body["status"]["code"] == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn wait_as(stack: &Stack, key: &str, id: &str) -> Value {
     for _ in 0..300 {
         let a = call(stack, key, Method::GET, &format!("/jobs/{id}"), None).await;
@@ -837,13 +848,7 @@ async fn cancel_stops_the_pairs_and_leaves_no_file() {
     .await;
     let id = job["id"].as_str().unwrap().to_string();
     // Cancel once the pairs are running.
-    for _ in 0..300 {
-        let a = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
-        if a.body["status"]["code"] == "processing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    reach(&stack, &id, "processing").await;
     let canceled = call(&stack, ALICE, Method::DELETE, &format!("/jobs/{id}"), None).await;
     assert_eq!(canceled.status, 204, "{}", canceled.text);
     let again = call(&stack, ALICE, Method::DELETE, &format!("/jobs/{id}"), None).await;
@@ -1216,13 +1221,7 @@ async fn a_dead_lettered_start_of_a_running_job_ends_it() {
     )
     .await;
     let id = job["id"].as_str().unwrap().to_string();
-    for _ in 0..300 {
-        let a = call(&stack, ALICE, Method::GET, &format!("/jobs/{id}"), None).await;
-        if a.body["status"]["code"] == "processing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    reach(&stack, &id, "processing").await;
     // As if its start message had failed three times after the status was written: the
     // dead-letter worker counts every pair not yet run as failed, so the job ends.
     let worker = folio_shared::dead_letter::DeadLetterWorker {
