@@ -387,6 +387,16 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<OutputRecord>, PortError>;
     /// The job and tenant key of an output, by its id alone (for `output` inputs).
     async fn find_output(&self, output_id: &str) -> Result<Option<(String, String)>, PortError>;
+    /// The job and tenant key of an input, by its id alone (for `input_id` inputs).
+    async fn find_input(&self, input_id: &str) -> Result<Option<(String, String)>, PortError>;
+    /// Records that these inputs (of a job of `tenant_key`) have their files, so later jobs
+    /// may name them.
+    async fn point_to_inputs(
+        &self,
+        tenant_key: &str,
+        job_id: &str,
+        input_ids: &[String],
+    ) -> Result<(), PortError>;
 }
 
 /// A job with everything recorded of its run.

@@ -877,7 +877,7 @@ async fn cancel_stops_the_pairs_and_leaves_no_file() {
 }
 
 #[tokio::test]
-async fn a_job_takes_an_earlier_jobs_output_of_its_own_tenant_only() {
+async fn a_job_takes_an_earlier_jobs_output_or_input_of_its_own_tenant_only() {
     let stack = Stack::start().await;
     let source = format!(
         "{}/photo.jpg",
@@ -895,25 +895,34 @@ async fn a_job_takes_an_earlier_jobs_output_of_its_own_tenant_only() {
     assert_eq!(second["status"]["code"], "completed", "{second}");
     assert_eq!(second["input"][0]["filename"], "photo.png");
     assert_eq!(second["output"][0]["filename"], "photo.webp");
-    // Bob cannot name Alice's output.
-    let bobs = call(
+    // An input of the earlier job, by its id: its file is kept until the job expires.
+    let input_id = first["input"][0]["id"].as_str().unwrap().to_string();
+    let third = create(
         &stack,
-        BOB,
-        Method::POST,
-        "/jobs",
-        Some(json!({"input": [{"type": "output", "source": output_id}], "conversion": [{"target": "webp"}]})),
+        json!({"input": [{"type": "input_id", "source": input_id}], "conversion": [{"target": "gif"}]}),
     )
     .await;
-    assert_eq!(bobs.status, 201, "{}", bobs.text);
-    let done = wait_as(&stack, BOB, bobs.body["id"].as_str().unwrap()).await;
-    assert_eq!(done["status"]["code"], "failed", "{done}");
-    assert!(
-        done["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("No output"),
-        "{done}"
-    );
+    let third = wait(&stack, third["id"].as_str().unwrap()).await;
+    assert_eq!(third["status"]["code"], "completed", "{third}");
+    assert_eq!(third["output"][0]["filename"], "photo.gif");
+    // Bob can name neither.
+    for (kind, id) in [("input_id", &input_id), ("output", &output_id)] {
+        let bobs = call(
+            &stack,
+            BOB,
+            Method::POST,
+            "/jobs",
+            Some(
+                json!({"input": [{"type": kind, "source": id}], "conversion": [{"target": "gif"}]}),
+            ),
+        )
+        .await;
+        assert_eq!(bobs.status, 201, "{}", bobs.text);
+        let done = wait_as(&stack, BOB, bobs.body["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"]["code"], "failed", "{done}");
+        let message = done["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("No "), "{done}");
+    }
     stack.stop().await;
 }
 

@@ -22,9 +22,24 @@ use crate::ports::{JobState, JobStore};
 const JOB: &str = "JOB";
 const REF: &str = "REF";
 
-/// The pointer from an output's id to its job: `OUTPUT#<id>` / `REF`.
+/// The pointer from an output's or an input's id to its job: `OUTPUT#<id>` or `INPUT#<id>`,
+/// `REF`.
 fn output_ref(output_id: &str) -> String {
     format!("OUTPUT#{output_id}")
+}
+
+fn input_ref(input_id: &str) -> String {
+    format!("INPUT#{input_id}")
+}
+
+fn pointer(pk: String, job_id: &str, tenant_key: &str, ttl: AttributeValue) -> Item {
+    HashMap::from([
+        ("pk".to_string(), s(pk)),
+        ("sk".to_string(), s(REF)),
+        ("job_id".to_string(), s(job_id)),
+        ("tenant_key".to_string(), s(tenant_key)),
+        ("ExpiresAt".to_string(), ttl),
+    ])
 }
 
 fn pk(job_id: &str) -> String {
@@ -85,6 +100,21 @@ fn cancelled_for(error: &TransactError, code: &str) -> bool {
 /// How often a pair's transaction is tried when it meets another on the job item (many pairs
 /// of one job finish at once).
 const TRANSACTION_ATTEMPTS: u32 = 8;
+
+impl DynamoRecords {
+    /// The job id and tenant key a pointer item names, if it is live.
+    async fn follow(&self, pk: String) -> Result<Option<(String, String)>, PortError> {
+        let key = HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(REF))]);
+        let Some(item) = self.get_item(key, "reading a pointer to a job").await? else {
+            return Ok(None);
+        };
+        if !live(&item) {
+            return Ok(None);
+        }
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        Ok(text("job_id").zip(text("tenant_key")))
+    }
+}
 
 #[async_trait]
 impl JobStore for DynamoRecords {
@@ -363,13 +393,7 @@ impl JobStore for DynamoRecords {
             let mut item = to_item(output)?;
             item.extend(key(job_id, &format!("OUTPUT#{}", output.id)));
             item.insert("ExpiresAt".into(), ttl.clone());
-            let pointer = HashMap::from([
-                ("pk".to_string(), s(output_ref(&output.id))),
-                ("sk".to_string(), s(REF)),
-                ("job_id".to_string(), s(job_id)),
-                ("tenant_key".to_string(), s(tenant_key)),
-                ("ExpiresAt".to_string(), ttl),
-            ]);
+            let pointer = pointer(output_ref(&output.id), job_id, tenant_key, ttl);
             for item in [item, pointer] {
                 let put = Put::builder()
                     .table_name(&self.table)
@@ -579,18 +603,35 @@ impl JobStore for DynamoRecords {
     }
 
     async fn find_output(&self, output_id: &str) -> Result<Option<(String, String)>, PortError> {
-        let key = HashMap::from([
-            ("pk".to_string(), s(output_ref(output_id))),
-            ("sk".to_string(), s(REF)),
-        ]);
-        let Some(item) = self.get_item(key, "reading an output's job").await? else {
-            return Ok(None);
-        };
-        if !live(&item) {
-            return Ok(None);
+        self.follow(output_ref(output_id)).await
+    }
+
+    async fn find_input(&self, input_id: &str) -> Result<Option<(String, String)>, PortError> {
+        self.follow(input_ref(input_id)).await
+    }
+
+    async fn point_to_inputs(
+        &self,
+        tenant_key: &str,
+        job_id: &str,
+        input_ids: &[String],
+    ) -> Result<(), PortError> {
+        let ttl = n(Utc::now().timestamp() + RECORD_TTL.as_secs() as i64);
+        for id in input_ids {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(pointer(
+                    input_ref(id),
+                    job_id,
+                    tenant_key,
+                    ttl.clone(),
+                )))
+                .send()
+                .await
+                .map_err(|e| PortError::backend("recording an input's job", describe(e)))?;
         }
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        Ok(text("job_id").zip(text("tenant_key")))
+        Ok(())
     }
 
     async fn get_output(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::{Map, Value};
 
-use super::model::{InputKind, InputRecord, JobMessage, OutputStatus, codes};
+use super::model::{InputKind, InputRecord, JobMessage, OutputStatus, StoredFile, codes};
 use crate::app::App;
 use crate::error::PortError;
 use crate::notify::url_guard;
@@ -42,7 +42,14 @@ pub fn filename_of(path: &str) -> String {
 /// kinds are stored when they arrive.
 pub async fn fetch(app: &App, tenant_key: &str, input: &InputRecord, max_bytes: u64) -> Fetched {
     match input.kind {
-        InputKind::Output => earlier_output(app, tenant_key, input, max_bytes).await,
+        InputKind::Output => {
+            let found = locate_output(app, &input.source);
+            earlier(app, tenant_key, input, max_bytes, "output", found).await
+        }
+        InputKind::InputId => {
+            let found = locate_input(app, &input.source);
+            earlier(app, tenant_key, input, max_bytes, "input", found).await
+        }
         InputKind::Remote => remote(
             &input.source,
             &app.config.allowed_private_networks,
@@ -59,55 +66,83 @@ pub async fn fetch(app: &App, tenant_key: &str, input: &InputRecord, max_bytes: 
     }
 }
 
-/// The file of an output of one of the tenant's jobs (another tenant's is not found).
-async fn earlier_output(
+/// The file of an output or an input (`noun`) of one of the tenant's jobs, as `locate` finds
+/// it by the id the input names; another tenant's is not found.
+async fn earlier<F>(
     app: &App,
     tenant_key: &str,
     input: &InputRecord,
     max_bytes: u64,
-) -> Fetched {
+    noun: &str,
+    locate: F,
+) -> Fetched
+where
+    F: std::future::Future<Output = Result<Option<(String, StoredFile, String)>, PortError>>,
+{
     let missing = || {
         failure(
             input,
             codes::DOWNLOAD_FAILED,
-            format!("No output {} among your jobs' outputs", input.source),
+            format!("No {noun} {} among your jobs' {noun}s", input.source),
         )
     };
-    let map = |e: PortError| {
-        tracing::warn!(input_id = %input.id, error = %e, "reading an earlier output failed");
+    let unreadable = |e: PortError| {
+        tracing::warn!(input_id = %input.id, error = %e, "reading an earlier job's file failed");
         failure(
             input,
             codes::INTERNAL,
-            "The earlier output could not be read",
+            format!("The earlier {noun} could not be read"),
         )
     };
-    let Some((job_id, owner)) = app.jobs.find_output(&input.source).await.map_err(map)? else {
-        return Err(missing());
-    };
+    let (owner, at, filename) = locate.await.map_err(unreadable)?.ok_or_else(missing)?;
     if owner != tenant_key {
         return Err(missing());
     }
-    let output = app
-        .jobs
-        .get_output(&job_id, &input.source)
-        .await
-        .map_err(map)?
-        .filter(|o| o.status == OutputStatus::Enabled)
-        .ok_or_else(missing)?;
-    match app
-        .files
-        .get(&output.stored.bucket, &output.stored.key, max_bytes)
-        .await
-    {
-        Ok(bytes) => Ok((output.facts.filename, bytes)),
+    match app.files.get(&at.bucket, &at.key, max_bytes).await {
+        Ok(bytes) => Ok((filename, bytes)),
         Err(PortError::NotFound) => Err(missing()),
         Err(PortError::TooLarge { limit, .. }) => Err(failure(
             input,
             codes::TOO_LARGE,
             format!("The file is larger than the limit of {limit} bytes"),
         )),
-        Err(e) => Err(map(e)),
+        Err(e) => Err(unreadable(e)),
     }
+}
+
+/// An output of an earlier job: (owner, file, name), if it is still enabled.
+async fn locate_output(
+    app: &App,
+    output_id: &str,
+) -> Result<Option<(String, StoredFile, String)>, PortError> {
+    let Some((job_id, owner)) = app.jobs.find_output(output_id).await? else {
+        return Ok(None);
+    };
+    Ok(app
+        .jobs
+        .get_output(&job_id, output_id)
+        .await?
+        .filter(|o| o.status == OutputStatus::Enabled)
+        .map(|o| (owner, o.stored, o.facts.filename)))
+}
+
+/// An input of an earlier job: (owner, file, name), if it has its file.
+async fn locate_input(
+    app: &App,
+    input_id: &str,
+) -> Result<Option<(String, StoredFile, String)>, PortError> {
+    let Some((job_id, owner)) = app.jobs.find_input(input_id).await? else {
+        return Ok(None);
+    };
+    let job = app.jobs.get(&job_id).await?;
+    Ok(job.and_then(|job| {
+        let earlier = job.input(input_id)?;
+        Some((
+            owner,
+            earlier.stored.clone()?,
+            earlier.facts.filename.clone(),
+        ))
+    }))
 }
 
 /// GETs `url`, following up to five redirects, each checked by the guard.

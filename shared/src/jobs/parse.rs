@@ -226,7 +226,9 @@ pub fn input(value: &Value, field: &str) -> Result<InputRecord, FieldError> {
     let kind = InputKind::parse(kind_text).ok_or_else(|| {
         refuse(
             format!("{field}.type"),
-            format!("{kind_text:?} is not an input type (remote, cloud, output, upload, base64)"),
+            format!(
+                "{kind_text:?} is not an input type (remote, cloud, output, input_id, upload, base64)"
+            ),
         )
     })?;
     let source = string(&map, "source", &format!("{field}.source"))?
@@ -265,19 +267,13 @@ pub fn input(value: &Value, field: &str) -> Result<InputRecord, FieldError> {
                 ),
             ));
         }
-        InputKind::Output => {
+        InputKind::Output | InputKind::InputId => {
             if source.is_empty() {
                 return Err(refuse(
                     format!("{field}.source"),
-                    "is required: the id of an output of one of your jobs",
+                    format!("is required: the id of an {kind_text} of one of your jobs"),
                 ));
             }
-        }
-        InputKind::InputId => {
-            return Err(refuse(
-                format!("{field}.type"),
-                "input_id inputs are not offered by Folio yet; chain jobs with type output",
-            ));
         }
     }
     let now = Utc::now();

@@ -188,6 +188,16 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
         remove_files(app, &job).await?;
         return notify_end(app, &job.id).await;
     }
+    // Later jobs of the tenant may name these inputs (`input_id`).
+    let ready: Vec<String> = job
+        .inputs
+        .iter()
+        .filter(|i| i.status == InputStatus::Ready)
+        .map(|i| i.id.clone())
+        .collect();
+    app.jobs
+        .point_to_inputs(&job.tenant_key, &job.id, &ready)
+        .await?;
     announce(app, &job_only(&job)).await?;
     queue_pairs(app, &job).await
 }
@@ -613,17 +623,9 @@ async fn finish_if_done(app: &App, job_id: &str) -> Result<(), WorkerError> {
             remove_files(app, &job).await?;
         }
         match app.jobs.replace(&job, expected).await {
-            Ok(()) => {
-                if status == JobStatus::Completed {
-                    // The inputs are not needed any more; the outputs stay until they expire.
-                    app.files
-                        .delete_prefix(
-                            app.config.default_bucket(),
-                            &format!("{}input/", files_prefix(&job)),
-                        )
-                        .await?;
-                }
-            }
+            // A completed job's inputs and outputs stay until the job expires: later jobs
+            // may name them (`input_id`, `output`).
+            Ok(()) => {}
             Err(PortError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
