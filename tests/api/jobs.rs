@@ -1261,3 +1261,79 @@ async fn a_dead_lettered_start_of_a_running_job_ends_it() {
     assert_eq!(done["spent"], 0);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn inputs_change_before_the_start_and_not_after() {
+    let stack = Stack::start().await;
+    let s3 = folio_shared::aws::s3_client(&stack.sdk);
+    let bucket = format!("patch-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("right.jpg")
+        .body(jpeg(20, 20).into())
+        .send()
+        .await
+        .unwrap();
+    let job = create(
+        &stack,
+        json!({"process": false, "conversion": [{"target": "png"}],
+               "input": [{"type": "cloud", "source": "amazons3",
+                          "parameters": {"bucket": bucket, "file": "wrong.jpg"},
+                          "credentials": {"accesskeyid": "AK", "secretaccesskey": "old"}}]}),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap();
+    let input_id = job["input"][0]["id"].as_str().unwrap();
+    let path = format!("/jobs/{id}/input/{input_id}");
+    // A secret among the parameters is refused; it belongs in credentials.
+    let refused = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &path,
+        Some(json!({"parameters": {"secretkey": "x"}})),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("input.parameters.secretkey")
+    );
+    // The file and the credentials change (the list form); the job then completes.
+    let changed = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}/input"),
+        Some(json!([{"id": input_id, "parameters": {"file": "right.jpg"},
+                     "credentials": {"accesskeyid": "AK", "secretaccesskey": "new"}}])),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body[0]["parameters"]["file"], "right.jpg");
+    assert_eq!(changed.body[0]["credentials"], json!([]));
+    call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &format!("/jobs/{id}"),
+        Some(json!({"process": true})),
+    )
+    .await;
+    let done = wait(&stack, id).await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    assert_eq!(done["output"][0]["filename"], "right.png");
+    let late = call(
+        &stack,
+        ALICE,
+        Method::PATCH,
+        &path,
+        Some(json!({"parameters": {"file": "x.jpg"}})),
+    )
+    .await;
+    assert_eq!(late.status, 409, "{}", late.text);
+    stack.stop().await;
+}

@@ -118,6 +118,8 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
             Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
         }
         ([id, "input"], Method::POST) => add_inputs(ctx, id).await,
+        ([id, "input"], Method::PATCH) => patch_inputs(ctx, id, None).await,
+        ([id, "input", input_id], Method::PATCH) => patch_inputs(ctx, id, Some(input_id)).await,
         ([id, "input", input_id], Method::GET) => {
             let s = load(ctx, id).await?;
             let input = s
@@ -232,6 +234,57 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         }
         _ => Err(V2Error::NotFound(format!("No route {}", ctx.request.path))),
     }
+}
+
+/// `PATCH .../input/{id}` with `{parameters, credentials, options}`, or `PATCH .../input` with
+/// a list of `{id, ...}`: changes inputs before the job starts (409 after).
+async fn patch_inputs(ctx: &Ctx<'_>, id: &str, one: Option<&str>) -> Result<V2Response, V2Error> {
+    let body = ctx
+        .request
+        .json()?
+        .ok_or_else(|| V2Error::bad("body", "the changes are required"))?;
+    let changes: Vec<(String, Map<String, Value>, String)> = match (one, &body) {
+        (Some(input_id), Value::Object(m)) => {
+            vec![(input_id.to_string(), m.clone(), "input".into())]
+        }
+        (None, Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let field = format!("input[{i}]");
+                let m = item
+                    .as_object()
+                    .ok_or_else(|| V2Error::bad(&field, "must be an object"))?;
+                let input_id = m
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| V2Error::bad(format!("{field}.id"), "is required"))?;
+                Ok((input_id.to_string(), m.clone(), field))
+            })
+            .collect::<Result<_, V2Error>>()?,
+        (Some(_), _) => return Err(V2Error::bad("body", "must be a JSON object")),
+        (None, _) => return Err(V2Error::bad("body", "must be a list of {id, ...}")),
+    };
+    let (_, changed) = change_open(ctx, id, |job| {
+        let mut changed = Vec::new();
+        for (input_id, m, field) in &changes {
+            let input = job
+                .inputs
+                .iter_mut()
+                .find(|i| i.id == *input_id)
+                .ok_or_else(|| V2Error::NotFound(format!("No input {input_id}")))?;
+            parse::patch_input(input, m, field)?;
+            changed.push(input.clone());
+        }
+        Ok(changed)
+    })
+    .await?;
+    let docs: Vec<Value> = changed.iter().map(wire::input).collect();
+    let body = match one {
+        Some(_) => docs.into_iter().next().unwrap_or(Value::Null),
+        None => Value::Array(docs),
+    };
+    Ok(V2Response::json(StatusCode::OK, &body))
 }
 
 /// `PATCH .../output[/{id}]` with `{filename, download_password}`: a new name (the output's

@@ -296,6 +296,41 @@ pub fn input(value: &Value, field: &str) -> Result<InputRecord, FieldError> {
     })
 }
 
+/// A change to an input before its job starts: `parameters` merged in (a secret-looking key
+/// refused: secrets go in `credentials`), `credentials` replaced (cloud inputs only), `options`
+/// replaced.
+pub fn patch_input(
+    input: &mut InputRecord,
+    body: &Map<String, Value>,
+    field: &str,
+) -> Result<(), FieldError> {
+    let parameters = object(body.get("parameters"), &format!("{field}.parameters"))?;
+    if let Some(key) = parameters.keys().find(|k| is_sensitive(k)) {
+        return Err(refuse(
+            format!("{field}.parameters.{key}"),
+            "looks like a secret: send it in credentials, which are never shown",
+        ));
+    }
+    input.parameters.extend(parameters);
+    if body.get("credentials").is_some_and(|c| !c.is_null()) {
+        if input.kind != InputKind::Cloud {
+            return Err(refuse(
+                format!("{field}.credentials"),
+                "only cloud inputs take credentials in Folio",
+            ));
+        }
+        input.credentials = Some(object(
+            body.get("credentials"),
+            &format!("{field}.credentials"),
+        )?);
+    }
+    if body.get("options").is_some_and(|o| !o.is_null()) {
+        input.options = object(body.get("options"), &format!("{field}.options"))?;
+    }
+    input.modified_at = Utc::now();
+    Ok(())
+}
+
 /// Keys whose values are secrets wherever they appear.
 fn is_sensitive(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
