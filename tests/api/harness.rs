@@ -242,6 +242,27 @@ impl Stack {
         panic!("no SNS message reached {queue} within 20 s");
     }
 
+    /// A new bucket in the emulator (its name starting with `prefix`) holding `objects`.
+    pub async fn bucket_with(&self, prefix: &str, objects: &[(&str, Vec<u8>)]) -> String {
+        let s3 = folio_shared::aws::s3_client(&self.sdk);
+        let bucket = unique(prefix);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("creating a bucket");
+        for (key, bytes) in objects {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(*key)
+                .body(bytes.clone().into())
+                .send()
+                .await
+                .expect("putting an object");
+        }
+        bucket
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
     }

@@ -729,15 +729,7 @@ async fn credentials_go_nowhere_and_are_not_kept() {
     let stack = Stack::start().await;
     let receiver = Receiver::start(&[]).await;
     let s3 = folio_shared::aws::s3_client(&stack.sdk);
-    let bucket = format!("cred-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key("a.jpg")
-        .body(jpeg(50, 50).into())
-        .send()
-        .await
-        .unwrap();
+    let bucket = stack.bucket_with("cred-", &[("a.jpg", jpeg(50, 50))]).await;
     // The emulator takes any secret; this one is unique, so finding it anywhere is a leak.
     let secret = format!("SECRET{}", uuid::Uuid::new_v4().simple());
     let credentials = json!({"accesskeyid": "AKIDTEST", "secretaccesskey": secret});
@@ -1265,16 +1257,9 @@ async fn a_dead_lettered_start_of_a_running_job_ends_it() {
 #[tokio::test]
 async fn inputs_change_before_the_start_and_not_after() {
     let stack = Stack::start().await;
-    let s3 = folio_shared::aws::s3_client(&stack.sdk);
-    let bucket = format!("patch-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key("right.jpg")
-        .body(jpeg(20, 20).into())
-        .send()
-        .await
-        .unwrap();
+    let bucket = stack
+        .bucket_with("patch-", &[("right.jpg", jpeg(20, 20))])
+        .await;
     let job = create(
         &stack,
         json!({"process": false, "conversion": [{"target": "png"}],

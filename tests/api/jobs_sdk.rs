@@ -14,15 +14,9 @@ use crate::harness::{ALICE, Stack, alice_webhook_secret, jpeg, serve_file};
 async fn the_api2convert_sdk_works_unchanged() {
     let stack = Stack::start().await;
     let s3 = folio_shared::aws::s3_client(&stack.sdk);
-    let bucket = format!("a2c-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key("in/photo.jpg")
-        .body(jpeg(200, 100).into())
-        .send()
-        .await
-        .unwrap();
+    let bucket = stack
+        .bucket_with("a2c-", &[("in/photo.jpg", jpeg(200, 100))])
+        .await;
     let photo = std::env::temp_dir().join(format!("folio-a2c-{}.jpg", uuid::Uuid::new_v4()));
     std::fs::write(&photo, jpeg(1600, 1200)).unwrap();
     let remote = format!(

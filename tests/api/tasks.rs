@@ -56,26 +56,7 @@ impl Stack {
 
     /// A bucket of the test's own, with `objects` in it.
     async fn bucket(&self, objects: &[(&str, Vec<u8>)]) -> String {
-        let s3 = folio_shared::aws::s3_client(&self.sdk);
-        let bucket = format!(
-            "photos-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        s3.create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("a bucket");
-        for (key, bytes) in objects {
-            s3.put_object()
-                .bucket(&bucket)
-                .key(*key)
-                .body(bytes.clone().into())
-                .send()
-                .await
-                .expect("putting a source");
-        }
-        bucket
+        self.bucket_with("photos-", objects).await
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
