@@ -50,6 +50,9 @@ impl App {
             &config.table,
         ));
         let ddb = aws_sdk_dynamodb::Client::new(sdk);
+        // One client per service, shared by the adapters (clones share the connections).
+        let s3 = aws::s3_client(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         let keys = config.keys_kms_key.as_ref().map(|kms_key| {
             Arc::new(DynamoKeys::new(
                 ddb.clone(),
@@ -66,21 +69,15 @@ impl App {
             projects: records.clone(),
             tasks: records.clone(),
             jobs: records.clone(),
-            job_queue: Arc::new(SqsJobs::new(
-                aws_sdk_sqs::Client::new(sdk),
-                config.jobs_queue_url.clone(),
-            )),
-            files: Arc::new(S3Files::new(aws::s3_client(sdk))),
+            job_queue: Arc::new(SqsJobs::new(sqs.clone(), config.jobs_queue_url.clone())),
+            files: Arc::new(S3Files::new(s3.clone())),
             user_storage: Arc::new(S3UserStorage::new(sdk.clone())),
             delivery_log: records,
-            task_queue: Arc::new(SqsTasks::new(
-                aws_sdk_sqs::Client::new(sdk),
-                config.pdf_queue_url.clone(),
-            )),
+            task_queue: Arc::new(SqsTasks::new(sqs.clone(), config.pdf_queue_url.clone())),
             roles: Arc::new(StsRoles::new(sdk.clone())),
-            objects: Arc::new(S3Objects::new(aws::s3_client(sdk))),
+            objects: Arc::new(S3Objects::new(s3)),
             deliveries: Arc::new(SqsDeliveries::new(
-                aws_sdk_sqs::Client::new(sdk),
+                sqs.clone(),
                 &config.notifications_queue_url,
             )),
             channels: Arc::new(AwsChannels::new(

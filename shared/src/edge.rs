@@ -156,15 +156,7 @@ pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_htt
 /// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
 /// one of `ops`; otherwise answers 404.
 pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
-    let query: Vec<(String, String)> = request
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = query_pairs(request.uri());
     let header = |name: &str| {
         request
             .headers()
@@ -202,15 +194,7 @@ pub async fn run_v2() -> Result<(), lambda_http::Error> {
 
 /// One API Gateway request to `/v2/...` through the jobs API.
 pub async fn handle_v2(app: &App, request: Request) -> Response<Body> {
-    let query: Vec<(String, String)> = request
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = query_pairs(request.uri());
     let answer = crate::jobs::http::handle(
         app,
         crate::jobs::http::V2Request {
@@ -222,17 +206,31 @@ pub async fn handle_v2(app: &App, request: Request) -> Response<Body> {
         },
     )
     .await;
-    let mut builder = Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
     let body = match String::from_utf8(answer.body) {
         Ok(text) => Body::Text(text),
         Err(bytes) => Body::Binary(bytes.into_bytes()),
     };
-    builder
-        .body(body)
-        // Invariant: the jobs API answers with a status and headers of static names and
-        // values it built (numbers, URLs, its own text), which always build.
-        .expect("a response of status, headers and a body")
+    let mut response = Response::new(body);
+    *response.status_mut() = answer.status;
+    for (name, value) in &answer.headers {
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().insert(name, value);
+            }
+            _ => {
+                tracing::warn!(header = %name, "a response header that HTTP cannot carry was left out")
+            }
+        }
+    }
+    response
+}
+
+/// A request's query parameters, decoded.
+pub fn query_pairs(uri: &http::Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }

@@ -48,6 +48,38 @@ async fn create(stack: &Stack, body: Value) -> Value {
     a.body
 }
 
+/// The job's record as stored, as text (it must exist).
+async fn job_record(stack: &Stack, id: &str) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.running.provisioned.names.table)
+        .key("pk", AttributeValue::S(format!("JOB#{id}")))
+        .key("sk", AttributeValue::S("JOB".into()))
+        .send()
+        .await
+        .expect("reading a job record")
+        .item
+        .expect("the job's record");
+    format!("{item:?}")
+}
+
+/// The keys of Alice's job's files under `under` (`input/`, `output/`, or all: ``).
+async fn job_files(stack: &Stack, id: &str, under: &str) -> Vec<String> {
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").expect("a tenant");
+    folio_shared::aws::s3_client(&stack.sdk)
+        .list_objects_v2()
+        .bucket(&stack.running.provisioned.names.bucket)
+        .prefix(format!("jobs/{}/{id}/{under}", tenant.key()))
+        .send()
+        .await
+        .expect("listing a job's files")
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
+}
+
 /// Polls Alice's job until it ends (at most 60 s).
 async fn wait(stack: &Stack, id: &str) -> Value {
     wait_as(stack, ALICE, id).await
@@ -508,19 +540,8 @@ async fn limits_and_download_passwords_are_enforced() {
     );
     let refused = upload(&stack, &one, "b.jpg", jpeg(20, 20)).await;
     assert_eq!(refused.status, 402, "{}", refused.text);
-    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").unwrap();
-    let kept = folio_shared::aws::s3_client(&stack.sdk)
-        .list_objects_v2()
-        .bucket(&stack.running.provisioned.names.bucket)
-        .prefix(format!(
-            "jobs/{}/{}/input/",
-            tenant.key(),
-            one["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(kept.contents().len(), 1, "only the accepted upload's file");
+    let kept = job_files(&stack, one["id"].as_str().unwrap(), "input/").await;
+    assert_eq!(kept.len(), 1, "only the accepted upload's file");
     // max_inputs on create and on adding.
     let over = call(
         &stack,
@@ -769,21 +790,8 @@ async fn credentials_go_nowhere_and_are_not_kept() {
         assert!(!String::from_utf8_lossy(&c.body).contains(&secret));
     }
     // The record no longer holds them once the job has ended.
-    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
-        .get_item()
-        .table_name(&stack.running.provisioned.names.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(!format!("{:?}", item.item).contains(&secret));
+    let item = job_record(&stack, id).await;
+    assert!(!item.contains(&secret));
     // A staged job with them, canceled: gone from its record too.
     let staged = create(
         &stack,
@@ -802,22 +810,8 @@ async fn credentials_go_nowhere_and_are_not_kept() {
     )
     .await;
     assert_eq!(canceled.status, 204, "{}", canceled.text);
-    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
-        .get_item()
-        .table_name(&stack.running.provisioned.names.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{staged_id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(item.item.is_some());
-    assert!(!format!("{:?}", item.item).contains(&secret));
+    let item = job_record(&stack, staged_id).await;
+    assert!(!item.contains(&secret));
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     assert!(logged.contains(id), "the job's work was logged");
     assert!(!logged.contains(&secret), "a credential reached the logs");
@@ -853,15 +847,8 @@ async fn cancel_stops_the_pairs_and_leaves_no_file() {
     for output in done["output"].as_array().unwrap() {
         assert_eq!(output["status"], "disabled", "{output}");
     }
-    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").unwrap();
-    let listed = folio_shared::aws::s3_client(&stack.sdk)
-        .list_objects_v2()
-        .bucket(&stack.running.provisioned.names.bucket)
-        .prefix(format!("jobs/{}/{id}/", tenant.key()))
-        .send()
-        .await
-        .unwrap();
-    assert!(listed.contents().is_empty(), "{:?}", listed.contents());
+    let listed = job_files(&stack, &id, "").await;
+    assert!(listed.is_empty(), "{listed:?}");
     let finals: Vec<Value> = receiver.received().iter().map(|r| r.json()).collect();
     assert_eq!(finals.len(), 1, "one final callback");
     assert_eq!(finals[0]["status"]["code"], "canceled");

@@ -57,10 +57,7 @@ async fn route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query = edge::query_pairs(&uri);
     if uri.path() == "/v2" || uri.path().starts_with("/v2/") {
         return respond_v2(
             jobs::handle(

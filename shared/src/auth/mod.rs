@@ -217,7 +217,8 @@ fn check_date(text: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
 }
 
 /// Compares two byte strings in time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time equality of secrets (and of their digests).
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

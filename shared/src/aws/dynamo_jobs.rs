@@ -403,7 +403,8 @@ impl JobStore for DynamoRecords {
                 items.push(TransactWriteItem::builder().put(put).build());
             }
         }
-        for attempt in 1..=TRANSACTION_ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             let sent = self
                 .client
                 .transact_write_items()
@@ -427,15 +428,12 @@ impl JobStore for DynamoRecords {
                     describe(error),
                 ));
             }
-            // Back off with jitter: 10, 20, 40 ... ms, plus up to as much again.
+            // Back off with jitter: 20, 40, 80 ... ms, plus up to as much again.
             let base = 10u64 << attempt.min(6);
             let wait = base + rand::random::<u64>() % base;
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            attempt += 1;
         }
-        Err(PortError::backend(
-            "recording a finished pair",
-            "the transaction met others on every attempt",
-        ))
     }
 
     async fn record_chunk(

@@ -43,30 +43,41 @@ where
     }
 }
 
+/// A whole object, read only if it is within `max_bytes`: `NotFound`, `Denied` or `TooLarge`
+/// otherwise. Job files and PDF task sources are read through this.
+pub(super) async fn get_whole(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    max_bytes: u64,
+    context: &'static str,
+) -> Result<Vec<u8>, PortError> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| read_error(context, e))?;
+    let size = out.content_length().unwrap_or(0).max(0) as u64;
+    if size > max_bytes {
+        return Err(PortError::TooLarge {
+            size,
+            limit: max_bytes,
+        });
+    }
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| PortError::backend(context, e))?;
+    Ok(bytes.to_vec())
+}
+
 #[async_trait]
 impl FileStore for S3Files {
     async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, PortError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| read_error("reading a file", e))?;
-        let size = out.content_length().unwrap_or(0).max(0) as u64;
-        if size > max_bytes {
-            return Err(PortError::TooLarge {
-                size,
-                limit: max_bytes,
-            });
-        }
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| PortError::backend("reading a file", e))?;
-        Ok(bytes.to_vec())
+        get_whole(&self.client, bucket, key, max_bytes, "reading a file").await
     }
 
     async fn put(

@@ -11,6 +11,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::describe;
+use super::files::get_whole;
 use crate::error::PortError;
 use crate::ports::{RoleAssumer, TaskStorage};
 use crate::task::model::S3Location;
@@ -107,36 +108,14 @@ pub struct S3TaskStorage {
 #[async_trait]
 impl TaskStorage for S3TaskStorage {
     async fn get(&self, at: &S3Location, max_bytes: u64) -> Result<Vec<u8>, PortError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&at.bucket)
-            .key(&at.key)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_no_such_key() => PortError::NotFound,
-                _ if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-                    PortError::NotFound
-                }
-                _ if is_denied(e.as_service_error().and_then(|s| s.code())) => {
-                    PortError::Denied(describe(e))
-                }
-                _ => PortError::backend("reading a source", describe(e)),
-            })?;
-        let size = out.content_length().unwrap_or(0).max(0) as u64;
-        if size > max_bytes {
-            return Err(PortError::TooLarge {
-                size,
-                limit: max_bytes,
-            });
-        }
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| PortError::backend("reading a source", e))?;
-        Ok(bytes.to_vec())
+        get_whole(
+            &self.client,
+            &at.bucket,
+            &at.key,
+            max_bytes,
+            "reading a source",
+        )
+        .await
     }
 
     async fn start_upload(&self, at: &S3Location) -> Result<String, PortError> {

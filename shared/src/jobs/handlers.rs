@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::announce::announce;
 use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
-use super::model::{InputRecord, JobMessageBody, JobRecord, JobStatus, OutputStatus};
+use super::model::{InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus};
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
 use crate::error::PortError;
@@ -69,7 +69,7 @@ async fn load(ctx: &Ctx<'_>, job_id: &str) -> Result<JobState, V2Error> {
 }
 
 /// The job record alone (no pairs, no outputs), if the caller may see it.
-async fn load_job(ctx: &Ctx<'_>, job_id: &str) -> Result<JobRecord, V2Error> {
+pub async fn load_job(ctx: &Ctx<'_>, job_id: &str) -> Result<JobRecord, V2Error> {
     ctx.app
         .jobs
         .get(job_id)
@@ -79,10 +79,10 @@ async fn load_job(ctx: &Ctx<'_>, job_id: &str) -> Result<JobRecord, V2Error> {
 }
 
 /// Whether the caller may see the job: its tenant's key, or its own token.
-pub fn allowed(ctx: &Ctx<'_>, job: &JobRecord) -> bool {
+fn allowed(ctx: &Ctx<'_>, job: &JobRecord) -> bool {
     match ctx.caller {
         Caller::Account(tenant) => job.tenant_key == tenant.key(),
-        Caller::JobToken(token) => super::transfer::same(token.as_bytes(), job.token.as_bytes()),
+        Caller::JobToken(token) => crate::auth::same(token.as_bytes(), job.token.as_bytes()),
     }
 }
 
@@ -92,6 +92,35 @@ fn account(ctx: &Ctx<'_>) -> Result<crate::tenant::Tenant, V2Error> {
         Caller::JobToken(_) => Err(V2Error::Unauthorized(
             "This route needs the account's API key, not a job token".into(),
         )),
+    }
+}
+
+/// The job's output of that id.
+fn output_of<'a>(state: &'a JobState, output_id: &str) -> Result<&'a OutputRecord, V2Error> {
+    state
+        .outputs
+        .iter()
+        .find(|o| o.id == output_id)
+        .ok_or_else(|| V2Error::NotFound(format!("No output {output_id}")))
+}
+
+/// 409 unless the job may still change (it has not started).
+pub fn ensure_open(job: &JobRecord) -> Result<(), V2Error> {
+    if job.status.is_open() {
+        return Ok(());
+    }
+    Err(V2Error::Conflict(format!(
+        "The job is {} and can no longer be changed",
+        job.status.code()
+    )))
+}
+
+/// What answers a request of one item or a list: the one, or the list.
+pub fn one_or_list(docs: Vec<Value>, many: bool) -> Value {
+    if many {
+        Value::Array(docs)
+    } else {
+        docs.into_iter().next().unwrap_or(Value::Null)
     }
 }
 
@@ -113,17 +142,16 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         ([id], Method::DELETE) => cancel(ctx, id).await,
         ([id, "history"], Method::GET) => history(ctx, id).await,
         ([id, "input"], Method::GET) => {
-            let s = load(ctx, id).await?;
-            let list: Vec<Value> = s.job.inputs.iter().map(wire::input).collect();
+            let job = load_job(ctx, id).await?;
+            let list: Vec<Value> = job.inputs.iter().map(wire::input).collect();
             Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
         }
         ([id, "input"], Method::POST) => add_inputs(ctx, id).await,
         ([id, "input"], Method::PATCH) => patch_inputs(ctx, id, None).await,
         ([id, "input", input_id], Method::PATCH) => patch_inputs(ctx, id, Some(input_id)).await,
         ([id, "input", input_id], Method::GET) => {
-            let s = load(ctx, id).await?;
-            let input = s
-                .job
+            let job = load_job(ctx, id).await?;
+            let input = job
                 .input(input_id)
                 .ok_or_else(|| V2Error::NotFound(format!("No input {input_id}")))?;
             Ok(V2Response::json(StatusCode::OK, &wire::input(input)))
@@ -149,25 +177,23 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
             Ok(V2Response::empty(StatusCode::NO_CONTENT))
         }
         ([id, "conversions"], Method::GET) => {
-            let s = load(ctx, id).await?;
-            let list: Vec<Value> = s
-                .job
+            let job = load_job(ctx, id).await?;
+            let list: Vec<Value> = job
                 .conversions
                 .iter()
-                .map(|c| wire::conversion(c, "waiting"))
+                .map(|c| wire::conversion(c, wire::target_status(&job)))
                 .collect();
             Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
         }
         ([id, "conversions"], Method::POST) => add_conversion(ctx, id).await,
         ([id, "conversions", cid], Method::GET) => {
-            let s = load(ctx, id).await?;
-            let c = s
-                .job
+            let job = load_job(ctx, id).await?;
+            let c = job
                 .conversion(cid)
                 .ok_or_else(|| V2Error::NotFound(format!("No conversion {cid}")))?;
             Ok(V2Response::json(
                 StatusCode::OK,
-                &wire::conversion(c, "waiting"),
+                &wire::conversion(c, wire::target_status(&job)),
             ))
         }
         ([id, "conversions", cid], Method::PATCH) => patch_conversion(ctx, id, cid).await,
@@ -200,11 +226,7 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         }
         ([id, "output", oid], Method::GET) => {
             let s = load(ctx, id).await?;
-            let o = s
-                .outputs
-                .iter()
-                .find(|o| o.id == *oid)
-                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?;
+            let o = output_of(&s, oid)?;
             Ok(V2Response::json(
                 StatusCode::OK,
                 &wire::output(&s.job, o, Utc::now()),
@@ -214,11 +236,7 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
         ([id, "output", oid], Method::PATCH) => patch_outputs(ctx, id, Some(oid)).await,
         ([id, "output", oid], Method::DELETE) => {
             let s = load(ctx, id).await?;
-            let o = s
-                .outputs
-                .iter()
-                .find(|o| o.id == *oid)
-                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?;
+            let o = output_of(&s, oid)?;
             ctx.app
                 .jobs
                 .set_output_status(id, oid, OutputStatus::Disabled)
@@ -280,11 +298,10 @@ async fn patch_inputs(ctx: &Ctx<'_>, id: &str, one: Option<&str>) -> Result<V2Re
     })
     .await?;
     let docs: Vec<Value> = changed.iter().map(wire::input).collect();
-    let body = match one {
-        Some(_) => docs.into_iter().next().unwrap_or(Value::Null),
-        None => Value::Array(docs),
-    };
-    Ok(V2Response::json(StatusCode::OK, &body))
+    Ok(V2Response::json(
+        StatusCode::OK,
+        &one_or_list(docs, one.is_none()),
+    ))
 }
 
 /// `PATCH .../output[/{id}]` with `{filename, download_password}`: a new name (the output's
@@ -327,14 +344,8 @@ async fn patch_outputs(ctx: &Ctx<'_>, id: &str, one: Option<&str>) -> Result<V2R
         }
     };
     let state = load(ctx, id).await?;
-    let targets: Vec<&super::model::OutputRecord> = match one {
-        Some(oid) => vec![
-            state
-                .outputs
-                .iter()
-                .find(|o| o.id == oid)
-                .ok_or_else(|| V2Error::NotFound(format!("No output {oid}")))?,
-        ],
+    let targets: Vec<&OutputRecord> = match one {
+        Some(oid) => vec![output_of(&state, oid)?],
         None => state.outputs.iter().collect(),
     };
     for output in &targets {
@@ -359,11 +370,10 @@ async fn patch_outputs(ctx: &Ctx<'_>, id: &str, one: Option<&str>) -> Result<V2R
         .filter(|o| targets.iter().any(|t| t.id == o.id))
         .map(|o| wire::output(&state.job, o, now))
         .collect();
-    let body = match one {
-        Some(_) => changed.into_iter().next().unwrap_or(Value::Null),
-        None => Value::Array(changed),
-    };
-    Ok(V2Response::json(StatusCode::OK, &body))
+    Ok(V2Response::json(
+        StatusCode::OK,
+        &one_or_list(changed, one.is_none()),
+    ))
 }
 
 async fn list(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
@@ -586,12 +596,7 @@ pub async fn change_open<T>(
     for _ in 0..8 {
         let mut state = load(ctx, id).await?;
         let job = &mut state.job;
-        if !job.status.is_open() {
-            return Err(V2Error::Conflict(format!(
-                "The job is {} and can no longer be changed",
-                job.status.code()
-            )));
-        }
+        ensure_open(job)?;
         let expected = job.version;
         let out = change(job)?;
         check_inputs(ctx.app, job)?;
@@ -624,27 +629,17 @@ pub async fn change_open<T>(
 /// do not contend, then settles the job's status (which may start it).
 pub async fn append_inputs(
     ctx: &Ctx<'_>,
-    id: &str,
+    job: &JobRecord,
     inputs: Vec<InputRecord>,
 ) -> Result<Vec<InputRecord>, V2Error> {
-    let job = load_job(ctx, id).await?;
-    let closed = |job: &JobRecord| {
-        V2Error::Conflict(format!(
-            "The job is {} and takes no more inputs",
-            job.status.code()
-        ))
-    };
-    if !job.status.is_open() {
-        return Err(closed(&job));
-    }
-    let max = max_inputs(ctx.app, &job);
+    let id = job.id.as_str();
+    ensure_open(job)?;
+    let max = max_inputs(ctx.app, job);
     match ctx.app.jobs.append_inputs(id, &inputs, max).await {
         Ok(()) => {}
         Err(PortError::ConditionFailed) => {
             let now = load_job(ctx, id).await?;
-            if !now.status.is_open() {
-                return Err(closed(&now));
-            }
+            ensure_open(&now)?;
             return Err(V2Error::LimitExceeded(format!(
                 "The job has {} inputs; limits.job.max_inputs allows {max}",
                 now.inputs.len()
@@ -754,14 +749,13 @@ async fn add_inputs(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
         .ok_or_else(|| V2Error::bad("body", "an input (or a list of them) is required"))?;
     let many = body.is_array();
     let inputs = parse::one_or_many(&body, "input", parse::input)?;
-    let added = append_inputs(ctx, id, inputs).await?;
-    let docs: Vec<Value> = added.iter().map(wire::input).collect();
-    let body = if many {
-        Value::Array(docs)
-    } else {
-        docs.into_iter().next().unwrap_or(Value::Null)
-    };
-    Ok(V2Response::json(StatusCode::CREATED, &body))
+    let job = load_job(ctx, id).await?;
+    let added = append_inputs(ctx, &job, inputs).await?;
+    let docs = added.iter().map(wire::input).collect();
+    Ok(V2Response::json(
+        StatusCode::CREATED,
+        &one_or_list(docs, many),
+    ))
 }
 
 async fn add_conversion(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
@@ -770,20 +764,20 @@ async fn add_conversion(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> 
         .json()?
         .ok_or_else(|| V2Error::bad("body", "a conversion is required"))?;
     let conversion = parse::conversion(&body, "conversion")?;
-    let (_, added) = change_open(ctx, id, |job| {
+    let (state, added) = change_open(ctx, id, |job| {
         job.conversions.push(conversion.clone());
         Ok(conversion.clone())
     })
     .await?;
     Ok(V2Response::json(
         StatusCode::CREATED,
-        &wire::conversion(&added, "waiting"),
+        &wire::conversion(&added, wire::target_status(&state.job)),
     ))
 }
 
 async fn patch_conversion(ctx: &Ctx<'_>, id: &str, cid: &str) -> Result<V2Response, V2Error> {
     let body = body_object(ctx)?;
-    let (_, changed) = change_open(ctx, id, |job| {
+    let (state, changed) = change_open(ctx, id, |job| {
         let c = job
             .conversions
             .iter_mut()
@@ -807,6 +801,6 @@ async fn patch_conversion(ctx: &Ctx<'_>, id: &str, cid: &str) -> Result<V2Respon
     .await?;
     Ok(V2Response::json(
         StatusCode::OK,
-        &wire::conversion(&changed, "waiting"),
+        &wire::conversion(&changed, wire::target_status(&state.job)),
     ))
 }

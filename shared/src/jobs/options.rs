@@ -51,6 +51,28 @@ const fn opt(
 const SIDE: Kind = Kind::Integer { min: 1, max: 65000 };
 const OFFSET: Kind = Kind::Integer { min: 0, max: 65000 };
 
+// The options several targets share.
+const DPI: OptionSpec = opt(
+    "dpi",
+    Kind::Integer { min: 10, max: 1200 },
+    None,
+    "Resolution recorded in the output, in dots per inch",
+);
+const WIDTH: OptionSpec = opt("width", SIDE, None, "Width of the output in pixels");
+const HEIGHT: OptionSpec = opt("height", SIDE, None, "Height of the output in pixels");
+const RESIZE: OptionSpec = opt(
+    "resize_handling",
+    Kind::Enum(RESIZE_HANDLING),
+    Some("keep_aspect_ratio"),
+    "How width and height are met: within them, stretched, cropped to them, or padded",
+);
+const QUALITY: OptionSpec = opt(
+    "quality",
+    Kind::Integer { min: 1, max: 100 },
+    None,
+    "Quality of lossy encoders (JPEG, WebP, AVIF)",
+);
+
 /// The options of every image target.
 const IMAGE_OPTIONS: &[OptionSpec] = &[
     opt(
@@ -59,20 +81,10 @@ const IMAGE_OPTIONS: &[OptionSpec] = &[
         Some("false"),
         "Accepted for compatibility: an image conversion makes one output",
     ),
-    opt(
-        "dpi",
-        Kind::Integer { min: 10, max: 1200 },
-        None,
-        "Resolution recorded in the output, in dots per inch",
-    ),
-    opt("width", SIDE, None, "Width of the output in pixels"),
-    opt("height", SIDE, None, "Height of the output in pixels"),
-    opt(
-        "resize_handling",
-        Kind::Enum(RESIZE_HANDLING),
-        Some("keep_aspect_ratio"),
-        "How width and height are met: within them, stretched, cropped to them, or padded",
-    ),
+    DPI,
+    WIDTH,
+    HEIGHT,
+    RESIZE,
     opt(
         "crop_origin_x",
         OFFSET,
@@ -93,12 +105,7 @@ const IMAGE_OPTIONS: &[OptionSpec] = &[
         Some("colored"),
         "Colour handling; Folio keeps the image's colours",
     ),
-    opt(
-        "quality",
-        Kind::Integer { min: 1, max: 100 },
-        None,
-        "Quality of lossy encoders (JPEG, WebP, AVIF)",
-    ),
+    QUALITY,
     opt(
         "rotate",
         Kind::Number {
@@ -119,12 +126,7 @@ const THUMBNAIL_OPTIONS: &[OptionSpec] = &[
     ),
     opt("width", SIDE, Some("150"), "Largest width of the thumbnail"),
     opt("height", SIDE, None, "Largest height of the thumbnail"),
-    opt(
-        "dpi",
-        Kind::Integer { min: 10, max: 1200 },
-        None,
-        "Resolution recorded in the output",
-    ),
+    DPI,
 ];
 
 const RESIZE_OPTIONS: &[OptionSpec] = &[
@@ -134,26 +136,11 @@ const RESIZE_OPTIONS: &[OptionSpec] = &[
         Some("jpg"),
         "Format of the resized image",
     ),
-    opt("width", SIDE, None, "Width of the output in pixels"),
-    opt("height", SIDE, None, "Height of the output in pixels"),
-    opt(
-        "resize_handling",
-        Kind::Enum(RESIZE_HANDLING),
-        Some("keep_aspect_ratio"),
-        "How width and height are met",
-    ),
-    opt(
-        "dpi",
-        Kind::Integer { min: 10, max: 1200 },
-        None,
-        "Resolution recorded in the output",
-    ),
-    opt(
-        "quality",
-        Kind::Integer { min: 1, max: 100 },
-        None,
-        "Quality of lossy encoders",
-    ),
+    WIDTH,
+    HEIGHT,
+    RESIZE,
+    DPI,
+    QUALITY,
 ];
 
 /// A target of the catalog.
@@ -166,67 +153,31 @@ pub struct TargetSpec {
     pub options: &'static [OptionSpec],
 }
 
+const fn target(
+    id: &'static str,
+    target: &'static str,
+    category: &'static str,
+    options: &'static [OptionSpec],
+) -> TargetSpec {
+    TargetSpec {
+        id,
+        target,
+        category,
+        options,
+    }
+}
+
 pub const TARGETS: &[TargetSpec] = &[
-    TargetSpec {
-        id: "1",
-        target: "jpg",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "2",
-        target: "png",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "3",
-        target: "webp",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "4",
-        target: "avif",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "5",
-        target: "gif",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "6",
-        target: "tiff",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "7",
-        target: "bmp",
-        category: "image",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "8",
-        target: "pdf",
-        category: "document",
-        options: IMAGE_OPTIONS,
-    },
-    TargetSpec {
-        id: "9",
-        target: "thumbnail",
-        category: "operation",
-        options: THUMBNAIL_OPTIONS,
-    },
-    TargetSpec {
-        id: "10",
-        target: "resize-image",
-        category: "operation",
-        options: RESIZE_OPTIONS,
-    },
+    target("1", "jpg", "image", IMAGE_OPTIONS),
+    target("2", "png", "image", IMAGE_OPTIONS),
+    target("3", "webp", "image", IMAGE_OPTIONS),
+    target("4", "avif", "image", IMAGE_OPTIONS),
+    target("5", "gif", "image", IMAGE_OPTIONS),
+    target("6", "tiff", "image", IMAGE_OPTIONS),
+    target("7", "bmp", "image", IMAGE_OPTIONS),
+    target("8", "pdf", "document", IMAGE_OPTIONS),
+    target("9", "thumbnail", "operation", THUMBNAIL_OPTIONS),
+    target("10", "resize-image", "operation", RESIZE_OPTIONS),
 ];
 
 /// The target of that name (and category, when given).

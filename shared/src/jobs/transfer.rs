@@ -13,12 +13,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::chunks::{self, ChunkRange};
-use super::handlers::{Ctx, allowed, append_inputs};
+use super::handlers::{Ctx, append_inputs, ensure_open, load_job, one_or_list};
 use super::http::{Caller, V2Error, V2Request, V2Response};
 use super::model::{FileFacts, InputKind, InputRecord, InputStatus, JobRecord, OutputStatus};
 use super::wire;
 use super::worker::{input_location, max_input_bytes};
 use crate::app::App;
+use crate::auth;
 use crate::error::PortError;
 
 /// How long the S3 URL a download redirects to stays valid.
@@ -28,11 +29,6 @@ pub fn password_hash(password: &str) -> String {
     hex::encode(Sha256::digest(password.as_bytes()))
 }
 
-/// Constant-time equality.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// One uploaded file.
 pub(super) struct Upload {
     pub(super) filename: String,
@@ -40,50 +36,23 @@ pub(super) struct Upload {
 }
 
 /// The job, if the caller may see it and it still takes uploads.
-async fn open_job(
-    app: &App,
-    request: &V2Request<'_>,
-    caller: &Caller,
-    job_id: &str,
-) -> Result<JobRecord, V2Error> {
-    let ctx = Ctx {
-        app,
-        request,
-        caller,
-    };
-    let job = app
-        .jobs
-        .get(job_id)
-        .await?
-        .filter(|job| allowed(&ctx, job))
-        .ok_or_else(|| V2Error::NotFound(format!("No job {job_id}")))?;
-    if !job.status.is_open() {
-        return Err(V2Error::Conflict(format!(
-            "The job is {} and takes no more uploads",
-            job.status.code()
-        )));
-    }
+async fn open_job(ctx: &Ctx<'_>, job_id: &str) -> Result<JobRecord, V2Error> {
+    let job = load_job(ctx, job_id).await?;
+    ensure_open(&job)?;
     Ok(job)
 }
 
 /// Stores the uploads as inputs of the job (which must still be open) and answers with
 /// them; a job with `process: true` starts with its first upload.
 async fn store_uploads(
-    app: &App,
-    request: &V2Request<'_>,
-    caller: &Caller,
-    job_id: &str,
+    ctx: &Ctx<'_>,
+    job: &JobRecord,
     uploads: Vec<Upload>,
     kind: InputKind,
     many: bool,
 ) -> Result<V2Response, V2Error> {
-    let ctx = Ctx {
-        app,
-        request,
-        caller,
-    };
-    let probe = open_job(app, request, caller, job_id).await?;
-    let max = max_input_bytes(app, &probe);
+    let app = ctx.app;
+    let max = max_input_bytes(app, job);
     let now = Utc::now();
     let mut inputs = Vec::with_capacity(uploads.len());
     for upload in uploads {
@@ -96,7 +65,7 @@ async fn store_uploads(
         }
         let id = super::parse::new_id();
         let facts: FileFacts = super::facts(&upload.filename, &upload.bytes);
-        let location = input_location(app, &probe, &id);
+        let location = input_location(app, job, &id);
         app.files
             .put(
                 &location.bucket,
@@ -120,7 +89,7 @@ async fn store_uploads(
             modified_at: now,
         });
     }
-    let added = match append_inputs(&ctx, job_id, inputs.clone()).await {
+    let added = match append_inputs(ctx, job, inputs.clone()).await {
         Ok(added) => added,
         Err(refused) => {
             // Nothing of a refused upload stays behind.
@@ -130,13 +99,11 @@ async fn store_uploads(
             return Err(refused);
         }
     };
-    let docs: Vec<Value> = added.iter().map(wire::input).collect();
-    let body = if many {
-        Value::Array(docs)
-    } else {
-        docs.into_iter().next().unwrap_or(Value::Null)
-    };
-    Ok(V2Response::json(StatusCode::CREATED, &body))
+    let docs = added.iter().map(wire::input).collect();
+    Ok(V2Response::json(
+        StatusCode::CREATED,
+        &one_or_list(docs, many),
+    ))
 }
 
 pub async fn upload_file(
@@ -176,13 +143,18 @@ pub async fn upload_file(
     }
     let mut upload =
         upload.ok_or_else(|| V2Error::bad("file", "the multipart field file is required"))?;
+    let ctx = Ctx {
+        app,
+        request,
+        caller,
+    };
+    let job = open_job(&ctx, job_id).await?;
     if let Some(range) = request.header("content-range") {
         let range = ChunkRange::parse(range).map_err(|e| V2Error::bad("Content-Range", e))?;
         let uuid = ["x-oc-upload-uuid", "x-api2convert-upload-uuid"]
             .iter()
             .find_map(|h| request.header(h))
             .ok_or_else(|| V2Error::bad("x-oc-upload-uuid", "is required with Content-Range"))?;
-        let job = open_job(app, request, caller, job_id).await?;
         let max = max_input_bytes(app, &job);
         match chunks::receive(app, &job, uuid, range, upload, max).await? {
             Some(whole) => upload = whole,
@@ -194,16 +166,7 @@ pub async fn upload_file(
             }
         }
     }
-    store_uploads(
-        app,
-        request,
-        caller,
-        job_id,
-        vec![upload],
-        InputKind::Upload,
-        false,
-    )
-    .await
+    store_uploads(&ctx, &job, vec![upload], InputKind::Upload, false).await
 }
 
 fn base64_upload(value: &Value, field: &str) -> Result<Upload, V2Error> {
@@ -245,16 +208,13 @@ pub async fn upload_base64(
             .collect::<Result<Vec<_>, _>>()?,
         one => vec![base64_upload(one, "body")?],
     };
-    store_uploads(
+    let ctx = Ctx {
         app,
         request,
         caller,
-        job_id,
-        uploads,
-        InputKind::Base64,
-        many,
-    )
-    .await
+    };
+    let job = open_job(&ctx, job_id).await?;
+    store_uploads(&ctx, &job, uploads, InputKind::Base64, many).await
 }
 
 fn given_passwords<'a>(request: &'a V2Request<'_>) -> Vec<&'a str> {
@@ -302,7 +262,7 @@ pub async fn download(
             let hash = password_hash(p);
             passwords
                 .iter()
-                .any(|h| same(h.as_bytes(), hash.as_bytes()))
+                .any(|h| auth::same(h.as_bytes(), hash.as_bytes()))
         });
         if !unlocked {
             return Err(V2Error::Unauthorized(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    ConversionRecord, InputRecord, JobMessage, JobRecord, OutputRecord, OutputStatus,
+    ConversionRecord, InputRecord, JobMessage, JobRecord, JobStatus, OutputRecord, OutputStatus,
 };
 
 /// `2020-03-07T18:54:09`, as the API writes times.
@@ -42,6 +42,16 @@ pub fn input(i: &InputRecord) -> Value {
         "parameters": map_or_list(&i.parameters),
         "metadata": {},
     })
+}
+
+/// The `status` of a job's cloud output targets, by the job's.
+pub fn target_status(job: &JobRecord) -> &'static str {
+    match job.status {
+        JobStatus::Completed => "completed",
+        JobStatus::Failed | JobStatus::Canceled => "failed",
+        JobStatus::Processing => "uploading",
+        _ => "waiting",
+    }
 }
 
 pub fn conversion(c: &ConversionRecord, target_status: &str) -> Value {
@@ -117,12 +127,7 @@ pub fn job(
     warnings: &[JobMessage],
     now: DateTime<Utc>,
 ) -> Value {
-    let target_status = match job.status.code() {
-        "completed" => "completed",
-        "failed" | "canceled" => "failed",
-        "processing" => "uploading",
-        _ => "waiting",
-    };
+    let target_status = target_status(job);
     let mut limits = Map::new();
     let l = &job.limits;
     let mut section = |name: &str, entries: &[(&str, Option<u64>)]| {

@@ -69,10 +69,10 @@ pub fn input_location(app: &App, job: &JobRecord, input_id: &str) -> StoredFile 
 }
 
 async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
-    let Some(state) = app.jobs.get_full(job_id).await? else {
+    // Before its pairs run a job is its record alone.
+    let Some(mut job) = app.jobs.get(job_id).await? else {
         return Ok(());
     };
-    let mut job = state.job;
     match job.status {
         JobStatus::Queued | JobStatus::Pending => {
             let expected = job.version;
