@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::batch::handlers as batches;
 use crate::error::ApiError;
 use crate::image::{create_upload, delete, get_infos, update_infos};
 use crate::params::Params;
@@ -27,10 +28,17 @@ pub enum Operation {
     CreateImageToPDFTask,
     GetTask,
     ListTasks,
+    CreateBatch,
+    GetBatch,
+    ListBatches,
+    UpdateBatch,
+    SuspendBatch,
+    ResumeBatch,
+    DeleteBatch,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 19] = [
         Operation::CreateUploadImage,
         Operation::GetImageInfos,
         Operation::UpdateImageInfos,
@@ -43,6 +51,13 @@ impl Operation {
         Operation::CreateImageToPDFTask,
         Operation::GetTask,
         Operation::ListTasks,
+        Operation::CreateBatch,
+        Operation::GetBatch,
+        Operation::ListBatches,
+        Operation::UpdateBatch,
+        Operation::SuspendBatch,
+        Operation::ResumeBatch,
+        Operation::DeleteBatch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +74,13 @@ impl Operation {
             Operation::CreateImageToPDFTask => "CreateImageToPDFTask",
             Operation::GetTask => "GetTask",
             Operation::ListTasks => "ListTasks",
+            Operation::CreateBatch => "CreateBatch",
+            Operation::GetBatch => "GetBatch",
+            Operation::ListBatches => "ListBatches",
+            Operation::UpdateBatch => "UpdateBatch",
+            Operation::SuspendBatch => "SuspendBatch",
+            Operation::ResumeBatch => "ResumeBatch",
+            Operation::DeleteBatch => "DeleteBatch",
         }
     }
 
@@ -87,7 +109,14 @@ impl Operation {
             | Operation::DeleteProject
             | Operation::CreateImageToPDFTask
             | Operation::GetTask
-            | Operation::ListTasks => Some("2020-09-30"),
+            | Operation::ListTasks
+            | Operation::CreateBatch
+            | Operation::GetBatch
+            | Operation::ListBatches
+            | Operation::UpdateBatch
+            | Operation::SuspendBatch
+            | Operation::ResumeBatch
+            | Operation::DeleteBatch => Some("2020-09-30"),
         }
     }
 
@@ -99,7 +128,9 @@ impl Operation {
             | Operation::GetProject
             | Operation::ListProjects
             | Operation::GetTask
-            | Operation::ListTasks => method == Method::GET || method == Method::POST,
+            | Operation::ListTasks
+            | Operation::GetBatch
+            | Operation::ListBatches => method == Method::GET || method == Method::POST,
             _ => method == Method::POST,
         }
     }
@@ -246,6 +277,13 @@ async fn dispatch(
         }
         Operation::GetTask => to_value(query::get(app, tenant, params).await?),
         Operation::ListTasks => to_value(query::list(app, tenant, params).await?),
+        Operation::CreateBatch => to_value(batches::create(app, tenant, params).await?),
+        Operation::GetBatch => batches::get(app, tenant, params).await,
+        Operation::ListBatches => batches::list(app, tenant, params).await,
+        Operation::UpdateBatch => to_value(batches::update(app, tenant, params).await?),
+        Operation::SuspendBatch => to_value(batches::suspend(app, tenant, params).await?),
+        Operation::ResumeBatch => to_value(batches::resume(app, tenant, params).await?),
+        Operation::DeleteBatch => to_value(batches::delete(app, tenant, params).await?),
     }
 }
 

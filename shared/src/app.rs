@@ -8,14 +8,14 @@ use aws_config::SdkConfig;
 use crate::auth::{KeyStore, NonceStore};
 use crate::aws::{
     self, AwsChannels, DynamoKeys, DynamoNonces, DynamoRates, DynamoRecords, S3Files, S3Objects,
-    S3UserStorage, SqsDeliveries, SqsJobs, SqsTasks, StsRoles,
+    S3UserStorage, SqsBatches, SqsDeliveries, SqsJobs, SqsTasks, StsRoles,
 };
 use crate::config::{Config, ConfigError};
 use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookPoster;
 use crate::ports::{
-    DeliveryLog, DeliveryQueue, EventChannels, FileStore, ImageRecords, JobQueue, JobStore,
-    ObjectStore, ProjectStore, RoleAssumer, TaskQueue, TaskStore, UserStorage,
+    BatchQueue, BatchStore, DeliveryLog, DeliveryQueue, EventChannels, FileStore, ImageRecords,
+    JobQueue, JobStore, ObjectStore, ProjectStore, RoleAssumer, TaskQueue, TaskStore, UserStorage,
 };
 use crate::rate::RateLimiter;
 
@@ -40,6 +40,8 @@ pub struct App {
     pub files: Arc<dyn FileStore>,
     /// Users' buckets, opened with the credentials a job carries.
     pub user_storage: Arc<dyn UserStorage>,
+    pub batches: Arc<dyn BatchStore>,
+    pub batch_queue: Arc<dyn BatchQueue>,
 }
 
 impl App {
@@ -69,6 +71,11 @@ impl App {
             projects: records.clone(),
             tasks: records.clone(),
             jobs: records.clone(),
+            batches: records.clone(),
+            batch_queue: Arc::new(SqsBatches::new(
+                sqs.clone(),
+                config.batches_queue_url.clone(),
+            )),
             job_queue: Arc::new(SqsJobs::new(sqs.clone(), config.jobs_queue_url.clone())),
             files: Arc::new(S3Files::new(s3.clone())),
             user_storage: Arc::new(S3UserStorage::new(sdk.clone())),

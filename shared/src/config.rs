@@ -27,6 +27,14 @@ pub struct Config {
     /// `FOLIO_JOBS_QUEUE_URL`: the queue of conversion jobs' starts and pairs (needed by
     /// the functions that serve `/v2`).
     pub jobs_queue_url: Option<String>,
+    /// `FOLIO_BATCHES_QUEUE_URL`: the queue of batches' scanner pages, items and end checks
+    /// (needed by the functions that create and run batches).
+    pub batches_queue_url: Option<String>,
+    /// `FOLIO_BATCH_CHECK_SECONDS` (default 10): how often a batch whose scan is done looks
+    /// whether every object is accounted for.
+    pub batch_check_interval: Duration,
+    /// `FOLIO_BATCH_PAGE_SIZE` (default 1000, S3's largest page): keys a scanner page lists.
+    pub batch_page_size: usize,
     /// `FOLIO_PUBLIC_URL`: the base URL callers reach the API at, for the upload and
     /// download URLs of jobs (`server`, output `uri`); the request's host when unset.
     pub public_url: Option<String>,
@@ -81,6 +89,15 @@ pub const UPLOAD_AUTH_TTL: Duration = Duration::from_secs(3000);
 pub const RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Config {
+    /// The engine's limits on images, from `FOLIO_MAX_IMAGE_SIDE` and `_PIXELS`.
+    pub fn image_limits(&self) -> folio_engine::pdf::Limits {
+        folio_engine::pdf::Limits {
+            max_side: self.max_image_side,
+            max_pixels: self.max_image_pixels,
+            ..folio_engine::pdf::Limits::default()
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -120,6 +137,11 @@ impl Config {
             notifications_queue_url: required("FOLIO_NOTIFICATIONS_QUEUE_URL")?,
             pdf_queue_url: get("FOLIO_PDF_QUEUE_URL"),
             jobs_queue_url: get("FOLIO_JOBS_QUEUE_URL"),
+            batches_queue_url: get("FOLIO_BATCHES_QUEUE_URL"),
+            batch_page_size: number("FOLIO_BATCH_PAGE_SIZE", 1000)?.clamp(1, 1000) as usize,
+            batch_check_interval: Duration::from_secs(
+                number("FOLIO_BATCH_CHECK_SECONDS", 10)?.clamp(1, 900),
+            ),
             public_url: get("FOLIO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             max_job_inputs: match number("FOLIO_MAX_JOB_INPUTS", 100)? {
                 n @ 1..=MAX_JOB_INPUTS => n,

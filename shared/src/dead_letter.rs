@@ -1,7 +1,8 @@
 //! The dead-letter worker: what no retry could process is ended, with a reason and a
 //! notification, instead of waiting forever. It reads both kinds of dead letters:
 //! upload events (the image ends `UploadFail`), PDF tasks (the task ends `Failed`), job
-//! messages (the pair counts as failed, or the job fails) and
+//! messages (the pair counts as failed, or the job fails), batch messages (the object
+//! counts as failed, or the run fails) and
 //! notification deliveries (the attempt is recorded as given up).
 
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::app::App;
+use crate::batch::model::BatchMessage;
+use crate::batch::worker::give_up;
 use crate::error::PortError;
 use crate::image::uploaded::{UploadWorker, created_objects};
 use crate::jobs::model::JobMessageBody;
@@ -48,6 +51,10 @@ impl QueueWorker for DeadLetterWorker {
         }
         if let Ok(task) = serde_json::from_str::<TaskMessage>(&message.body) {
             return self.give_up_task(&task).await;
+        }
+        if let Ok(batch) = serde_json::from_str::<BatchMessage>(&message.body) {
+            tracing::error!(batch_id = %batch.batch().batch_id, "batch message dead-lettered");
+            return give_up(&self.app, &batch).await;
         }
         if let Ok(job) = serde_json::from_str::<JobMessageBody>(&message.body) {
             tracing::error!(job_id = job.job_id(), "job message dead-lettered");

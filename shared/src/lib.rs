@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod aws;
+pub mod batch;
 pub mod config;
 pub mod dead_letter;
 pub mod edge;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::batch::model::{BatchMessage, BatchRecord, BatchRef, ItemCounts, ItemOutcome};
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, UploadResult};
 use crate::jobs::model::{
@@ -266,6 +267,22 @@ pub trait TaskStorage: Send + Sync {
         parts: &[(i32, String)],
     ) -> Result<(), PortError>;
     async fn abort_upload(&self, at: &S3Location, upload_id: &str) -> Result<(), PortError>;
+    /// Writes a whole object in one request (it appears whole or not at all).
+    async fn put(
+        &self,
+        at: &S3Location,
+        data: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError>;
+    /// Up to `max` keys under `prefix` after `start_after`, in key order, and whether
+    /// more follow. `NotFound` when the bucket does not exist.
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        max: usize,
+    ) -> Result<(Vec<String>, bool), PortError>;
 }
 
 /// Assumes a chain of roles (each from the credentials of the one before) and gives the
@@ -456,4 +473,68 @@ impl std::fmt::Debug for UserCredentials {
 /// Opens users' buckets with the credentials they gave.
 pub trait UserStorage: Send + Sync {
     fn open(&self, credentials: &UserCredentials) -> std::sync::Arc<dyn FileStore>;
+}
+
+/// The orders batches can be listed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BatchSort {
+    CreateTime,
+    UpdateTime,
+}
+
+/// Batches: the record (changed through `replace`, conditional on its version), and the
+/// outcome of each object, counted once per run in sharded counters.
+#[async_trait]
+pub trait BatchStore: Send + Sync {
+    /// `ConditionFailed` if a batch of that id exists.
+    async fn create(&self, batch: &BatchRecord) -> Result<(), PortError>;
+    /// The live batch. An eventually consistent read (`consistent` false) costs half.
+    async fn get(
+        &self,
+        tenant_key: &str,
+        project: &str,
+        batch_id: &str,
+        consistent: bool,
+    ) -> Result<Option<BatchRecord>, PortError>;
+    /// Writes `batch` with its version one up, if the stored one is still `batch.version`;
+    /// returns what was written. `ConditionFailed` otherwise.
+    async fn replace(&self, batch: &BatchRecord) -> Result<BatchRecord, PortError>;
+    /// Deletes the batch if it is still at `batch.version`.
+    async fn delete(&self, batch: &BatchRecord) -> Result<(), PortError>;
+    /// A page of a project's batches (expired ones included), each with the position to
+    /// continue after it, and whether more follow.
+    async fn page(
+        &self,
+        tenant_key: &str,
+        project: &str,
+        sort: BatchSort,
+        descending: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, BatchRecord)>, bool), PortError>;
+    /// Counts how an object ended in the batch's run, once: `false` if this run had
+    /// counted it already (a redelivered item).
+    async fn settle(&self, batch: &BatchRef, outcome: &ItemOutcome) -> Result<bool, PortError>;
+    /// How an earlier run ended for the object: the run and its outcome.
+    async fn outcome(
+        &self,
+        batch_id: &str,
+        key: &str,
+    ) -> Result<Option<(u32, ItemOutcome)>, PortError>;
+    /// The run's counts, over every shard.
+    async fn counts(&self, batch_id: &str, run: u32) -> Result<ItemCounts, PortError>;
+    /// Up to `limit` objects that failed in the run, in key order.
+    async fn failures(
+        &self,
+        batch_id: &str,
+        run: u32,
+        limit: usize,
+    ) -> Result<Vec<ItemOutcome>, PortError>;
+}
+
+/// The batches queue: scanner pages, items and end checks. A `delay` holds the messages
+/// back that long (up to 15 minutes).
+#[async_trait]
+pub trait BatchQueue: Send + Sync {
+    async fn send(&self, messages: &[BatchMessage], delay: Duration) -> Result<(), PortError>;
 }

@@ -275,6 +275,20 @@ async fn reply(response: reqwest::Response) -> Reply {
 }
 
 /// `UserData` naming a webhook, as VOD defines it.
+/// A queue of the emulator that no poller of the stack reads: a test hands its messages
+/// to a worker itself.
+pub async fn unpolled_queue() -> String {
+    let sdk = folio_shared::aws::sdk_config().await;
+    aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name(unique("unpolled-"))
+        .send()
+        .await
+        .expect("creating a queue")
+        .queue_url
+        .expect("a queue URL")
+}
+
 pub fn callback_to(url: &str) -> String {
     json!({"MessageCallback": {"CallbackURL": url}}).to_string()
 }

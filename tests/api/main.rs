@@ -1,6 +1,7 @@
 //! Folio's integration tests: HTTP to the local gateway, which talks to the AWS emulator
 //! that `make test` starts. One binary, a module per feature.
 
+mod batches;
 mod events;
 mod harness;
 mod image_library;

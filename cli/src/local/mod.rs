@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use folio_shared::aws::DynamoKeys;
+use folio_shared::batch::worker::BatchWorker;
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
 use folio_shared::jobs::worker::JobWorker;
@@ -25,6 +26,8 @@ use tokio::task::JoinHandle;
 
 /// How many pollers drive the jobs queue.
 const JOB_POLLERS: usize = 4;
+/// Batch items run side by side too; the scanner and the checks share these pollers.
+const BATCH_POLLERS: usize = 4;
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
@@ -193,12 +196,21 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
             stopped.clone(),
         ));
     }
+    for _ in 0..BATCH_POLLERS {
+        tasks.push(pollers::spawn(
+            sqs.clone(),
+            provisioned.batches_queue_url.clone(),
+            Arc::new(BatchWorker { app: app.clone() }),
+            stopped.clone(),
+        ));
+    }
     let dead_letters = Arc::new(DeadLetterWorker { app: app.clone() });
     for dlq in [
         &provisioned.uploads_dlq_url,
         &provisioned.notifications_dlq_url,
         &provisioned.pdf_dlq_url,
         &provisioned.jobs_dlq_url,
+        &provisioned.batches_dlq_url,
     ] {
         tasks.push(pollers::spawn(
             sqs.clone(),

@@ -26,6 +26,7 @@ pub struct Names {
     pub notifications_queue: String,
     pub pdf_queue: String,
     pub jobs_queue: String,
+    pub batches_queue: String,
     pub topic: String,
     /// The alias of the KMS key that encrypts signing secrets.
     pub keys_kms_alias: String,
@@ -41,6 +42,7 @@ impl Names {
             notifications_queue: format!("{prefix}-notifications.fifo"),
             pdf_queue: format!("{prefix}-pdf-tasks"),
             jobs_queue: format!("{prefix}-jobs"),
+            batches_queue: format!("{prefix}-batches"),
             topic: format!("{prefix}-events"),
             keys_kms_alias: format!("alias/{prefix}-keys"),
         }
@@ -58,6 +60,8 @@ pub struct Provisioned {
     pub pdf_dlq_url: String,
     pub jobs_queue_url: String,
     pub jobs_dlq_url: String,
+    pub batches_queue_url: String,
+    pub batches_dlq_url: String,
     pub topic_arn: String,
     pub keys_kms_key: String,
 }
@@ -74,6 +78,9 @@ impl Provisioned {
             ),
             ("FOLIO_PDF_QUEUE_URL", self.pdf_queue_url.clone()),
             ("FOLIO_JOBS_QUEUE_URL", self.jobs_queue_url.clone()),
+            ("FOLIO_BATCHES_QUEUE_URL", self.batches_queue_url.clone()),
+            // A batch whose scan is done looks for its end every second.
+            ("FOLIO_BATCH_CHECK_SECONDS", "1".to_string()),
             ("FOLIO_EVENTS_TOPIC_ARN", self.topic_arn.clone()),
             ("FOLIO_KEYS_KMS_KEY", self.keys_kms_key.clone()),
             // The emulator's account, as its ARNs state it.
@@ -108,6 +115,10 @@ const PDF_VISIBILITY_SECS: u32 = 120;
 /// counts the pair failed (or fails the job), so the job still ends.
 const JOBS_MAX_RECEIVES: u32 = 3;
 const JOBS_VISIBILITY_SECS: u32 = 120;
+/// A batch message (a scanner page, an item, a check) is tried three times; then the
+/// dead-letter worker counts the item failed (or fails the run), so the batch still ends.
+const BATCHES_MAX_RECEIVES: u32 = 3;
+const BATCHES_VISIBILITY_SECS: u32 = 120;
 
 pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisioned> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -134,6 +145,13 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         JOBS_VISIBILITY_SECS,
     )
     .await?;
+    let (batches_queue_url, _, batches_dlq_url) = queue_with_dlq(
+        &sqs,
+        &names.batches_queue,
+        BATCHES_MAX_RECEIVES,
+        BATCHES_VISIBILITY_SECS,
+    )
+    .await?;
     bucket(sdk, &names.bucket, &uploads_queue_arn).await?;
     table(sdk, &names.table).await?;
     let topic_arn = aws_sdk_sns::Client::new(sdk)
@@ -155,6 +173,8 @@ pub async fn provision(sdk: &SdkConfig, names: &Names) -> anyhow::Result<Provisi
         pdf_dlq_url,
         jobs_queue_url,
         jobs_dlq_url,
+        batches_queue_url,
+        batches_dlq_url,
         topic_arn,
         keys_kms_key,
     })

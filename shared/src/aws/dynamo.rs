@@ -115,6 +115,102 @@ impl DynamoRecords {
         Ok(())
     }
 
+    /// The items at up to 100 `keys` (those that exist), re-asking for what DynamoDB leaves
+    /// unprocessed.
+    pub(super) async fn get_many(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+        context: &'static str,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::with_capacity(keys.len());
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| PortError::backend("building a batch read", e))?,
+        );
+        for round in 0..8 {
+            let Some(request) = pending.take() else { break };
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| PortError::backend(context, describe(e)))?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if pending.is_some() {
+            return Err(PortError::backend(
+                context,
+                "DynamoDB left keys unprocessed after retries",
+            ));
+        }
+        Ok(items)
+    }
+
+    /// One page of the partition `partition` in sort-key order (of `index` when given),
+    /// each item with its position (its sort key there); `start` is the table key of the
+    /// item to continue after, with `after` its sort key there.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn page_of(
+        &self,
+        index: Option<(&str, &str, &str)>,
+        partition: &str,
+        descending: bool,
+        start: Option<(Item, &str)>,
+        limit: usize,
+        context: &'static str,
+    ) -> Result<(Vec<(String, Item)>, bool), PortError> {
+        let (index_name, pk_name, sk_name) = match index {
+            Some((name, pk, sk)) => (Some(name.to_string()), pk, sk),
+            None => (None, "pk", "sk"),
+        };
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index_name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(partition))
+            .scan_index_forward(!descending)
+            .limit(limit.max(1) as i32);
+        if let Some((mut key, after)) = start {
+            key.insert(pk_name.to_string(), s(partition));
+            key.insert(sk_name.to_string(), s(after));
+            query = query.set_exclusive_start_key(Some(key));
+        }
+        let out = query
+            .send()
+            .await
+            .map_err(|e| PortError::backend(context, describe(e)))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| match item.get(sk_name) {
+                Some(AttributeValue::S(v)) => Ok((v.clone(), item)),
+                _ => Err(PortError::backend(context, "an item has no sort key")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((items, out.last_evaluated_key.is_some()))
+    }
+
     /// The item at `key`, read consistently.
     pub(super) async fn get_item(
         &self,
@@ -131,6 +227,65 @@ impl DynamoRecords {
             .await
             .map_err(|e| PortError::backend(context, describe(e)))?;
         Ok(out.item)
+    }
+}
+
+type TransactError = aws_sdk_dynamodb::error::SdkError<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+>;
+
+/// Why a transaction was cancelled, by the codes DynamoDB gives per item.
+fn cancelled_for(error: &TransactError, code: &str) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some(code)),
+        _ => false,
+    }
+}
+
+/// How often a transaction is tried when it meets another on one of its items (many pairs
+/// of one job, or many items of one counter shard, finish at once).
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
+impl DynamoRecords {
+    /// Writes `items` together; `ConditionFailed` if a condition of one of them fails. A
+    /// conflict with another transaction is tried again, backing off.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        context: &'static str,
+    ) -> Result<(), PortError> {
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if cancelled_for(&error, "ConditionalCheckFailed") {
+                return Err(PortError::ConditionFailed);
+            }
+            let conflict = cancelled_for(&error, "TransactionConflict")
+                || error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_in_progress_exception());
+            if !conflict || attempt == TRANSACTION_ATTEMPTS {
+                return Err(PortError::backend(context, describe(error)));
+            }
+            // Back off with jitter: 20, 40, 80 ... ms, plus up to as much again.
+            let base = 10u64 << attempt.min(6);
+            let wait = base + rand::random::<u64>() % base;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            attempt += 1;
+        }
     }
 }
 
@@ -168,49 +323,13 @@ impl ImageRecords for DynamoRecords {
         unique.sort();
         unique.dedup();
         let mut records = Vec::with_capacity(unique.len());
-        // BatchGetItem takes up to 100 keys; the API allows 20 ids, so one batch, re-sent
-        // for whatever DynamoDB leaves unprocessed.
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(
-                    unique
-                        .iter()
-                        .map(|id| key(image_pk(tenant_key, id)))
-                        .collect(),
-                ))
-                .build()
-                .map_err(|e| PortError::backend("building a batch read", e))?,
-        );
-        for round in 0..8 {
-            let Some(request) = pending.take() else { break };
-            if round > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| PortError::backend("reading image records", describe(e)))?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                records.extend(live_image(item)?);
-            }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if pending.is_some() {
-            return Err(PortError::backend(
-                "reading image records",
-                "DynamoDB left keys unprocessed after retries",
-            ));
+        // The API allows 20 ids: one BatchGetItem.
+        let keys = unique
+            .iter()
+            .map(|id| key(image_pk(tenant_key, id)))
+            .collect();
+        for item in self.get_many(keys, false, "reading image records").await? {
+            records.extend(live_image(item)?);
         }
         Ok(records)
     }
@@ -360,6 +479,7 @@ impl DeliveryLog for DynamoRecords {
             SubjectKind::Image => "IMAGE",
             SubjectKind::Task => "TASK",
             SubjectKind::Job => "JOB",
+            SubjectKind::Batch => "BATCH",
         };
         let mut item = to_item(attempt)?;
         item.insert(

@@ -81,26 +81,6 @@ fn pair_sk(input_id: &str, conversion_id: &str) -> String {
     format!("PAIR#{input_id}#{conversion_id}")
 }
 
-type TransactError = aws_sdk_dynamodb::error::SdkError<
-    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
->;
-
-/// Why a transaction was cancelled, by the codes DynamoDB gives per item.
-fn cancelled_for(error: &TransactError, code: &str) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some(code)),
-        _ => false,
-    }
-}
-
-/// How often a pair's transaction is tried when it meets another on the job item (many pairs
-/// of one job finish at once).
-const TRANSACTION_ATTEMPTS: u32 = 8;
-
 impl DynamoRecords {
     /// The job id and tenant key a pointer item names, if it is live.
     async fn follow(&self, pk: String) -> Result<Option<(String, String)>, PortError> {
@@ -403,37 +383,7 @@ impl JobStore for DynamoRecords {
                 items.push(TransactWriteItem::builder().put(put).build());
             }
         }
-        let mut attempt = 1;
-        loop {
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let error = match sent {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            if cancelled_for(&error, "ConditionalCheckFailed") {
-                return Err(PortError::ConditionFailed);
-            }
-            let conflict = cancelled_for(&error, "TransactionConflict")
-                || error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_in_progress_exception());
-            if !conflict || attempt == TRANSACTION_ATTEMPTS {
-                return Err(PortError::backend(
-                    "recording a finished pair",
-                    describe(error),
-                ));
-            }
-            // Back off with jitter: 20, 40, 80 ... ms, plus up to as much again.
-            let base = 10u64 << attempt.min(6);
-            let wait = base + rand::random::<u64>() % base;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-            attempt += 1;
-        }
+        self.transact(items, "recording a finished pair").await
     }
 
     async fn record_chunk(

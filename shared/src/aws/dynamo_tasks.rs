@@ -215,55 +215,25 @@ impl TaskStore for DynamoRecords {
         limit: usize,
     ) -> Result<TaskPage, PortError> {
         let partition = tasks_pk(tenant_key, project);
-        let (index, pk_name, sk_name) = match sort {
-            TaskSort::TaskId => (None, "pk", "sk"),
-            TaskSort::StartTime => (Some(BY_START), "Gsi1Pk", "Gsi1Sk"),
-            TaskSort::EndTime => (Some(BY_END), "Gsi2Pk", "Gsi2Sk"),
+        let index = match sort {
+            TaskSort::TaskId => None,
+            TaskSort::StartTime => Some((BY_START, "Gsi1Pk", "Gsi1Sk")),
+            TaskSort::EndTime => Some((BY_END, "Gsi2Pk", "Gsi2Sk")),
         };
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_string))
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(&partition))
-            .scan_index_forward(!descending)
-            .limit(limit.max(1) as i32);
-        if let Some(after) = after {
-            // The position is the sort key of the last task returned; on an index the
-            // table's key is needed too, and the task id ends every sort key.
+        // The position is the sort key of the last task returned; on an index the table's
+        // key is needed too, and the task id ends every sort key.
+        let start = after.map(|after| {
             let task_id = after.rsplit_once('#').map_or(after, |(_, id)| id);
-            let mut start = task_key(tenant_key, project, task_id);
-            start.insert(pk_name.to_string(), s(&partition));
-            start.insert(sk_name.to_string(), s(after));
-            query = query.set_exclusive_start_key(Some(start));
-        }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| PortError::backend("listing tasks", describe(e)))?;
-        let tasks = out
-            .items
-            .unwrap_or_default()
+            (task_key(tenant_key, project, task_id), after)
+        });
+        let (items, more) = self
+            .page_of(index, &partition, descending, start, limit, "listing tasks")
+            .await?;
+        let tasks = items
             .into_iter()
-            .map(|item| {
-                let position = match item.get(sk_name) {
-                    Some(AttributeValue::S(v)) => v.clone(),
-                    _ => {
-                        return Err(PortError::backend(
-                            "listing tasks",
-                            "an item has no sort key",
-                        ));
-                    }
-                };
-                Ok((position, task_from(item)?))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(TaskPage {
-            tasks,
-            more: out.last_evaluated_key.is_some(),
-        })
+            .map(|(position, item)| Ok((position, task_from(item)?)))
+            .collect::<Result<_, PortError>>()?;
+        Ok(TaskPage { tasks, more })
     }
 
     async fn claim(

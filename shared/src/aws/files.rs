@@ -43,6 +43,55 @@ where
     }
 }
 
+/// Writes a whole object in one request; `NotFound` (no such bucket) or `Denied`.
+pub(super) async fn put_whole(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), PortError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| read_error("writing a file", e))?;
+    Ok(())
+}
+
+/// Up to `max` keys under `prefix` after `start_after`, and whether more follow.
+pub(super) async fn list_keys(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: &str,
+    max: usize,
+) -> Result<(Vec<String>, bool), PortError> {
+    let mut request = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(max.min(1000) as i32);
+    if !start_after.is_empty() {
+        request = request.start_after(start_after);
+    }
+    let out = request
+        .send()
+        .await
+        .map_err(|e| read_error("listing a bucket", e))?;
+    let keys = out
+        .contents
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| o.key)
+        .collect();
+    Ok((keys, out.is_truncated.unwrap_or(false)))
+}
+
 /// A whole object, read only if it is within `max_bytes`: `NotFound`, `Denied` or `TooLarge`
 /// otherwise. Job files and PDF task sources are read through this.
 pub(super) async fn get_whole(
@@ -87,16 +136,7 @@ impl FileStore for S3Files {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), PortError> {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(bytes.into())
-            .send()
-            .await
-            .map_err(|e| read_error("writing a file", e))?;
-        Ok(())
+        put_whole(&self.client, bucket, key, bytes, content_type).await
     }
 
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<(), PortError> {

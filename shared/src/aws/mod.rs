@@ -2,6 +2,7 @@
 
 mod channels;
 mod dynamo;
+mod dynamo_batches;
 mod dynamo_jobs;
 mod dynamo_tasks;
 mod files;
@@ -13,12 +14,13 @@ mod task_storage;
 
 pub use channels::AwsChannels;
 pub use dynamo::DynamoRecords;
+pub use dynamo_batches::SHARDS;
 pub use dynamo_tasks::{BY_END, BY_START};
 pub use files::{S3Files, S3UserStorage};
 pub use keys::{DynamoKeys, DynamoNonces, SECRET_CACHE};
 pub use rates::DynamoRates;
 pub use s3::S3Objects;
-pub use sqs::{SqsDeliveries, SqsJobs, SqsTasks};
+pub use sqs::{SqsBatches, SqsDeliveries, SqsJobs, SqsTasks};
 pub use task_storage::StsRoles;
 
 use aws_config::SdkConfig;

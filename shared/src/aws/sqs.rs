@@ -6,10 +6,11 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use sha2::Digest;
 
 use super::describe;
+use crate::batch::model::BatchMessage;
 use crate::error::PortError;
 use crate::jobs::model::JobMessageBody;
 use crate::notify::Delivery;
-use crate::ports::{DeliveryQueue, JobQueue, TaskQueue};
+use crate::ports::{BatchQueue, DeliveryQueue, JobQueue, TaskQueue};
 use crate::task::model::TaskMessage;
 
 /// A message to send, with its FIFO group and deduplication id (used on FIFO queues).
@@ -17,6 +18,8 @@ struct Outgoing {
     body: String,
     group: String,
     dedup: String,
+    /// Seconds SQS holds the message back (standard queues).
+    delay: i32,
 }
 
 /// Sends the messages in batches of ten; any message SQS refuses fails the call.
@@ -35,6 +38,9 @@ async fn send_batches(
                 let mut entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(&m.body);
+                if m.delay > 0 {
+                    entry = entry.delay_seconds(m.delay);
+                }
                 if fifo {
                     entry = entry
                         .message_group_id(&m.group)
@@ -98,6 +104,7 @@ impl DeliveryQueue for SqsDeliveries {
                         d.tenant_key, d.subject.kind, d.subject.id
                     ))),
                     dedup: hex::encode(sha2::Sha256::digest(format!("{}|{target}", d.event_id))),
+                    delay: 0,
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
@@ -186,9 +193,48 @@ impl JobQueue for SqsJobs {
                     body,
                     group: m.job_id().to_string(),
                     dedup: String::new(),
+                    delay: 0,
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
         send_batches(&self.client, url, messages, "queueing a job").await
+    }
+}
+
+/// The batches queue: scanner pages, items and end checks, side by side.
+#[derive(Clone)]
+pub struct SqsBatches {
+    client: Client,
+    queue_url: Option<String>,
+}
+
+impl SqsBatches {
+    /// `queue_url` is `None` where no batches queue is configured; sending then fails.
+    pub fn new(client: Client, queue_url: Option<String>) -> Self {
+        SqsBatches { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl BatchQueue for SqsBatches {
+    async fn send(&self, messages: &[BatchMessage], delay: Duration) -> Result<(), PortError> {
+        let url = self.queue_url.as_ref().ok_or_else(|| {
+            PortError::backend("queueing batch work", "FOLIO_BATCHES_QUEUE_URL is not set")
+        })?;
+        let delay = delay.as_secs().min(900) as i32;
+        let messages = messages
+            .iter()
+            .map(|m| {
+                let body = serde_json::to_string(m)
+                    .map_err(|e| PortError::backend("encoding a batch message", e))?;
+                Ok(Outgoing {
+                    body,
+                    group: m.batch().batch_id.clone(),
+                    dedup: String::new(),
+                    delay,
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        send_batches(&self.client, url, messages, "queueing batch work").await
     }
 }

@@ -2,7 +2,9 @@
 //! task names (the project's `ServiceRole` first), with the tenant's external id, then an
 //! S3 client with the last role's credentials.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -11,18 +13,36 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::describe;
-use super::files::get_whole;
+use super::files::{get_whole, list_keys, put_whole};
 use crate::error::PortError;
 use crate::ports::{RoleAssumer, TaskStorage};
 use crate::task::model::S3Location;
 
+/// How long assumed credentials are reused (STS gives them for an hour): a batch's items,
+/// thousands on one warm instance, assume the project's role once in that time.
+const REUSE_FOR: Duration = Duration::from_secs(600);
+
+type Assumed = (Instant, Arc<dyn TaskStorage>);
+
 pub struct StsRoles {
     sdk: SdkConfig,
+    /// By role chain and external id.
+    assumed: Mutex<HashMap<(Vec<String>, String), Assumed>>,
 }
 
 impl StsRoles {
     pub fn new(sdk: SdkConfig) -> Self {
-        StsRoles { sdk }
+        StsRoles {
+            sdk,
+            assumed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn reusable(&self, key: &(Vec<String>, String)) -> Option<Arc<dyn TaskStorage>> {
+        // A poisoned lock only means another thread panicked mid-insert: start afresh.
+        let mut assumed = self.assumed.lock().unwrap_or_else(|p| p.into_inner());
+        assumed.retain(|_, (at, _)| at.elapsed() < REUSE_FOR);
+        assumed.get(key).map(|(_, storage)| storage.clone())
     }
 }
 
@@ -52,6 +72,10 @@ impl RoleAssumer for StsRoles {
         roles: &[String],
         external_id: &str,
     ) -> Result<Arc<dyn TaskStorage>, PortError> {
+        let cache_key = (roles.to_vec(), external_id.to_string());
+        if let Some(storage) = self.reusable(&cache_key) {
+            return Ok(storage);
+        }
         let mut credentials: Option<Credentials> = None;
         for role in roles {
             let mut config = aws_sdk_sts::config::Builder::from(&self.sdk);
@@ -95,9 +119,14 @@ impl RoleAssumer for StsRoles {
         if let Some(c) = credentials {
             config = config.credentials_provider(c);
         }
-        Ok(Arc::new(S3TaskStorage {
+        let storage: Arc<dyn TaskStorage> = Arc::new(S3TaskStorage {
             client: aws_sdk_s3::Client::from_conf(config.build()),
-        }))
+        });
+        self.assumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cache_key, (Instant::now(), storage.clone()));
+        Ok(storage)
     }
 }
 
@@ -196,6 +225,25 @@ impl TaskStorage for S3TaskStorage {
             .await
             .map_err(|e| PortError::backend("abandoning the upload of a PDF", describe(e)))?;
         Ok(())
+    }
+
+    async fn put(
+        &self,
+        at: &S3Location,
+        data: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        put_whole(&self.client, &at.bucket, &at.key, data, content_type).await
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        max: usize,
+    ) -> Result<(Vec<String>, bool), PortError> {
+        list_keys(&self.client, bucket, prefix, start_after, max).await
     }
 }
 

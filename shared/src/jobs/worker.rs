@@ -10,7 +10,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use folio_engine::convert::{ConvertError, convert_owned};
-use folio_engine::pdf::Limits;
 use sha2::{Digest, Sha256};
 
 use super::announce::announce;
@@ -417,11 +416,7 @@ async fn run_pair(
         Ok(plan) => plan,
         Err(e) => return fail(codes::UNREADABLE, format!("{}: {}", e.field, e.reason)),
     };
-    let limits = Limits {
-        max_side: app.config.max_image_side,
-        max_pixels: app.config.max_image_pixels,
-        ..Limits::default()
-    };
+    let limits = app.config.image_limits();
     let converted = tokio::task::spawn_blocking(move || convert_owned(data, &plan, &limits))
         .await
         .map_err(|e| WorkerError::Retry(e.to_string()))?;

@@ -18,6 +18,7 @@ pub enum SubjectKind {
     Image,
     Task,
     Job,
+    Batch,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

@@ -81,7 +81,7 @@ fn allowed_name(field: &str, name: &str, prefix: &str) -> Result<(), ApiError> {
     }
 }
 
-fn notification(params: &Params, config: &Config) -> Result<NotificationSpec, ApiError> {
+pub(crate) fn notification(params: &Params, config: &Config) -> Result<NotificationSpec, ApiError> {
     let prefix = config.notification_target_prefix.as_str();
     let Some(value) = params.opt_json::<Value>("Notification")? else {
         return Ok(NotificationSpec::default());

@@ -208,26 +208,7 @@ impl Filter {
                 ));
             }
         };
-        let tags = match params.opt_str("TagSelector")? {
-            None => Vec::new(),
-            Some(selector) => selector
-                .split(',')
-                .map(|pair| {
-                    pair.split_once('=')
-                        .filter(|(k, _)| !k.trim().is_empty())
-                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                        .ok_or_else(|| {
-                            ApiError::invalid(
-                                "TagSelector",
-                                format!(
-                                    "must be key=value pairs split by commas, got {}",
-                                    crate::error::quote(pair)
-                                ),
-                            )
-                        })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let tags = super::validate::tag_selector(params)?;
         Ok(Filter {
             status,
             tags,

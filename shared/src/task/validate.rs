@@ -129,9 +129,19 @@ pub fn tags(field: &str, value: Option<&Value>) -> Result<BTreeMap<String, Strin
     }
     map.iter()
         .map(|(k, v)| {
-            let v = v
-                .as_str()
-                .ok_or_else(|| ApiError::invalid(format!("{field}.{k}"), "must be a string"))?;
+            // The IMM SDK types tag values as any JSON; numbers and booleans are kept as
+            // their text.
+            let v = match v {
+                Value::String(text) => text.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.{k}"),
+                        "must be a string, a number or a boolean",
+                    ));
+                }
+            };
             if k.is_empty() || k.chars().count() > 128 {
                 return Err(ApiError::invalid(
                     field,
@@ -147,7 +157,31 @@ pub fn tags(field: &str, value: Option<&Value>) -> Result<BTreeMap<String, Strin
                     "must be at most 256 characters",
                 ));
             }
-            Ok((k.clone(), v.to_string()))
+            Ok((k.clone(), v))
+        })
+        .collect()
+}
+
+/// `TagSelector`: `key=value` pairs split by commas, all of which a record's tags must have.
+pub fn tag_selector(params: &crate::params::Params) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(selector) = params.opt_str("TagSelector")? else {
+        return Ok(Vec::new());
+    };
+    selector
+        .split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "TagSelector",
+                        format!(
+                            "must be key=value pairs split by commas, got {}",
+                            crate::error::quote(pair)
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -218,7 +252,10 @@ mod tests {
         assert_eq!(t.get("User").map(String::as_str), Some("Jane"));
         let t = tags("Tags", Some(&json!("{\"a\":\"b\"}"))).unwrap();
         assert_eq!(t.len(), 1);
-        assert!(tags("Tags", Some(&json!({"a": 1}))).is_err());
+        // Numbers and booleans, as the IMM SDK may send them, are kept as text.
+        let t = tags("Tags", Some(&json!({"a": 1, "b": true}))).unwrap();
+        assert_eq!((t["a"].as_str(), t["b"].as_str()), ("1", "true"));
+        assert!(tags("Tags", Some(&json!({"a": [1]}))).is_err());
         assert!(tags("Tags", Some(&json!([1]))).is_err());
     }
 }

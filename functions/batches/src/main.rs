@@ -1,0 +1,17 @@
+//! `batches`: IMM's batch operations behind API Gateway, by the last segment of the path.
+
+use folio_shared::Operation;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    folio_shared::edge::run_http_routes(&[
+        Operation::CreateBatch,
+        Operation::GetBatch,
+        Operation::ListBatches,
+        Operation::UpdateBatch,
+        Operation::SuspendBatch,
+        Operation::ResumeBatch,
+        Operation::DeleteBatch,
+    ])
+    .await
+}

@@ -1,0 +1,498 @@
+//! `CreateBatch`, `GetBatch`, `ListBatches`, `UpdateBatch`, `SuspendBatch`, `ResumeBatch`,
+//! `DeleteBatch`: IMM's batch API. Each change of state is one write conditional on the
+//! record's version, so two callers cannot both win a transition.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::actions;
+use super::announce::{FAILURES_SHOWN, failures_json, statistic};
+use super::matching::Matcher;
+use super::model::{BatchInput, BatchMessage, BatchRecord, BatchState, ItemCounts, ScanPosition};
+use crate::app::App;
+use crate::config::RECORD_TTL;
+use crate::error::{ApiError, PortError, quote};
+use crate::params::Params;
+use crate::ports::BatchSort;
+use crate::task::{create, project, validate};
+use crate::tenant::Tenant;
+
+/// IMM's default service role names: a request naming one runs with the project's role.
+const IMM_DEFAULT_ROLES: [&str; 2] = ["AliyunIMMBatchTriggerRole", "AliyunIMMDefaultRole"];
+
+/// How long a batch record lives after its last change.
+fn expiry() -> i64 {
+    Utc::now().timestamp() + RECORD_TTL.as_secs() as i64
+}
+
+fn json_param(params: &Params, name: &str) -> Result<Option<Value>, ApiError> {
+    match params.value(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(Value::String(text)) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(name, format!("is not valid JSON: {e}"))),
+        Some(other) => Ok(Some(other.clone())),
+    }
+}
+
+/// `Input`: `{"OSS": {"Bucket", "Prefix", "MatchExpressions"}}`, or `S3` with the same
+/// fields.
+fn input(value: &Value) -> Result<BatchInput, ApiError> {
+    let (name, source) = match (value.get("OSS"), value.get("S3")) {
+        (Some(oss), None) => ("OSS", oss),
+        (None, Some(s3)) => ("S3", s3),
+        _ => {
+            return Err(ApiError::invalid(
+                "Input",
+                "must be {\"OSS\": {\"Bucket\", \"Prefix\", \"MatchExpressions\"}} (or S3 with \
+                 the same fields)",
+            ));
+        }
+    };
+    let field = |f: &str| format!("Input.{name}.{f}");
+    let bucket = source
+        .get("Bucket")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::missing(field("Bucket")))?;
+    validate::s3_uri(&field("Bucket"), &format!("s3://{bucket}/x")).map_err(|_| {
+        ApiError::invalid(
+            field("Bucket"),
+            format!("{} is not a valid S3 bucket name", quote(bucket)),
+        )
+    })?;
+    let prefix = match source.get("Prefix") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(p)) if p.len() <= 1024 => p.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                field("Prefix"),
+                "must be a key prefix of up to 1024 bytes",
+            ));
+        }
+    };
+    let expressions: Vec<String> = match source.get("MatchExpressions") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|e| {
+                e.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::invalid(field("MatchExpressions"), "must be a list of strings")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                field("MatchExpressions"),
+                "must be a list of strings",
+            ));
+        }
+    };
+    let matcher = Matcher::new(expressions).map_err(|(i, reason)| {
+        ApiError::invalid(format!("{}[{i}]", field("MatchExpressions")), reason)
+    })?;
+    Ok(BatchInput {
+        bucket: bucket.to_string(),
+        prefix,
+        matcher,
+    })
+}
+
+fn name_and_id(params: &Params) -> Result<(String, String), ApiError> {
+    let name = params.req_str("ProjectName")?;
+    validate::project_name("ProjectName", &name)?;
+    let id = params.req_str("Id")?;
+    Ok((name, id))
+}
+
+async fn require(
+    app: &App,
+    tenant: &Tenant,
+    name: &str,
+    id: &str,
+) -> Result<BatchRecord, ApiError> {
+    project::require(app, tenant, name).await?;
+    app.batches
+        .get(tenant.key(), name, id, true)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Id: no batch {} in {}", quote(id), quote(name))))
+}
+
+fn refused(operation: &str, batch: &BatchRecord, allowed: &str) -> ApiError {
+    ApiError::InvalidState(format!(
+        "{operation}: the batch is {}; {allowed}",
+        batch.state.as_str()
+    ))
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct Created {
+    pub id: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Empty {}
+
+pub async fn create(app: &App, tenant: &Tenant, params: &Params) -> Result<Created, ApiError> {
+    let name = params.req_str("ProjectName")?;
+    validate::project_name("ProjectName", &name)?;
+    let input_echo = json_param(params, "Input")?.ok_or_else(|| ApiError::missing("Input"))?;
+    let input = input(&input_echo)?;
+    let actions_echo =
+        json_param(params, "Actions")?.ok_or_else(|| ApiError::missing("Actions"))?;
+    let (recipe, fast_fail) = actions::parse(&actions_echo)?;
+    recipe
+        .check_no_loop(&input.bucket, &input.prefix)
+        .map_err(|reason| ApiError::invalid("Actions", reason))?;
+    let notification = create::notification(params, &app.config)?;
+    let notification_echo = json_param(params, "Notification")?.unwrap_or(Value::Null);
+    let tags = validate::tags("Tags", params.value("Tags"))?;
+    let role = params
+        .opt_str("ServiceRole")?
+        .filter(|r| !r.trim().is_empty());
+    if let Some(role) = role.as_deref().filter(|r| !IMM_DEFAULT_ROLES.contains(r)) {
+        validate::role_arn("ServiceRole", role)?;
+    }
+    let project = project::require(app, tenant, &name).await?;
+    let service_role = match role {
+        Some(r) if !IMM_DEFAULT_ROLES.contains(&r.as_str()) => r,
+        _ => project.service_role,
+    };
+    let now = Utc::now();
+    let batch = BatchRecord {
+        tenant_key: tenant.key().to_string(),
+        project_name: name,
+        id: format!("batch-{}", uuid::Uuid::new_v4()),
+        state: BatchState::Running,
+        input,
+        input_echo,
+        actions: actions_echo,
+        recipe,
+        fast_fail,
+        notification,
+        notification_echo,
+        tags,
+        service_role,
+        run: 1,
+        scan: ScanPosition::default(),
+        final_counts: None,
+        error: String::new(),
+        notified_run: 0,
+        create_time: now,
+        update_time: now,
+        version: 0,
+        expires_at: expiry(),
+    };
+    app.batches.create(&batch).await?;
+    start_scan(app, batch.clone(), 0).await?;
+    tracing::info!(batch_id = %batch.id, "batch created");
+    Ok(Created { id: batch.id })
+}
+
+/// Queues the scan of `page`; if it cannot be queued, the run fails with a reason (a
+/// resume starts it again) rather than waiting forever.
+async fn start_scan(app: &App, batch: BatchRecord, page: u64) -> Result<(), ApiError> {
+    let message = BatchMessage::Scan {
+        batch: batch.reference(),
+        page,
+    };
+    if let Err(error) = app.batch_queue.send(&[message], Duration::ZERO).await {
+        tracing::error!(batch_id = %batch.id, %error, "a batch could not be queued");
+        let _ = super::worker::end_run(
+            app,
+            batch,
+            BatchState::Failed,
+            "the batch could not be queued; ResumeBatch starts it again".into(),
+        )
+        .await;
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// A batch as `GetBatch` and `ListBatches` show it (the SDK's `DataIngestion`).
+pub async fn view(app: &App, batch: &BatchRecord) -> Result<Value, ApiError> {
+    let counts: ItemCounts = match batch.final_counts {
+        Some(c) => c,
+        None => app.batches.counts(&batch.id, batch.run).await?,
+    };
+    let failures = if counts.failed > 0 {
+        app.batches
+            .failures(&batch.id, batch.run, FAILURES_SHOWN)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(json!({
+        "Id": batch.id,
+        "Input": batch.input_echo,
+        "Actions": batch.actions,
+        "Notification": batch.notification_echo,
+        "Tags": batch.tags,
+        "ServiceRole": batch.service_role,
+        "State": batch.state.as_str(),
+        "Statistic": statistic(batch, counts),
+        "Marker": batch.scan.marker,
+        "Phase": batch.phase(),
+        "Error": batch.error,
+        "CreateTime": crate::task::model::imm_time(&batch.create_time),
+        "UpdateTime": crate::task::model::imm_time(&batch.update_time),
+        "Run": batch.run,
+        "Failures": failures_json(&failures),
+    }))
+}
+
+pub async fn get(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    let batch = require(app, tenant, &name, &id).await?;
+    Ok(json!({ "Batch": view(app, &batch).await? }))
+}
+
+/// Where a listing continues, encoded into `NextToken` with the order it was made in.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Cursor {
+    sort: BatchSort,
+    descending: bool,
+    after: String,
+}
+
+/// At most this many pages are read for one call; a call that filters out nearly every
+/// batch returns fewer and a `NextToken`.
+const MAX_PAGES_PER_CALL: usize = 10;
+
+pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, ApiError> {
+    let name = params.req_str("ProjectName")?;
+    validate::project_name("ProjectName", &name)?;
+    let limit = match params.opt_i64("MaxResults")?.unwrap_or(0) {
+        0 => 100,
+        n @ 1..=100 => n as usize,
+        n => {
+            return Err(ApiError::invalid(
+                "MaxResults",
+                format!("must be 0 to 100, got {n}"),
+            ));
+        }
+    };
+    let sort = match params.opt_str("Sort")?.as_deref() {
+        None | Some("CreateTime") => BatchSort::CreateTime,
+        Some("UpdateTime") => BatchSort::UpdateTime,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "Sort",
+                format!("must be CreateTime or UpdateTime, got {}", quote(other)),
+            ));
+        }
+    };
+    let descending = match params
+        .opt_str("Order")?
+        .map(|o| o.to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("ASC") => false,
+        Some("DES" | "DESC") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "Order",
+                format!("must be ASC or DESC, got {}", quote(other)),
+            ));
+        }
+    };
+    let state = match params.opt_str("State")? {
+        None => None,
+        Some(s) => Some(BatchState::parse(&s).ok_or_else(|| {
+            ApiError::invalid(
+                "State",
+                format!(
+                    "must be Ready, Running, Suspended, Succeeded or Failed, got {}",
+                    quote(&s)
+                ),
+            )
+        })?),
+    };
+    let tags = validate::tag_selector(params)?;
+    let mut after = match params.opt_str("NextToken")?.filter(|t| !t.is_empty()) {
+        None => None,
+        Some(token) => Some(
+            URL_SAFE_NO_PAD
+                .decode(token.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+                .filter(|c| c.sort == sort && c.descending == descending)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "NextToken",
+                        "is not a token ListBatches gave for this Sort and Order",
+                    )
+                })?
+                .after,
+        ),
+    };
+    project::require(app, tenant, &name).await?;
+    let now = Utc::now();
+    let mut batches = Vec::new();
+    let mut more = true;
+    for _ in 0..MAX_PAGES_PER_CALL {
+        let (page, page_more) = app
+            .batches
+            .page(
+                tenant.key(),
+                &name,
+                sort,
+                descending,
+                after.as_deref(),
+                limit,
+            )
+            .await?;
+        more = page_more;
+        for (position, batch) in page {
+            after = Some(position);
+            let kept = batch.is_live(now)
+                && state.is_none_or(|s| batch.state == s)
+                && tags
+                    .iter()
+                    .all(|(k, v)| batch.tags.get(k).is_some_and(|t| t == v));
+            if kept {
+                batches.push(view(app, &batch).await?);
+                if batches.len() == limit {
+                    break;
+                }
+            }
+        }
+        if batches.len() == limit || !more {
+            break;
+        }
+    }
+    let next_token = (more || batches.len() == limit)
+        .then_some(after)
+        .flatten()
+        .map(|after| {
+            let cursor = Cursor {
+                sort,
+                descending,
+                after,
+            };
+            // Invariant: a struct of an enum, a bool and a string always serialises.
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).expect("a cursor serialises"))
+        })
+        .unwrap_or_default();
+    Ok(json!({ "Batches": batches, "NextToken": next_token }))
+}
+
+/// Writes the changed batch, or says it changed meanwhile.
+async fn write(app: &App, batch: &BatchRecord) -> Result<BatchRecord, ApiError> {
+    match app.batches.replace(batch).await {
+        Ok(written) => Ok(written),
+        Err(PortError::ConditionFailed) => Err(ApiError::InvalidState(
+            "Id: the batch changed while this request ran; read it and try again".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    let mut batch = require(app, tenant, &name, &id).await?;
+    if !matches!(batch.state, BatchState::Ready | BatchState::Failed) {
+        return Err(refused(
+            "UpdateBatch",
+            &batch,
+            "only a Ready or Failed batch can be updated",
+        ));
+    }
+    if let Some(echo) = json_param(params, "Input")? {
+        batch.input = input(&echo)?;
+        batch.input_echo = echo;
+    }
+    if let Some(echo) = json_param(params, "Actions")? {
+        let (recipe, fast_fail) = actions::parse(&echo)?;
+        batch.recipe = recipe;
+        batch.fast_fail = fast_fail;
+        batch.actions = echo;
+    }
+    batch
+        .recipe
+        .check_no_loop(&batch.input.bucket, &batch.input.prefix)
+        .map_err(|reason| ApiError::invalid("Actions", reason))?;
+    if params.value("Tags").is_some() {
+        batch.tags = validate::tags("Tags", params.value("Tags"))?;
+    }
+    batch.expires_at = expiry();
+    write(app, &batch).await?;
+    Ok(Empty {})
+}
+
+pub async fn suspend(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    let mut batch = require(app, tenant, &name, &id).await?;
+    if batch.state != BatchState::Running {
+        return Err(refused(
+            "SuspendBatch",
+            &batch,
+            "only a Running batch can be suspended",
+        ));
+    }
+    batch.state = BatchState::Suspended;
+    write(app, &batch).await?;
+    Ok(Empty {})
+}
+
+pub async fn resume(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    let mut batch = require(app, tenant, &name, &id).await?;
+    let page = match batch.state {
+        // Goes on from the checkpoint.
+        BatchState::Suspended => batch.scan.pages,
+        // A new run: scans again and redoes what no earlier run converted.
+        BatchState::Failed | BatchState::Ready => {
+            batch.run += 1;
+            batch.scan = ScanPosition::default();
+            batch.final_counts = None;
+            batch.error.clear();
+            0
+        }
+        _ => {
+            return Err(refused(
+                "ResumeBatch",
+                &batch,
+                "only a Suspended or Failed batch can be resumed",
+            ));
+        }
+    };
+    batch.state = BatchState::Running;
+    batch.expires_at = expiry();
+    let written = write(app, &batch).await?;
+    if written.scan.done {
+        let check = BatchMessage::Check {
+            batch: written.reference(),
+        };
+        app.batch_queue.send(&[check], Duration::ZERO).await?;
+    } else {
+        start_scan(app, written, page).await?;
+    }
+    Ok(Empty {})
+}
+
+pub async fn delete(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    let batch = require(app, tenant, &name, &id).await?;
+    if batch.state == BatchState::Running {
+        return Err(refused(
+            "DeleteBatch",
+            &batch,
+            "suspend it first, or wait for it to end",
+        ));
+    }
+    match app.batches.delete(&batch).await {
+        Ok(()) => Ok(Empty {}),
+        Err(PortError::ConditionFailed) => Err(ApiError::InvalidState(
+            "Id: the batch changed while this request ran; read it and try again".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
