@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
 # generated inputs, in one run, then `folio convert` beside libvips and ImageMagick, then one
-# PDF task of the JPEG set and one conversion job through the local stack, and writes
+# PDF task of the JPEG set, one conversion job and one batch through the local stack, and writes
 # BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -57,4 +57,12 @@ dir="$WORK/convert-jpeg-dir-100x2000x1500"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/bench/job_bench.py" \
   --folio "$CARGO_TARGET_DIR/release/folio" \
   --images "$dir" \
+  --report "$ROOT/BENCHMARKS.md"
+
+log "one batch over a bucket prefix through the local stack"
+objects=2500
+[ "$SCALE" = quick ] && objects=300
+"$ROOT/.venv/bin/python" "$ROOT/scripts/bench/batch_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --objects "$objects" \
   --report "$ROOT/BENCHMARKS.md"

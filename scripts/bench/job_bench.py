@@ -7,40 +7,22 @@ the report.
 
 Runs with the emulator's virtualenv (httpx comes with the api2convert SDK)."""
 import argparse
-import collections
 import concurrent.futures
-import http.server
 import json
 import math
 import os
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 
+from local_stack import (DYNAMO_RRU, DYNAMO_WRU, LAMBDA_GB_S, LAMBDA_REQUEST, S3_GET, S3_PUT,
+                         SQS_FIFO, EndReceiver, requests)
+
 KEY = "bench-key"
-# List prices, us-east-1, as published in 2025 (USD).
-LAMBDA_GB_S = 0.0000133334  # arm64
-LAMBDA_REQUEST = 0.20 / 1e6
-S3_PUT = 0.005 / 1000  # PUT, COPY, POST, LIST
-S3_GET = 0.0004 / 1000  # GET and the rest
-SQS_STANDARD = 0.40 / 1e6
-SQS_FIFO = 0.50 / 1e6
-DYNAMO_WRU = 0.625 / 1e6  # on demand
-DYNAMO_RRU = 0.125 / 1e6
 WORKER_MEMORY_GB = 2.0  # JobWorkerFunction's MemorySize in template.yaml
-
-
-def requests(endpoint, reset=False):
-    """The emulator's request counts by `service.Operation` (scripts/emulator.py); `reset`
-    answers them and starts counting again."""
-    request = urllib.request.Request(f"{endpoint}/folio-emulator/requests", method="POST" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return collections.Counter(json.loads(response.read()))
 
 
 def main():
@@ -69,22 +51,8 @@ def main():
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        ended_event, ended_at = threading.Event(), []
-
-        class Hook(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                ended_at.append(time.monotonic())
-                ended_event.set()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=receiver.serve_forever, daemon=True).start()
-        hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        receiver = EndReceiver()
+        hook = receiver.url
         requests(endpoint, reset=True)
         started = time.monotonic()
         job = api.post("/jobs", json={"process": False, "conversion": [
@@ -103,9 +71,9 @@ def main():
         print(f"uploaded {len(files)} files in {uploaded - started:.1f} s", flush=True)
         # The job's final callback says when it ended (polling would add requests of its own).
         api.patch(f"/jobs/{job['id']}", json={"process": True, "callback": hook}).raise_for_status()
-        if not ended_event.wait(600):
+        if not receiver.ended.wait(600):
             raise SystemExit("no final callback within 10 minutes")
-        ended = ended_at[0]
+        ended = receiver.at[0]
         done = api.get(f"/jobs/{job['id']}").json()
         print(f"the job ended {done['status']['code']} in {ended - uploaded:.1f} s", flush=True)
         # Let the final callback's delivery and the last deletes land before counting.

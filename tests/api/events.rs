@@ -48,6 +48,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ),
         // In order: the project the task samples name, then the task.
         ("create-project.json", Operation::CreateProject, "Project"),
+        ("create-batch.json", Operation::CreateBatch, "Id"),
         (
             "create-image-to-pdf-task.json",
             Operation::CreateImageToPDFTask,
@@ -111,6 +112,17 @@ async fn every_sample_event_runs_through_its_handler() {
     let worker = folio_shared::jobs::worker::JobWorker { app: app.clone() };
     assert!(
         handle_sqs_event(&worker, jobs)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
+    // The batch worker's sample (a scanner page and an item of a batch no stack has) is
+    // consumed, not failed.
+    let batches: SqsEvent = serde_json::from_str(&read("batch-worker.json")).unwrap();
+    let worker = folio_shared::batch::worker::BatchWorker { app: app.clone() };
+    assert!(
+        handle_sqs_event(&worker, batches)
             .await
             .batch_item_failures
             .is_empty()

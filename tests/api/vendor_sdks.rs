@@ -24,8 +24,11 @@ fn python() -> PathBuf {
 
 #[tokio::test]
 async fn the_vendors_python_sdks_work_unchanged() {
-    let stack = Stack::start().await;
+    // A batch's run ends at a check three seconds after its scan: long enough for the
+    // script to suspend it while it runs.
+    let stack = Stack::start_with(vec![("FOLIO_BATCH_CHECK_SECONDS", "3".into())]).await;
     let s3 = folio_shared::aws::s3_client(&stack.sdk);
+    let output_bucket = stack.bucket_with("sdk-out-", &[]).await;
     let bucket = format!("sdk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     for (key, bytes) in [("a.jpg", jpeg(64, 48)), ("b.png", png(32, 32))] {
@@ -84,6 +87,7 @@ async fn the_vendors_python_sdks_work_unchanged() {
         .env("FOLIO_SERVICE_ROLE", ROLE)
         .env("FOLIO_TOPIC_NAME", &topic_name)
         .env("FOLIO_JPEG", &photo)
+        .env("FOLIO_OUTPUT_BUCKET", &output_bucket)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), output)
         .await
@@ -140,7 +144,20 @@ async fn the_vendors_python_sdks_work_unchanged() {
     assert_eq!(seen["older_sdk"], "ok");
     // Every answer read back through its SDK model kept each field's value and type.
     assert_eq!(seen["mismatched"], serde_json::json!([]), "{seen}");
-    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(8), "{seen}");
+    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(15), "{seen}");
+    // The batch converted both sources; refusals came back as the SDK's exceptions.
+    for key in ["batch/a.webp", "batch/b.webp"] {
+        let out = s3.get_object().bucket(&output_bucket).key(key).send().await;
+        let bytes = out.expect(key).body.collect().await.unwrap().to_vec();
+        assert_eq!(
+            image::load_from_memory(&bytes).unwrap().width(),
+            32,
+            "{key}"
+        );
+    }
+    assert_eq!(seen["batch_update_suspended"], "InvalidState", "{seen}");
+    assert_eq!(seen["batch_suspend_ended"], "InvalidState", "{seen}");
+    assert_eq!(seen["batch_after_delete"], "ResourceNotFound", "{seen}");
     println!("fields the SDK models do not read: {}", seen["unread"]);
     assert_eq!(seen["size"], serde_json::json!([120, 80]));
     let _ = std::fs::remove_file(photo);

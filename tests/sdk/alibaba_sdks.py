@@ -29,6 +29,7 @@ BUCKET = os.environ["FOLIO_SOURCE_BUCKET"]
 ROLE = os.environ["FOLIO_SERVICE_ROLE"]
 TOPIC = os.environ["FOLIO_TOPIC_NAME"]
 JPEG = os.environ["FOLIO_JPEG"]
+OUTPUT_BUCKET = os.environ["FOLIO_OUTPUT_BUCKET"]
 
 
 # Every answer as it came over the wire, beside what the SDK's model made of it: the audit
@@ -81,6 +82,13 @@ def audit(seen):
         "CreateImageToPDFTask": imm.CreateImageToPDFTaskResponseBody,
         "GetTask": imm.GetTaskResponseBody,
         "ListTasks": imm.ListTasksResponseBody,
+        "CreateBatch": imm.CreateBatchResponseBody,
+        "GetBatch": imm.GetBatchResponseBody,
+        "ListBatches": imm.ListBatchesResponseBody,
+        "UpdateBatch": imm.UpdateBatchResponseBody,
+        "SuspendBatch": imm.SuspendBatchResponseBody,
+        "ResumeBatch": imm.ResumeBatchResponseBody,
+        "DeleteBatch": imm.DeleteBatchResponseBody,
         "CreateUploadImage": vod.CreateUploadImageResponseBody,
         "GetImageInfos": vod.GetImageInfosResponseBody,
         "UpdateImageInfos": vod.UpdateImageInfosResponseBody,
@@ -187,6 +195,99 @@ def imm_calls(seen):
         seen["not_found"] = e.code
 
 
+def wait_batch(imm, project, batch_id, states):
+    batch = None
+    for _ in range(300):
+        batch = imm.get_batch(imm_models.GetBatchRequest(project_name=project, id=batch_id)).body.batch
+        if batch.state in states:
+            return batch
+        time.sleep(0.2)
+    raise AssertionError(f"GetBatch: still {batch.state}, not {states}")
+
+
+def imm_error(call):
+    try:
+        call()
+    except tea_exceptions.ClientException as e:
+        return e.code
+    raise AssertionError("the call succeeded")
+
+
+def batch_calls(seen):
+    """A batch created over a bucket that does not exist fails; updated to the source
+    bucket and resumed, suspended and resumed again, it converts both sources."""
+    imm = ImmClient(config())
+    project = seen["project"]
+    actions = [
+        imm_models.CreateBatchRequestActions(name="image/resize", parameters=["w=32"]),
+        imm_models.CreateBatchRequestActions(
+            name="image/format",
+            parameters=["format=webp"],
+            fast_fail_policy=imm_models.FastFailPolicy(action="ignore"),
+        ),
+        imm_models.CreateBatchRequestActions(
+            name="sys/saveas", parameters=[f"uri=s3://{OUTPUT_BUCKET}/batch/{{barename}}.{{autoext}}"]
+        ),
+    ]
+    created = imm.create_batch(
+        imm_models.CreateBatchRequest(
+            project_name=project,
+            input=imm_models.Input(oss=imm_models.InputOSS(bucket=BUCKET + "-missing", prefix="")),
+            actions=actions,
+            service_role="AliyunIMMBatchTriggerRole",
+            tags={"origin": "sdk"},
+        )
+    ).body
+    batch_id = created.id
+    expect(batch_id.startswith("batch-"), f"CreateBatch: Id {batch_id}")
+    failed = wait_batch(imm, project, batch_id, {"Failed", "Succeeded"})
+    expect(failed.state == "Failed" and "does not exist" in failed.error, f"GetBatch: {failed.state} {failed.error}")
+    expect(failed.service_role == ROLE, f"GetBatch: ServiceRole {failed.service_role}")
+
+    imm.update_batch(
+        imm_models.UpdateBatchRequest(
+            project_name=project,
+            id=batch_id,
+            input=imm_models.Input(
+                oss=imm_models.InputOSS(bucket=BUCKET, prefix="", match_expressions=['suffix(".png")', "*.jpg"])
+            ),
+            actions=[imm_models.UpdateBatchRequestActions(name=a.name, parameters=a.parameters) for a in actions],
+            tags={"origin": "sdk", "fixed": "yes"},
+        )
+    )
+    imm.resume_batch(imm_models.ResumeBatchRequest(project_name=project, id=batch_id))
+    # The run ends at a check a few seconds after its scan: it is still running now.
+    imm.suspend_batch(imm_models.SuspendBatchRequest(project_name=project, id=batch_id))
+    suspended = imm.get_batch(imm_models.GetBatchRequest(project_name=project, id=batch_id)).body.batch
+    expect(suspended.state == "Suspended", f"after SuspendBatch: {suspended.state}")
+    seen["batch_update_suspended"] = imm_error(
+        lambda: imm.update_batch(imm_models.UpdateBatchRequest(project_name=project, id=batch_id, tags={"a": "b"}))
+    )
+    imm.resume_batch(imm_models.ResumeBatchRequest(project_name=project, id=batch_id))
+    done = wait_batch(imm, project, batch_id, {"Succeeded", "Failed"})
+    expect(done.state == "Succeeded", f"GetBatch: {done.state} {done.error}")
+    expect(done.statistic.submit_success == 2, f"Statistic.SubmitSuccess {done.statistic.submit_success}")
+    expect(done.tags == {"origin": "sdk", "fixed": "yes"}, f"Tags {done.tags}")
+    expect(done.input.oss.bucket == BUCKET, f"Input {done.input.oss.bucket}")
+    expect([a.name for a in done.actions] == ["image/resize", "image/format", "sys/saveas"], "Actions")
+
+    listed = imm.list_batches(
+        imm_models.ListBatchesRequest(
+            project_name=project, state="Succeeded", sort="CreateTime", order="DES", tag_selector="fixed=yes",
+            max_results=10,
+        )
+    ).body
+    expect([b.id for b in listed.batches] == [batch_id], f"ListBatches: {[b.id for b in listed.batches]}")
+    seen["batch_suspend_ended"] = imm_error(
+        lambda: imm.suspend_batch(imm_models.SuspendBatchRequest(project_name=project, id=batch_id))
+    )
+    imm.delete_batch(imm_models.DeleteBatchRequest(project_name=project, id=batch_id))
+    seen["batch_after_delete"] = imm_error(
+        lambda: imm.get_batch(imm_models.GetBatchRequest(project_name=project, id=batch_id))
+    )
+    seen["batch_id"] = batch_id
+
+
 def put(url, data):
     response = requests.put(url, data=data, timeout=30)
     expect(response.status_code == 200, f"upload: {response.status_code} {response.text[:200]}")
@@ -268,6 +369,7 @@ def main():
     seen = {}
     try:
         imm_calls(seen)
+        batch_calls(seen)
         vod_calls(seen)
         older_sdk_call(seen)
         audit(seen)

@@ -3,6 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use futures_util::{StreamExt, TryStreamExt};
 use sha2::Digest;
 
 use super::describe;
@@ -22,15 +23,18 @@ struct Outgoing {
     delay: i32,
 }
 
-/// Sends the messages in batches of ten; any message SQS refuses fails the call.
+/// Sends the messages in batches of ten; any message SQS refuses fails the call. On a
+/// standard queue up to `IN_FLIGHT` batches are sent at once (a scanner page of 1,000
+/// objects is 100 batches); a FIFO queue gets them one after another, in order.
 async fn send_batches(
     client: &Client,
     queue_url: &str,
     messages: Vec<Outgoing>,
     context: &'static str,
 ) -> Result<(), PortError> {
+    const IN_FLIGHT: usize = 10;
     let fifo = queue_url.ends_with(".fifo");
-    for chunk in messages.chunks(10) {
+    let send = |chunk: &[Outgoing]| {
         let entries = chunk
             .iter()
             .enumerate()
@@ -50,22 +54,28 @@ async fn send_batches(
                     .build()
                     .map_err(|e| PortError::backend("building a queue message", e))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = client
-            .send_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| PortError::backend(context, describe(e)))?;
-        if let Some(failed) = out.failed.first() {
-            return Err(PortError::backend(
-                context,
-                format!("SQS refused a message: {:?}", failed.message),
-            ));
+            .collect::<Result<Vec<_>, _>>();
+        async move {
+            let out = client
+                .send_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries?))
+                .send()
+                .await
+                .map_err(|e| PortError::backend(context, describe(e)))?;
+            match out.failed.first() {
+                Some(failed) => Err(PortError::backend(
+                    context,
+                    format!("SQS refused a message: {:?}", failed.message),
+                )),
+                None => Ok(()),
+            }
         }
-    }
-    Ok(())
+    };
+    futures_util::stream::iter(messages.chunks(10).map(send))
+        .buffer_unordered(if fifo { 1 } else { IN_FLIGHT })
+        .try_collect()
+        .await
 }
 
 #[derive(Clone)]

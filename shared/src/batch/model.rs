@@ -195,7 +195,7 @@ pub struct BatchRef {
 
 /// The messages on the batches queue.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(tag = "BatchMessage")]
+#[serde(tag = "BatchMessage", rename_all_fields = "PascalCase")]
 pub enum BatchMessage {
     /// List page `page` of the run (it starts after the record's `Marker`).
     Scan {
@@ -282,6 +282,7 @@ mod tests {
         };
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.contains("\"BatchMessage\":\"Item\""), "{text}");
+        assert!(text.contains("\"Key\":\"in/a.jpg\""), "{text}");
         assert_eq!(serde_json::from_str::<BatchMessage>(&text).unwrap(), m);
         assert!(serde_json::from_str::<BatchMessage>(r#"{"TaskId":"x"}"#).is_err());
     }
