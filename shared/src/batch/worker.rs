@@ -295,9 +295,15 @@ async fn announce_end(app: &App, mut batch: BatchRecord) -> Result<(), PortError
 }
 
 async fn item(app: &App, at: &BatchRef, key: &str) -> Result<(), WorkerError> {
-    // Every object reads the record: an eventually consistent read is half the price, and
-    // a state a moment old only lets an item run just after a failure.
-    let Some(batch) = current(app, at, false).await? else {
+    // Every object reads the record: an eventually consistent read is half the price. A
+    // state a moment old only lets an item run just after a failure; before an item is
+    // dropped (the batch gone, another run, an end) the record is read again consistently,
+    // since a stale copy would otherwise lose the item of a run just resumed.
+    let fresh = match current(app, at, false).await? {
+        Some(batch) if !batch.has_ended() => Some(batch),
+        _ => current(app, at, true).await?,
+    };
+    let Some(batch) = fresh else {
         return Ok(());
     };
     if batch.has_ended() {
