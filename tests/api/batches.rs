@@ -548,3 +548,38 @@ async fn suspend_then_resume_ends_as_an_uninterrupted_run_and_redeliveries_count
     );
     driven.stack.stop().await;
 }
+
+#[tokio::test]
+async fn an_object_whose_message_keeps_failing_counts_as_failed_and_the_run_still_ends() {
+    let driven = Driven::start().await;
+    let stack = &driven.stack;
+    stack.project(ALICE, PROJECT).await;
+    let bucket = stack.bucket_of(&objects(3, 0)).await;
+    let out = stack.bucket_with("batch-out-", &[]).await;
+    let id = stack
+        .create_batch(ALICE, request(&bucket, &out, json!({})))
+        .await;
+    let scan = driven.take().await;
+    driven.handle(&scan[0]).await;
+    let messages = driven.take().await;
+    let item = messages
+        .iter()
+        .find(|m| kind(m) == "Item")
+        .expect("an item");
+    // As the dead-letter queue hands it over after its third failed delivery.
+    let dead_letters = folio_shared::dead_letter::DeadLetterWorker {
+        app: stack.running.app.clone(),
+    };
+    dead_letters
+        .handle(item)
+        .await
+        .expect("the dead letter is ended");
+    for m in messages.iter().filter(|m| m.id != item.id) {
+        driven.handle(m).await;
+    }
+    driven.run_all().await;
+    let batch = stack.wait_batch(ALICE, &id, "Succeeded").await;
+    assert_eq!(statistic(&batch), (3, 2, 2, 1, 2), "{batch}");
+    assert_eq!(batch["Failures"][0]["Code"], "ProcessingFailed", "{batch}");
+    driven.stack.stop().await;
+}

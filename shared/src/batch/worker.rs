@@ -157,19 +157,18 @@ async fn scan(app: &App, at: &BatchRef, page: u64) -> Result<(), WorkerError> {
         })
         .collect();
     app.batch_queue.send(&items, Duration::ZERO).await?;
-    let claimed = ScanPosition {
-        pages: page + 1,
-        marker: keys
-            .last()
-            .cloned()
-            .unwrap_or_else(|| batch.scan.marker.clone()),
-        done: !more,
-        submitted: batch.scan.submitted + items.len() as u64,
-        skipped: batch.scan.skipped + (keys.len() - items.len()) as u64,
-    };
     for _ in 0..WRITE_ATTEMPTS {
         let mut next = batch.clone();
-        next.scan = claimed.clone();
+        next.scan = ScanPosition {
+            pages: page + 1,
+            marker: keys
+                .last()
+                .cloned()
+                .unwrap_or_else(|| batch.scan.marker.clone()),
+            done: !more,
+            submitted: batch.scan.submitted + items.len() as u64,
+            skipped: batch.scan.skipped + (keys.len() - items.len()) as u64,
+        };
         match app.batches.replace(&next).await {
             Ok(written) => {
                 tracing::info!(
