@@ -384,95 +384,133 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, 
     Ok(json!({ "Batches": batches, "NextToken": next_token }))
 }
 
-/// Writes the changed batch, or says it changed meanwhile.
-async fn write(app: &App, batch: &BatchRecord) -> Result<BatchRecord, ApiError> {
-    match app.batches.replace(batch).await {
-        Ok(written) => Ok(written),
-        Err(PortError::ConditionFailed) => Err(ApiError::InvalidState(
-            "Id: the batch changed while this request ran; read it and try again".into(),
-        )),
-        Err(e) => Err(e.into()),
+/// How often a transition is tried when the batch changed under it (a scanner page
+/// claimed, a run ended) between its read and its write.
+const TRANSITION_ATTEMPTS: usize = 5;
+
+/// Reads the batch, lets `change` check its state and change it, and writes it if no one
+/// else wrote it meanwhile; otherwise reads it again and tries again.
+async fn transition(
+    app: &App,
+    tenant: &Tenant,
+    params: &Params,
+    change: impl Fn(&mut BatchRecord) -> Result<(), ApiError>,
+) -> Result<BatchRecord, ApiError> {
+    let (name, id) = name_and_id(params)?;
+    project::require(app, tenant, &name).await?;
+    for _ in 0..TRANSITION_ATTEMPTS {
+        let mut batch = app
+            .batches
+            .get(tenant.key(), &name, &id, true)
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("Id: no batch {} in {}", quote(&id), quote(&name)))
+            })?;
+        change(&mut batch)?;
+        match app.batches.replace(&batch).await {
+            Ok(written) => return Ok(written),
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(ApiError::InvalidState(
+        "Id: the batch kept changing while this request ran; try again".into(),
+    ))
 }
 
 pub async fn update(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
-    let (name, id) = name_and_id(params)?;
-    let mut batch = require(app, tenant, &name, &id).await?;
-    if !matches!(batch.state, BatchState::Ready | BatchState::Failed) {
-        return Err(refused(
-            "UpdateBatch",
-            &batch,
-            "only a Ready or Failed batch can be updated",
-        ));
-    }
-    if let Some(echo) = json_param(params, "Input")? {
-        batch.input = input(&echo)?;
-        batch.input_echo = echo;
-    }
-    if let Some(echo) = json_param(params, "Actions")? {
-        let (recipe, fast_fail) = actions::parse(&echo)?;
-        batch.recipe = recipe;
-        batch.fast_fail = fast_fail;
-        batch.actions = echo;
-    }
-    batch
-        .recipe
-        .check_no_loop(&batch.input.bucket, &batch.input.prefix)
-        .map_err(|reason| ApiError::invalid("Actions", reason))?;
-    if params.value("Tags").is_some() {
-        batch.tags = validate::tags("Tags", params.value("Tags"))?;
-    }
-    batch.expires_at = expiry();
-    write(app, &batch).await?;
+    // Everything is checked before the batch is read.
+    let new_input = match json_param(params, "Input")? {
+        Some(echo) => Some((input(&echo)?, echo)),
+        None => None,
+    };
+    let new_actions = match json_param(params, "Actions")? {
+        Some(echo) => Some((actions::parse(&echo)?, echo)),
+        None => None,
+    };
+    let new_tags = match params.value("Tags") {
+        Some(tags) => Some(validate::tags("Tags", Some(tags))?),
+        None => None,
+    };
+    transition(app, tenant, params, |batch| {
+        if !matches!(batch.state, BatchState::Ready | BatchState::Failed) {
+            return Err(refused(
+                "UpdateBatch",
+                batch,
+                "only a Ready or Failed batch can be updated",
+            ));
+        }
+        if let Some((input, echo)) = &new_input {
+            batch.input = input.clone();
+            batch.input_echo = echo.clone();
+        }
+        if let Some(((recipe, fast_fail), echo)) = &new_actions {
+            batch.recipe = recipe.clone();
+            batch.fast_fail = *fast_fail;
+            batch.actions = echo.clone();
+        }
+        batch
+            .recipe
+            .check_no_loop(&batch.input.bucket, &batch.input.prefix)
+            .map_err(|reason| ApiError::invalid("Actions", reason))?;
+        if let Some(tags) = &new_tags {
+            batch.tags = tags.clone();
+        }
+        batch.expires_at = expiry();
+        Ok(())
+    })
+    .await?;
     Ok(Empty {})
 }
 
 pub async fn suspend(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
-    let (name, id) = name_and_id(params)?;
-    let mut batch = require(app, tenant, &name, &id).await?;
-    if batch.state != BatchState::Running {
-        return Err(refused(
-            "SuspendBatch",
-            &batch,
-            "only a Running batch can be suspended",
-        ));
-    }
-    batch.state = BatchState::Suspended;
-    write(app, &batch).await?;
+    transition(app, tenant, params, |batch| {
+        if batch.state != BatchState::Running {
+            return Err(refused(
+                "SuspendBatch",
+                batch,
+                "only a Running batch can be suspended",
+            ));
+        }
+        batch.state = BatchState::Suspended;
+        Ok(())
+    })
+    .await?;
     Ok(Empty {})
 }
 
 pub async fn resume(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
-    let (name, id) = name_and_id(params)?;
-    let mut batch = require(app, tenant, &name, &id).await?;
-    let page = match batch.state {
-        // Goes on from the checkpoint.
-        BatchState::Suspended => batch.scan.pages,
-        // A new run: scans again and redoes what no earlier run converted.
-        BatchState::Failed | BatchState::Ready => {
-            batch.run += 1;
-            batch.scan = ScanPosition::default();
-            batch.final_counts = None;
-            batch.error.clear();
-            0
+    let written = transition(app, tenant, params, |batch| {
+        match batch.state {
+            // Goes on from the checkpoint.
+            BatchState::Suspended => {}
+            // A new run: scans again and redoes what no earlier run converted.
+            BatchState::Failed | BatchState::Ready => {
+                batch.run += 1;
+                batch.scan = ScanPosition::default();
+                batch.final_counts = None;
+                batch.error.clear();
+            }
+            _ => {
+                return Err(refused(
+                    "ResumeBatch",
+                    batch,
+                    "only a Suspended or Failed batch can be resumed",
+                ));
+            }
         }
-        _ => {
-            return Err(refused(
-                "ResumeBatch",
-                &batch,
-                "only a Suspended or Failed batch can be resumed",
-            ));
-        }
-    };
-    batch.state = BatchState::Running;
-    batch.expires_at = expiry();
-    let written = write(app, &batch).await?;
+        batch.state = BatchState::Running;
+        batch.expires_at = expiry();
+        Ok(())
+    })
+    .await?;
     if written.scan.done {
         let check = BatchMessage::Check {
             batch: written.reference(),
         };
         app.batch_queue.send(&[check], Duration::ZERO).await?;
     } else {
+        let page = written.scan.pages;
         start_scan(app, written, page).await?;
     }
     Ok(Empty {})
@@ -480,19 +518,23 @@ pub async fn resume(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty
 
 pub async fn delete(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
     let (name, id) = name_and_id(params)?;
-    let batch = require(app, tenant, &name, &id).await?;
-    if batch.state == BatchState::Running {
-        return Err(refused(
-            "DeleteBatch",
-            &batch,
-            "suspend it first, or wait for it to end",
-        ));
+    for _ in 0..TRANSITION_ATTEMPTS {
+        let batch = require(app, tenant, &name, &id).await?;
+        if batch.state == BatchState::Running {
+            return Err(refused(
+                "DeleteBatch",
+                &batch,
+                "suspend it first, or wait for it to end",
+            ));
+        }
+        match app.batches.delete(&batch).await {
+            Ok(()) => return Ok(Empty {}),
+            // Changed meanwhile (its end noted, say): read it again.
+            Err(PortError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    match app.batches.delete(&batch).await {
-        Ok(()) => Ok(Empty {}),
-        Err(PortError::ConditionFailed) => Err(ApiError::InvalidState(
-            "Id: the batch changed while this request ran; read it and try again".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Err(ApiError::InvalidState(
+        "Id: the batch kept changing while this request ran; try again".into(),
+    ))
 }
