@@ -497,7 +497,8 @@ pub trait BatchStore: Send + Sync {
         consistent: bool,
     ) -> Result<Option<BatchRecord>, PortError>;
     /// Writes `batch` with its version one up, if the stored one is still `batch.version`;
-    /// returns what was written. `ConditionFailed` otherwise.
+    /// returns what was written. `ConditionFailed` otherwise. (`UpdateTime` is the caller's
+    /// to set: noting that the end message went out is not a change a user sees.)
     async fn replace(&self, batch: &BatchRecord) -> Result<BatchRecord, PortError>;
     /// Deletes the batch if it is still at `batch.version`.
     async fn delete(&self, batch: &BatchRecord) -> Result<(), PortError>;

@@ -205,6 +205,8 @@ async fn a_batch_converts_every_matching_object_once_and_reports_the_corrupt_one
     assert_eq!(body["State"], "Succeeded");
     assert_eq!(body["Statistic"]["Failed"], 3);
     assert_eq!(body["Failures"].as_array().map(Vec::len), Some(3));
+    // Noting that the message went out is no change of the batch's own.
+    assert_eq!(body["UpdateTime"], batch["UpdateTime"], "{body}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 1, "one message per run");
 
@@ -581,5 +583,44 @@ async fn an_object_whose_message_keeps_failing_counts_as_failed_and_the_run_stil
     let batch = stack.wait_batch(ALICE, &id, "Succeeded").await;
     assert_eq!(statistic(&batch), (3, 2, 2, 1, 2), "{batch}");
     assert_eq!(batch["Failures"][0]["Code"], "ProcessingFailed", "{batch}");
+    driven.stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_scanner_page_that_keeps_failing_fails_the_run_and_a_resume_scans_again() {
+    let driven = Driven::start().await;
+    let stack = &driven.stack;
+    stack.project(ALICE, PROJECT).await;
+    let bucket = stack.bucket_of(&objects(5, 0)).await;
+    let out = stack.bucket_with("batch-out-", &[]).await;
+    let id = stack
+        .create_batch(ALICE, request(&bucket, &out, json!({})))
+        .await;
+    let scan = driven.take().await;
+    assert_eq!(scan.iter().map(kind).collect::<Vec<_>>(), ["Scan"]);
+    let dead_letters = folio_shared::dead_letter::DeadLetterWorker {
+        app: stack.running.app.clone(),
+    };
+    dead_letters
+        .handle(&scan[0])
+        .await
+        .expect("the dead letter is ended");
+    let batch = stack.wait_batch(ALICE, &id, "Failed").await;
+    assert!(
+        batch["Error"]
+            .as_str()
+            .unwrap()
+            .contains("failed repeatedly"),
+        "{batch}"
+    );
+    assert_eq!(batch["Phase"], "Finished");
+    assert_eq!(
+        stack.batch_call(ALICE, "ResumeBatch", &id).await.status,
+        200
+    );
+    driven.run_all().await;
+    let batch = stack.wait_batch(ALICE, &id, "Succeeded").await;
+    assert_eq!(batch["Run"], 2);
+    assert_eq!(statistic(&batch), (5, 2, 5, 0, 5), "{batch}");
     driven.stack.stop().await;
 }

@@ -127,7 +127,6 @@ impl BatchStore for DynamoRecords {
     async fn replace(&self, batch: &BatchRecord) -> Result<BatchRecord, PortError> {
         let mut next = batch.clone();
         next.version += 1;
-        next.update_time = Utc::now();
         self.client
             .put_item()
             .table_name(&self.table)

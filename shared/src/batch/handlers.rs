@@ -407,6 +407,7 @@ async fn transition(
                 ApiError::NotFound(format!("Id: no batch {} in {}", quote(&id), quote(&name)))
             })?;
         change(&mut batch)?;
+        batch.update_time = Utc::now();
         match app.batches.replace(&batch).await {
             Ok(written) => return Ok(written),
             Err(PortError::ConditionFailed) => continue,

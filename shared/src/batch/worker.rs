@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use folio_engine::convert::{ConvertError, convert};
 use tracing::Instrument;
 
@@ -169,6 +170,7 @@ async fn scan(app: &App, at: &BatchRef, page: u64) -> Result<(), WorkerError> {
             submitted: batch.scan.submitted + items.len() as u64,
             skipped: batch.scan.skipped + (keys.len() - items.len()) as u64,
         };
+        next.update_time = Utc::now();
         match app.batches.replace(&next).await {
             Ok(written) => {
                 tracing::info!(
@@ -254,6 +256,7 @@ pub async fn end_run(
         next.state = state;
         next.error = error.clone();
         next.final_counts = Some(app.batches.counts(&batch.id, batch.run).await?);
+        next.update_time = Utc::now();
         match app.batches.replace(&next).await {
             Ok(ended) => {
                 tracing::info!(state = state.as_str(), "batch run ended");
