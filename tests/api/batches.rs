@@ -374,6 +374,23 @@ impl Driven {
         messages
     }
 
+    /// Alice's project, a bucket of `good` and `corrupt` objects and a batch over it (that
+    /// aborts at the first failure when `abort`); returns the output bucket and the id.
+    async fn new_batch(&self, good: usize, corrupt: usize, abort: bool) -> (String, String) {
+        let stack = &self.stack;
+        stack.project(ALICE, PROJECT).await;
+        let bucket = stack.bucket_of(&objects(good, corrupt)).await;
+        let out = stack.bucket_with("batch-out-", &[]).await;
+        let mut actions = resize_to_webp(&out);
+        if abort {
+            actions[0]["FastFailPolicy"] = json!({"Action": "abort"});
+        }
+        let id = stack
+            .create_batch(ALICE, request(&bucket, &out, json!({"Actions": actions})))
+            .await;
+        (out, id)
+    }
+
     async fn handle(&self, message: &QueueMessage) {
         self.worker
             .handle(message)
@@ -406,15 +423,8 @@ fn kind(m: &QueueMessage) -> String {
 async fn abort_fails_the_run_at_the_first_failure_and_stops_the_rest() {
     let driven = Driven::start().await;
     let stack = &driven.stack;
-    stack.project(ALICE, PROJECT).await;
     // in/0/bad-0.png sorts before the good ones: it is in the first page.
-    let bucket = stack.bucket_of(&objects(10, 1)).await;
-    let out = stack.bucket_with("batch-out-", &[]).await;
-    let mut actions = resize_to_webp(&out);
-    actions[0]["FastFailPolicy"] = json!({"Action": "abort"});
-    let id = stack
-        .create_batch(ALICE, request(&bucket, &out, json!({"Actions": actions})))
-        .await;
+    let (out, id) = driven.new_batch(10, 1, true).await;
     let first = driven.take().await;
     assert_eq!(first.iter().map(kind).collect::<Vec<_>>(), ["Scan"]);
     driven.handle(&first[0]).await;
@@ -479,12 +489,7 @@ async fn abort_fails_the_run_at_the_first_failure_and_stops_the_rest() {
 async fn suspend_then_resume_ends_as_an_uninterrupted_run_and_redeliveries_count_once() {
     let driven = Driven::start().await;
     let stack = &driven.stack;
-    stack.project(ALICE, PROJECT).await;
-    let bucket = stack.bucket_of(&objects(12, 0)).await;
-    let out = stack.bucket_with("batch-out-", &[]).await;
-    let id = stack
-        .create_batch(ALICE, request(&bucket, &out, json!({})))
-        .await;
+    let (out, id) = driven.new_batch(12, 0, false).await;
     // Page 0: claimed, its items and page 1 queued.
     let scan0 = driven.take().await;
     driven.handle(&scan0[0]).await;
@@ -555,12 +560,7 @@ async fn suspend_then_resume_ends_as_an_uninterrupted_run_and_redeliveries_count
 async fn an_object_whose_message_keeps_failing_counts_as_failed_and_the_run_still_ends() {
     let driven = Driven::start().await;
     let stack = &driven.stack;
-    stack.project(ALICE, PROJECT).await;
-    let bucket = stack.bucket_of(&objects(3, 0)).await;
-    let out = stack.bucket_with("batch-out-", &[]).await;
-    let id = stack
-        .create_batch(ALICE, request(&bucket, &out, json!({})))
-        .await;
+    let (_, id) = driven.new_batch(3, 0, false).await;
     let scan = driven.take().await;
     driven.handle(&scan[0]).await;
     let messages = driven.take().await;
@@ -590,12 +590,7 @@ async fn an_object_whose_message_keeps_failing_counts_as_failed_and_the_run_stil
 async fn a_scanner_page_that_keeps_failing_fails_the_run_and_a_resume_scans_again() {
     let driven = Driven::start().await;
     let stack = &driven.stack;
-    stack.project(ALICE, PROJECT).await;
-    let bucket = stack.bucket_of(&objects(5, 0)).await;
-    let out = stack.bucket_with("batch-out-", &[]).await;
-    let id = stack
-        .create_batch(ALICE, request(&bucket, &out, json!({})))
-        .await;
+    let (_, id) = driven.new_batch(5, 0, false).await;
     let scan = driven.take().await;
     assert_eq!(scan.iter().map(kind).collect::<Vec<_>>(), ["Scan"]);
     let dead_letters = folio_shared::dead_letter::DeadLetterWorker {
