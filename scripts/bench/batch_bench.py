@@ -25,7 +25,7 @@ import boto3
 from PIL import Image
 
 from local_stack import (DYNAMO_RRU, DYNAMO_WRU, LAMBDA_GB_S, LAMBDA_REQUEST, S3_GET, S3_PUT,
-                         SQS_STANDARD, EndReceiver, requests)
+                         SQS_STANDARD, EndReceiver, report, requests)
 
 KEY = "bench-key"
 ROLE = "arn:aws:iam::123456789012:role/folio-bench"
@@ -209,7 +209,6 @@ def main():
         "DynamoDB writes": dynamo_writes * scale * DYNAMO_WRU,
         "DynamoDB reads": dynamo_reads * scale * DYNAMO_RRU,
     }
-    total = sum(cost.values())
     lines = [
         "",
         f"## One batch of {len(objects)} objects through the local stack",
@@ -242,15 +241,8 @@ def main():
         f"worker's {WORKER_MEMORY_GB:.0f} GB for the engine's one-core time per object; DynamoDB on",
         "demand, a transaction's write as two units, the shard read as 16 units):",
         "",
-        "| item | USD per 1,000 objects |",
-        "|---|---|",
     ]
-    for name, usd in cost.items():
-        lines.append(f"| {name} | {usd:.5f} |")
-    lines += [f"| **total** | **{total:.4f}** |", ""]
-    with args.report.open("a") as report:
-        report.write("\n".join(lines))
-    print("\n".join(lines))
+    report(args.report, lines, cost, "objects")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from local_stack import (DYNAMO_RRU, DYNAMO_WRU, LAMBDA_GB_S, LAMBDA_REQUEST, S3_GET, S3_PUT,
-                         SQS_FIFO, EndReceiver, requests)
+                         SQS_FIFO, EndReceiver, report, requests)
 
 KEY = "bench-key"
 WORKER_MEMORY_GB = 2.0  # JobWorkerFunction's MemorySize in template.yaml
@@ -127,7 +127,6 @@ def main():
         "DynamoDB writes": dynamo_writes * scale * DYNAMO_WRU,
         "DynamoDB reads": dynamo_reads * math.ceil(job_item_kib / 4) * scale * DYNAMO_RRU,
     }
-    total = sum(cost.values())
     input_mib = sum(f.stat().st_size for f in files) / 2**20
     lines = [
         "",
@@ -165,15 +164,8 @@ def main():
         f"every read priced as a read of the whole job ({job_item_kib:.0f} KiB as the API shows it,",
         f"{math.ceil(job_item_kib / 4)} read units; an upper bound, pair records are smaller):",
         "",
-        "| item | USD per 1,000 |",
-        "|---|---|",
     ]
-    for name, usd in cost.items():
-        lines.append(f"| {name} | {usd:.5f} |")
-    lines += [f"| **total** | **{total:.4f}** |", ""]
-    with args.report.open("a") as report:
-        report.write("\n".join(lines))
-    print("\n".join(lines))
+    report(args.report, lines, cost, "conversions")
 
 
 if __name__ == "__main__":

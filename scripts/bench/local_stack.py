@@ -48,3 +48,14 @@ class EndReceiver:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
+def report(path, lines, cost, per):
+    """Appends `lines` and the cost table (`cost`: item -> USD, per 1,000 `per`) to the
+    report at `path`, and prints them."""
+    lines = lines + [f"| item | USD per 1,000 {per} |", "|---|---|"]
+    lines += [f"| {name} | {usd:.5f} |" for name, usd in cost.items()]
+    lines += [f"| **total** | **{sum(cost.values()):.4f}** |", ""]
+    with path.open("a") as out:
+        out.write("\n".join(lines))
+    print("\n".join(lines))

@@ -13,6 +13,7 @@ pub mod error;
 pub mod image;
 pub mod jobs;
 pub mod notify;
+pub mod paging;
 pub mod params;
 pub mod ports;
 pub mod queue;

@@ -61,18 +61,8 @@ fn split(parameter: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Parses `Actions` (a JSON list, or its text); the policy is `abort` if any action asks
-/// for it.
+/// Parses `Actions`; the policy is `abort` if any action asks for it.
 pub fn parse(value: &Value) -> Result<(Recipe, FastFail), ApiError> {
-    let parsed;
-    let value = match value {
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text)
-                .map_err(|e| ApiError::invalid("Actions", format!("is not valid JSON: {e}")))?;
-            &parsed
-        }
-        other => other,
-    };
     let list = value
         .as_array()
         .ok_or_else(|| ApiError::invalid("Actions", "must be a list of {Name, Parameters}"))?;

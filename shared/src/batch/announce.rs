@@ -18,14 +18,12 @@ pub fn failures_json(failures: &[ItemOutcome]) -> Value {
     failures
         .iter()
         .map(|f| {
-            let failure = f
+            let (code, message) = f
                 .failure
-                .clone()
-                .unwrap_or_else(|| super::model::ItemFailure {
-                    code: String::new(),
-                    message: String::new(),
-                });
-            json!({"Key": f.key, "Code": failure.code, "Message": failure.message})
+                .as_ref()
+                .map(|x| (x.code.as_str(), x.message.as_str()))
+                .unwrap_or_default();
+            json!({"Key": f.key, "Code": code, "Message": message})
         })
         .collect()
 }

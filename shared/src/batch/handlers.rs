@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::actions;
@@ -17,6 +15,7 @@ use super::model::{BatchInput, BatchMessage, BatchRecord, BatchState, ItemCounts
 use crate::app::App;
 use crate::config::RECORD_TTL;
 use crate::error::{ApiError, PortError, quote};
+use crate::paging::{self, Cursor};
 use crate::params::Params;
 use crate::ports::BatchSort;
 use crate::task::{create, project, validate};
@@ -28,17 +27,6 @@ const IMM_DEFAULT_ROLES: [&str; 2] = ["AliyunIMMBatchTriggerRole", "AliyunIMMDef
 /// How long a batch record lives after its last change.
 fn expiry() -> i64 {
     Utc::now().timestamp() + RECORD_TTL.as_secs() as i64
-}
-
-fn json_param(params: &Params, name: &str) -> Result<Option<Value>, ApiError> {
-    match params.value(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(Value::String(text)) => serde_json::from_str(text)
-            .map(Some)
-            .map_err(|e| ApiError::invalid(name, format!("is not valid JSON: {e}"))),
-        Some(other) => Ok(Some(other.clone())),
-    }
 }
 
 /// `Input`: `{"OSS": {"Bucket", "Prefix", "MatchExpressions"}}`, or `S3` with the same
@@ -110,13 +98,8 @@ fn name_and_id(params: &Params) -> Result<(String, String), ApiError> {
     Ok((name, id))
 }
 
-async fn require(
-    app: &App,
-    tenant: &Tenant,
-    name: &str,
-    id: &str,
-) -> Result<BatchRecord, ApiError> {
-    project::require(app, tenant, name).await?;
+/// The caller's batch in a project already checked, or 404 naming it.
+async fn find(app: &App, tenant: &Tenant, name: &str, id: &str) -> Result<BatchRecord, ApiError> {
     app.batches
         .get(tenant.key(), name, id, true)
         .await?
@@ -142,16 +125,21 @@ pub struct Empty {}
 pub async fn create(app: &App, tenant: &Tenant, params: &Params) -> Result<Created, ApiError> {
     let name = params.req_str("ProjectName")?;
     validate::project_name("ProjectName", &name)?;
-    let input_echo = json_param(params, "Input")?.ok_or_else(|| ApiError::missing("Input"))?;
+    let input_echo = params
+        .opt_json::<Value>("Input")?
+        .ok_or_else(|| ApiError::missing("Input"))?;
     let input = input(&input_echo)?;
-    let actions_echo =
-        json_param(params, "Actions")?.ok_or_else(|| ApiError::missing("Actions"))?;
+    let actions_echo = params
+        .opt_json::<Value>("Actions")?
+        .ok_or_else(|| ApiError::missing("Actions"))?;
     let (recipe, fast_fail) = actions::parse(&actions_echo)?;
     recipe
         .check_no_loop(&input.bucket, &input.prefix)
         .map_err(|reason| ApiError::invalid("Actions", reason))?;
     let notification = create::notification(params, &app.config)?;
-    let notification_echo = json_param(params, "Notification")?.unwrap_or(Value::Null);
+    let notification_echo = params
+        .opt_json::<Value>("Notification")?
+        .unwrap_or(Value::Null);
     let tags = validate::tags("Tags", params.value("Tags"))?;
     let role = params
         .opt_str("ServiceRole")?
@@ -250,21 +238,10 @@ pub async fn view(app: &App, batch: &BatchRecord) -> Result<Value, ApiError> {
 
 pub async fn get(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, ApiError> {
     let (name, id) = name_and_id(params)?;
-    let batch = require(app, tenant, &name, &id).await?;
+    project::require(app, tenant, &name).await?;
+    let batch = find(app, tenant, &name, &id).await?;
     Ok(json!({ "Batch": view(app, &batch).await? }))
 }
-
-/// Where a listing continues, encoded into `NextToken` with the order it was made in.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct Cursor {
-    sort: BatchSort,
-    descending: bool,
-    after: String,
-}
-
-/// At most this many pages are read for one call; a call that filters out nearly every
-/// batch returns fewer and a `NextToken`.
-const MAX_PAGES_PER_CALL: usize = 10;
 
 pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, ApiError> {
     let name = params.req_str("ProjectName")?;
@@ -316,69 +293,54 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, 
         })?),
     };
     let tags = validate::tag_selector(params)?;
-    let mut after = match params.opt_str("NextToken")?.filter(|t| !t.is_empty()) {
+    let after = match params.opt_str("NextToken")?.filter(|t| !t.is_empty()) {
         None => None,
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token.as_bytes())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
-                .filter(|c| c.sort == sort && c.descending == descending)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "NextToken",
-                        "is not a token ListBatches gave for this Sort and Order",
-                    )
-                })?
-                .after,
-        ),
+        Some(token) => Some(Cursor::after(&token, &sort, descending).ok_or_else(|| {
+            ApiError::invalid(
+                "NextToken",
+                "is not a token ListBatches gave for this Sort and Order",
+            )
+        })?),
     };
     project::require(app, tenant, &name).await?;
     let now = Utc::now();
-    let mut batches = Vec::new();
-    let mut more = true;
-    for _ in 0..MAX_PAGES_PER_CALL {
-        let (page, page_more) = app
-            .batches
-            .page(
-                tenant.key(),
-                &name,
-                sort,
-                descending,
-                after.as_deref(),
-                limit,
-            )
-            .await?;
-        more = page_more;
-        for (position, batch) in page {
-            after = Some(position);
-            let kept = batch.is_live(now)
+    let project = name.as_str();
+    let (kept, next) = paging::collect(
+        after,
+        limit,
+        |after| async move {
+            app.batches
+                .page(
+                    tenant.key(),
+                    project,
+                    sort,
+                    descending,
+                    after.as_deref(),
+                    limit,
+                )
+                .await
+        },
+        |batch: &BatchRecord| {
+            batch.is_live(now)
                 && state.is_none_or(|s| batch.state == s)
                 && tags
                     .iter()
-                    .all(|(k, v)| batch.tags.get(k).is_some_and(|t| t == v));
-            if kept {
-                batches.push(view(app, &batch).await?);
-                if batches.len() == limit {
-                    break;
-                }
-            }
-        }
-        if batches.len() == limit || !more {
-            break;
-        }
+                    .all(|(k, v)| batch.tags.get(k).is_some_and(|t| t == v))
+        },
+    )
+    .await?;
+    let mut batches = Vec::with_capacity(kept.len());
+    for batch in &kept {
+        batches.push(view(app, batch).await?);
     }
-    let next_token = (more || batches.len() == limit)
-        .then_some(after)
-        .flatten()
+    let next_token = next
         .map(|after| {
-            let cursor = Cursor {
+            Cursor {
                 sort,
                 descending,
                 after,
-            };
-            // Invariant: a struct of an enum, a bool and a string always serialises.
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).expect("a cursor serialises"))
+            }
+            .encode()
         })
         .unwrap_or_default();
     Ok(json!({ "Batches": batches, "NextToken": next_token }))
@@ -399,13 +361,7 @@ async fn transition(
     let (name, id) = name_and_id(params)?;
     project::require(app, tenant, &name).await?;
     for _ in 0..TRANSITION_ATTEMPTS {
-        let mut batch = app
-            .batches
-            .get(tenant.key(), &name, &id, true)
-            .await?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("Id: no batch {} in {}", quote(&id), quote(&name)))
-            })?;
+        let mut batch = find(app, tenant, &name, &id).await?;
         change(&mut batch)?;
         batch.update_time = Utc::now();
         match app.batches.replace(&batch).await {
@@ -421,11 +377,11 @@ async fn transition(
 
 pub async fn update(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
     // Everything is checked before the batch is read.
-    let new_input = match json_param(params, "Input")? {
+    let new_input = match params.opt_json::<Value>("Input")? {
         Some(echo) => Some((input(&echo)?, echo)),
         None => None,
     };
-    let new_actions = match json_param(params, "Actions")? {
+    let new_actions = match params.opt_json::<Value>("Actions")? {
         Some(echo) => Some((actions::parse(&echo)?, echo)),
         None => None,
     };
@@ -519,8 +475,9 @@ pub async fn resume(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty
 
 pub async fn delete(app: &App, tenant: &Tenant, params: &Params) -> Result<Empty, ApiError> {
     let (name, id) = name_and_id(params)?;
+    project::require(app, tenant, &name).await?;
     for _ in 0..TRANSITION_ATTEMPTS {
-        let batch = require(app, tenant, &name, &id).await?;
+        let batch = find(app, tenant, &name, &id).await?;
         if batch.state == BatchState::Running {
             return Err(refused(
                 "DeleteBatch",

@@ -3,16 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{IMAGE_TO_PDF, TaskRecord, TaskStatus, imm_time};
 use super::project;
 use crate::app::App;
 use crate::error::ApiError;
+use crate::paging::{self, Cursor};
 use crate::params::Params;
 use crate::ports::TaskSort;
 use crate::tenant::Tenant;
@@ -107,27 +106,6 @@ pub struct TaskList {
     pub tasks: Vec<TaskView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-}
-
-/// Where a listing continues: the order it was made in, and the position after which to go
-/// on. Encoded into `NextToken`, so a token cannot be used with another order.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct Cursor {
-    sort: TaskSort,
-    descending: bool,
-    after: String,
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        // Invariant: a struct of an enum, a bool and a string always serialises.
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serialises"))
-    }
-
-    fn decode(token: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
 }
 
 /// A time range `{"Start": ..., "End": ...}`, either end optional, in RFC 3339.
@@ -235,10 +213,6 @@ impl Filter {
     }
 }
 
-/// At most this many pages are read for one call; a call that filters out nearly
-/// everything returns fewer tasks and a `NextToken` to go on.
-const MAX_PAGES_PER_CALL: usize = 10;
-
 pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskList, ApiError> {
     let name = params.req_str("ProjectName")?;
     super::validate::project_name("ProjectName", &name)?;
@@ -275,64 +249,48 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskLis
         }
     };
     let filter = Filter::parse(params)?;
-    let mut after = match params.opt_str("NextToken")? {
+    let after = match params.opt_str("NextToken")? {
         None => None,
-        Some(token) => {
-            let cursor = Cursor::decode(&token)
-                .filter(|c| c.sort == sort && c.descending == descending)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "NextToken",
-                        "is not a token ListTasks gave for this Sort and Order",
-                    )
-                })?;
-            Some(cursor.after)
-        }
+        Some(token) => Some(Cursor::after(&token, &sort, descending).ok_or_else(|| {
+            ApiError::invalid(
+                "NextToken",
+                "is not a token ListTasks gave for this Sort and Order",
+            )
+        })?),
     };
     project::require(app, tenant, &name).await?;
 
     let now = Utc::now();
-    let mut tasks = Vec::new();
-    let mut more = true;
-    for _ in 0..MAX_PAGES_PER_CALL {
-        let page = app
-            .tasks
-            .page(
-                tenant.key(),
-                &name,
-                sort,
-                descending,
-                after.as_deref(),
-                limit,
-            )
-            .await?;
-        more = page.more;
-        for (position, task) in page.tasks {
-            after = Some(position);
-            if filter.keeps(&task, now) {
-                tasks.push(TaskView::of(&task, false));
-                if tasks.len() == limit {
-                    break;
-                }
-            }
+    let project = name.as_str();
+    let (tasks, next) = paging::collect(
+        after,
+        limit,
+        |after| async move {
+            let page = app
+                .tasks
+                .page(
+                    tenant.key(),
+                    project,
+                    sort,
+                    descending,
+                    after.as_deref(),
+                    limit,
+                )
+                .await?;
+            Ok((page.tasks, page.more))
+        },
+        |task: &TaskRecord| filter.keeps(task, now),
+    )
+    .await?;
+    let next_token = next.map(|after| {
+        Cursor {
+            sort,
+            descending,
+            after,
         }
-        if tasks.len() == limit || !more {
-            break;
-        }
-    }
-    // A full page may have been the last; the next call then returns none, which is
-    // cheaper than reading ahead to be sure.
-    let next_token = (more || tasks.len() == limit)
-        .then_some(after)
-        .flatten()
-        .map(|after| {
-            Cursor {
-                sort,
-                descending,
-                after,
-            }
-            .encode()
-        });
+        .encode()
+    });
+    let tasks = tasks.iter().map(|t| TaskView::of(t, false)).collect();
     Ok(TaskList {
         project_name: name,
         tasks,
@@ -352,7 +310,7 @@ mod tests {
             after: "2026-11-22T05:00:00.000Z#ImageToPDF-1".into(),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        assert_eq!(Cursor::decode("not a token"), None);
+        assert_eq!(Cursor::<TaskSort>::decode("not a token"), None);
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! Listings that filter what a store returns page by page (`ListTasks`, `ListBatches`):
+//! the `NextToken` cursor and the loop that reads pages until a call has enough.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+
+/// At most this many pages are read for one call; a call that filters out nearly
+/// everything returns fewer records and a `NextToken` to go on.
+const MAX_PAGES_PER_CALL: usize = 10;
+
+/// Where a listing continues: the order it was made in, and the position after which to go
+/// on. Encoded into `NextToken`, so a token cannot be used with another order.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+pub struct Cursor<S> {
+    pub sort: S,
+    pub descending: bool,
+    pub after: String,
+}
+
+impl<S: Serialize + DeserializeOwned + PartialEq> Cursor<S> {
+    pub fn encode(&self) -> String {
+        // Invariant: a struct of an enum, a bool and a string always serialises.
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serialises"))
+    }
+
+    pub fn decode(token: &str) -> Option<Cursor<S>> {
+        let bytes = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The position a token of this order continues after; `None` for a token of another
+    /// order or no token at all.
+    pub fn after(token: &str, sort: &S, descending: bool) -> Option<String> {
+        Cursor::<S>::decode(token)
+            .filter(|c| c.sort == *sort && c.descending == descending)
+            .map(|c| c.after)
+    }
+}
+
+/// Reads pages from `after` on (`page` gives each record with its position, and whether
+/// more follow) and keeps up to `limit` records that `keep` accepts. Returns them and the
+/// position to continue after when more may follow (a full page may have been the last;
+/// the next call then returns none, which is cheaper than reading ahead to be sure).
+pub async fn collect<T, Page, Fut>(
+    mut after: Option<String>,
+    limit: usize,
+    mut page: Page,
+    mut keep: impl FnMut(&T) -> bool,
+) -> Result<(Vec<T>, Option<String>), PortError>
+where
+    Page: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<(String, T)>, bool), PortError>>,
+{
+    let mut kept = Vec::new();
+    let mut more = true;
+    for _ in 0..MAX_PAGES_PER_CALL {
+        let (records, page_more) = page(after.clone()).await?;
+        more = page_more;
+        for (position, record) in records {
+            after = Some(position);
+            if keep(&record) {
+                kept.push(record);
+                if kept.len() == limit {
+                    break;
+                }
+            }
+        }
+        if kept.len() == limit || !more {
+            break;
+        }
+    }
+    let next = (more || kept.len() == limit).then_some(after).flatten();
+    Ok((kept, next))
+}
