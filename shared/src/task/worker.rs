@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::error::PortError;
 use crate::ports::{TaskEnd, TaskStorage};
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
-use folio_engine::pdf::{Limits, PdfBuilder, PdfError, PdfOptions, prepare_image};
+use folio_engine::pdf::{PdfBuilder, PdfError, PdfOptions, prepare_image};
 
 /// Parts are uploaded once this much PDF is ready (S3 wants at least 5 MiB but the last).
 const PART_SIZE: usize = 8 << 20;
@@ -208,11 +208,7 @@ impl PdfWorker {
                     format!("{field}: {reason}"),
                 ))
             })?,
-            limits: Limits {
-                max_side: config.max_image_side,
-                max_pixels: config.max_image_pixels,
-                ..Limits::default()
-            },
+            limits: config.image_limits(),
             jpeg_quality: task.job.page.jpeg_quality,
         };
         let sources = &task.job.sources;
