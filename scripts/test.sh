@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make test: Python tools, the emulator, the template lint, formatting, then every test of
-# the workspace against the emulator. Needs only the Rust toolchain and Python 3.
+# make test: Python tools, the emulator and the storage servers, the template lint,
+# formatting, then every test of the workspace against them. Needs only the Rust toolchain,
+# Python 3 and Node.js (npm, for Azurite).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 # The shared test corpus beside the clone (tests that need it fail without it).
@@ -8,7 +9,11 @@ export FOLIO_CORPUS=${FOLIO_CORPUS:-$(cd "$ROOT/.." && pwd)/shared/corpus}
 "$ROOT/scripts/venv.sh"
 "$ROOT/scripts/system-deps.sh"
 started=$("$ROOT/scripts/moto.sh" start)
-trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop' EXIT
+storage=$("$ROOT/scripts/storage-servers.sh" start)
+trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop;
+      [ "$storage" = started ] && "$ROOT/scripts/storage-servers.sh" stop' EXIT
+# Where the storage tests find the GCS, Azure and FTP servers.
+eval "$("$ROOT/scripts/storage-servers.sh" env)"
 
 log "cfn-lint template.yaml"
 "$ROOT/.venv/bin/cfn-lint" template.yaml

@@ -77,6 +77,16 @@ pub struct Config {
     pub keys_kms_key: Option<String>,
     /// `AWS_ENDPOINT_URL`, set when running against an emulator.
     pub endpoint_url: Option<String>,
+    /// `FOLIO_GCS_ENDPOINT` (default `https://storage.googleapis.com`): where Google Cloud
+    /// Storage inputs and output targets go (an emulator's URL locally).
+    pub gcs_endpoint: String,
+    /// `FOLIO_AZURE_BLOB_ENDPOINT` (default `https://{account}.blob.core.windows.net`): the
+    /// Blob Storage endpoint of an account, `{account}` replaced by `credentials.accountname`
+    /// (Azurite's `http://127.0.0.1:10000/{account}` locally).
+    pub azure_blob_endpoint: String,
+    /// `FOLIO_FTP_CA_FILE`: PEM certificates FTPS servers may also chain to, beside the
+    /// system's roots (optional; a private CA's, or a local test CA's).
+    pub ftp_ca_file: Option<String>,
 }
 
 /// The most inputs a job may be configured to take: a job and its inputs are one DynamoDB
@@ -177,6 +187,20 @@ impl Config {
             endpoint_url: get("AWS_ENDPOINT_URL"),
             account_id: get("FOLIO_ACCOUNT_ID"),
             keys_kms_key: get("FOLIO_KEYS_KMS_KEY"),
+            gcs_endpoint: get("FOLIO_GCS_ENDPOINT")
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| "https://storage.googleapis.com".to_string()),
+            azure_blob_endpoint: match get("FOLIO_AZURE_BLOB_ENDPOINT") {
+                Some(e) if !e.contains("{account}") => {
+                    return Err(ConfigError::Invalid {
+                        name: "FOLIO_AZURE_BLOB_ENDPOINT",
+                        reason: format!("{e:?} has no {{account}} for the account name"),
+                    });
+                }
+                Some(e) => e.trim_end_matches('/').to_string(),
+                None => "https://{account}.blob.core.windows.net".to_string(),
+            },
+            ftp_ca_file: get("FOLIO_FTP_CA_FILE"),
         })
         .and_then(|c| {
             if c.upload_buckets.is_empty() {

@@ -18,6 +18,7 @@ pub mod params;
 pub mod ports;
 pub mod queue;
 pub mod rate;
+pub mod storage;
 pub mod task;
 pub mod telemetry;
 pub mod tenant;

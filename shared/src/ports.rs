@@ -367,6 +367,13 @@ pub trait JobStore: Send + Sync {
     /// `true` for the first caller only: that one joins the upload's pieces.
     async fn claim_chunks(&self, job_id: &str, upload: &str) -> Result<bool, PortError>;
     /// Whether the pair's outcome is recorded.
+    /// Notes that the pair's output is being uploaded to its conversion's targets.
+    async fn mark_uploading(
+        &self,
+        job_id: &str,
+        input_id: &str,
+        conversion_id: &str,
+    ) -> Result<(), PortError>;
     async fn pair_recorded(
         &self,
         job_id: &str,
@@ -422,6 +429,20 @@ pub struct JobState {
     pub job: JobRecord,
     pub pairs: Vec<PairRecord>,
     pub outputs: Vec<OutputRecord>,
+    /// The (input, conversion) pairs whose outputs went to be uploaded to their targets.
+    pub uploading: Vec<(String, String)>,
+}
+
+impl JobState {
+    /// A job before its pairs run: its record is all of it.
+    pub fn before_run(job: JobRecord) -> JobState {
+        JobState {
+            job,
+            pairs: Vec::new(),
+            outputs: Vec::new(),
+            uploading: Vec::new(),
+        }
+    }
 }
 
 /// The jobs queue.
@@ -438,6 +459,14 @@ pub trait FileStore: Send + Sync {
     async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, PortError>;
     /// Writes the object in one request (it appears whole or not at all).
     async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError>;
+    /// Writes the object only if its key is free: `ConditionFailed` when an object has it.
+    async fn put_new(
         &self,
         bucket: &str,
         key: &str,

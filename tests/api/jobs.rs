@@ -14,14 +14,20 @@ use crate::harness::{
 };
 use crate::receiver::Receiver;
 
-struct Answer {
-    status: u16,
-    body: Value,
-    text: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+    pub(crate) text: String,
     headers: reqwest::header::HeaderMap,
 }
 
-async fn call(stack: &Stack, key: &str, method: Method, path: &str, body: Option<Value>) -> Answer {
+pub(crate) async fn call(
+    stack: &Stack,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
     let mut request = stack
         .http
         .request(method, format!("{}/v2{path}", stack.base))
@@ -42,14 +48,14 @@ async fn call(stack: &Stack, key: &str, method: Method, path: &str, body: Option
     }
 }
 
-async fn create(stack: &Stack, body: Value) -> Value {
+pub(crate) async fn create(stack: &Stack, body: Value) -> Value {
     let a = call(stack, ALICE, Method::POST, "/jobs", Some(body)).await;
     assert_eq!(a.status, 201, "{}", a.text);
     a.body
 }
 
 /// The job's record as stored, as text (it must exist).
-async fn job_record(stack: &Stack, id: &str) -> String {
+pub(crate) async fn job_record(stack: &Stack, id: &str) -> String {
     use aws_sdk_dynamodb::types::AttributeValue;
     let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
         .get_item()
@@ -81,7 +87,7 @@ async fn job_files(stack: &Stack, id: &str, under: &str) -> Vec<String> {
 }
 
 /// Polls Alice's job until it ends (at most 60 s).
-async fn wait(stack: &Stack, id: &str) -> Value {
+pub(crate) async fn wait(stack: &Stack, id: &str) -> Value {
     wait_as(stack, ALICE, id).await
 }
 
@@ -716,7 +722,7 @@ async fn bad_requests_name_the_field_and_tenants_stay_apart() {
 }
 
 /// Every log line of the process, for the credentials check.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(crate) fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Arc::new(Mutex::new(Vec::new()));

@@ -1,7 +1,8 @@
 //! online-convert's official Python SDK (`api2convert`, installed into `.venv` by `make
 //! test`) against the local gateway's `/v2`: convert with an upload, a remote URL, a cloud
 //! S3 input, an S3 output target, an async job with a verified callback, listing, cancel,
-//! and the errors it maps. This side checks what the jobs left in the stack.
+//! the errors it maps, and its cloud helpers with GCS, Azure and FTPS. This side checks
+//! what the jobs left in the stack.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::harness::{ALICE, Stack, alice_webhook_secret, jpeg, serve_file};
 
 #[tokio::test]
 async fn the_api2convert_sdk_works_unchanged() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_with(crate::storage::config()).await;
     let s3 = folio_shared::aws::s3_client(&stack.sdk);
     let bucket = stack
         .bucket_with("a2c-", &[("in/photo.jpg", jpeg(200, 100))])
@@ -78,6 +79,11 @@ async fn the_api2convert_sdk_works_unchanged() {
     assert_eq!(sorted, codes, "one callback per status: {codes:?}");
     assert!(seen["401"].as_str().unwrap().contains("Invalid api key"));
     assert!(seen["402"].as_str().unwrap().contains("max_inputs"));
+    // The SDK's CloudInput and OutputTarget with Google Cloud Storage, Azure and FTPS.
+    assert_eq!(
+        seen["storage"],
+        serde_json::json!({"googlecloud": "completed", "azure": "completed", "ftp": "completed"})
+    );
 
     // The cloud job's credentials are nowhere in what the API shows.
     let job = stack

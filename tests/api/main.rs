@@ -10,6 +10,7 @@ mod jobs_sdk;
 mod keys;
 mod notifications;
 mod receiver;
+mod storage;
 mod tasks;
 mod tenancy;
 mod validation;

@@ -1,7 +1,8 @@
 """online-convert's official Python SDK (`api2convert`) against a running Folio.
 
 Run by the integration test `jobs_sdk` with the API base, a key, a webhook secret, an image
-and an S3 bucket (with credentials) in the environment. Everything goes through the SDK's
+and an S3 bucket (with credentials) in the environment, and the storage servers' addresses
+(FOLIO_TEST_*, see storage_peer.py). Everything goes through the SDK's
 public surface; the script prints one JSON object of what it saw and exits non-zero on the
 first unexpected answer.
 """
@@ -17,6 +18,8 @@ import traceback
 from api2convert import Api2Convert
 from api2convert.cloud import CloudInput, OutputTarget
 from api2convert.errors import AuthenticationError, NotFoundError, PaymentRequiredError
+
+import storage_peer
 
 BASE = os.environ["FOLIO_V2_BASE"]
 KEY = os.environ["FOLIO_API_KEY"]
@@ -132,6 +135,43 @@ def main():
         raise AssertionError("a job over max_inputs was created")
     except PaymentRequiredError as e:
         seen["402"] = str(e)
+
+    # 8. The SDK's cloud helpers for the other providers, against the storage servers `make
+    # test` started: an input put there with the provider's own client, converted, and the
+    # output delivered there and read back the same way.
+    keyfile = open(os.environ["FOLIO_TEST_GCS_KEYFILE"]).read()
+    run = os.urandom(5).hex()
+    photo = open(JPEG, "rb").read()
+    providers = {
+        "googlecloud": ("googlecloud", f"sdk-{run}",
+                        lambda f: CloudInput.google_cloud("folio-tests", f"sdk-{run}", f, keyfile),
+                        {"projectid": "folio-tests", "bucket": f"sdk-{run}"}, {"keyfile": keyfile}),
+        "azure": ("azure", f"sdk-{run}",
+                  lambda f: CloudInput.azure(f"sdk-{run}", f, storage_peer.AZURITE_ACCOUNT,
+                                             storage_peer.AZURITE_KEY),
+                  {"container": f"sdk-{run}"},
+                  {"accountname": storage_peer.AZURITE_ACCOUNT,
+                   "accountkey": storage_peer.AZURITE_KEY}),
+        "ftp": ("ftps", "-",
+                lambda f: CloudInput.ftp("127.0.0.1", f, storage_peer.FTP_USER,
+                                         storage_peer.FTP_PASSWORD,
+                                         parameters={"port": os.environ["FOLIO_TEST_FTPS_PORT"]}),
+                {"host": "127.0.0.1", "port": os.environ["FOLIO_TEST_FTPS_PORT"]},
+                {"username": storage_peer.FTP_USER, "password": storage_peer.FTP_PASSWORD}),
+    }
+    seen["storage"] = {}
+    for provider, (peer, place, cloud_input, parameters, credentials) in providers.items():
+        source = f"sdk-{run}/in/photo.jpg"
+        storage_peer.put(peer, place, source, photo)
+        target = OutputTarget.of(provider, {**parameters, "file": f"sdk-{run}/out/"}, credentials)
+        job = client.convert(cloud_input(source), "png", output_targets=[target]).job
+        check(job.is_completed() and not job.output, f"{provider}: {job.status}")
+        delivered_to = job.conversion[0].output_targets[0]
+        check(delivered_to.status == "completed", f"{provider}: target {delivered_to.status}")
+        check(not delivered_to.credentials, f"{provider}: credentials shown")
+        landed = storage_peer.get(peer, place, f"sdk-{run}/out/photo.png")
+        check(landed is not None and landed[:8] == b"\x89PNG\r\n\x1a\n", f"{provider}: landed")
+        seen["storage"][provider] = delivered_to.status
     print(json.dumps(seen))
 
 

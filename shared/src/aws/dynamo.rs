@@ -102,6 +102,24 @@ impl DynamoRecords {
 }
 
 impl DynamoRecords {
+    /// Puts an item that expires with the records (`ExpiresAt` added), over any item at
+    /// its key.
+    pub(super) async fn put_expiring(
+        &self,
+        mut item: Item,
+        context: &'static str,
+    ) -> Result<(), PortError> {
+        item.insert("ExpiresAt".into(), n(ttl_from_now()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| PortError::backend(context, describe(e)))?;
+        Ok(())
+    }
+
     /// Puts an item that must not exist yet; `ConditionFailed` if it does.
     pub(super) async fn put_new(&self, item: Item, context: &'static str) -> Result<(), PortError> {
         self.client
@@ -501,14 +519,7 @@ impl DeliveryLog for DynamoRecords {
         item.insert("EventId".into(), s(&delivery.event_id));
         item.insert("EventType".into(), s(&delivery.event_type));
         item.insert("Target".into(), s(delivery.target.label()));
-        item.insert("ExpiresAt".into(), n(ttl_from_now()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
+        self.put_expiring(item, "recording a delivery attempt")
             .await
-            .map_err(|e| PortError::backend("recording a delivery attempt", describe(e)))?;
-        Ok(())
     }
 }

@@ -77,6 +77,9 @@ fn live(item: &Item) -> bool {
         .is_none_or(|at| at > Utc::now().timestamp())
 }
 
+/// The sort key prefix of a pair's "being uploaded" note.
+const UPLOADING: &str = "UPLOADING#";
+
 fn pair_sk(input_id: &str, conversion_id: &str) -> String {
     format!("PAIR#{input_id}#{conversion_id}")
 }
@@ -113,6 +116,7 @@ impl JobStore for DynamoRecords {
         let mut job = None;
         let mut pairs = Vec::new();
         let mut outputs = Vec::new();
+        let mut uploading = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -141,6 +145,10 @@ impl JobStore for DynamoRecords {
                     pairs.push(from_item::<PairRecord>(item)?);
                 } else if sk.starts_with("OUTPUT#") {
                     outputs.push(from_item::<OutputRecord>(item)?);
+                } else if let Some((input, conversion)) =
+                    sk.strip_prefix(UPLOADING).and_then(|p| p.split_once('#'))
+                {
+                    uploading.push((input.to_string(), conversion.to_string()));
                 }
             }
             start = out.last_evaluated_key;
@@ -153,6 +161,7 @@ impl JobStore for DynamoRecords {
             job,
             pairs,
             outputs,
+            uploading,
         }))
     }
 
@@ -444,6 +453,16 @@ impl JobStore for DynamoRecords {
             Err(PortError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn mark_uploading(
+        &self,
+        job_id: &str,
+        input_id: &str,
+        conversion_id: &str,
+    ) -> Result<(), PortError> {
+        let item = key(job_id, &format!("{UPLOADING}{input_id}#{conversion_id}"));
+        self.put_expiring(item, "noting an upload").await
     }
 
     async fn pair_recorded(

@@ -36,6 +36,7 @@ where
         .and_then(|s| s.code())
         .map(str::to_string);
     match (status, code.as_deref()) {
+        (Some(412), _) | (_, Some("PreconditionFailed")) => PortError::ConditionFailed,
         (Some(404), _) | (_, Some("NoSuchKey" | "NoSuchBucket")) => PortError::NotFound,
         (Some(403), _) => PortError::Denied(describe(e)),
         (_, c) if is_denied(c) => PortError::Denied(describe(e)),
@@ -51,11 +52,25 @@ pub(super) async fn put_whole(
     bytes: Vec<u8>,
     content_type: &str,
 ) -> Result<(), PortError> {
+    put_object(client, bucket, key, bytes, content_type, false).await
+}
+
+/// Writes a whole object in one request; with `new_only`, only if its key is free
+/// (`ConditionFailed` otherwise).
+async fn put_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+    new_only: bool,
+) -> Result<(), PortError> {
     client
         .put_object()
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
+        .set_if_none_match(new_only.then(|| "*".to_string()))
         .body(bytes.into())
         .send()
         .await
@@ -137,6 +152,16 @@ impl FileStore for S3Files {
         content_type: &str,
     ) -> Result<(), PortError> {
         put_whole(&self.client, bucket, key, bytes, content_type).await
+    }
+
+    async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        put_object(&self.client, bucket, key, bytes, content_type, true).await
     }
 
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<(), PortError> {

@@ -5,13 +5,12 @@
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde_json::{Map, Value};
 
 use super::model::{InputKind, InputRecord, JobMessage, OutputStatus, StoredFile, codes};
 use crate::app::App;
 use crate::error::PortError;
 use crate::notify::url_guard;
-use crate::ports::UserCredentials;
+use crate::storage::{self, Location, StorageError};
 
 const MAX_REDIRECTS: usize = 5;
 const REMOTE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -236,65 +235,39 @@ pub async fn remote(
     ))
 }
 
-fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
-    map.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// The S3 credentials of a cloud input or output target.
-pub fn s3_credentials(
-    parameters: &Map<String, Value>,
-    credentials: Option<&Map<String, Value>>,
-) -> Option<UserCredentials> {
-    let c = credentials?;
-    Some(UserCredentials {
-        access_key_id: text(c, "accesskeyid")?,
-        secret_access_key: text(c, "secretaccesskey")?,
-        session_token: text(c, "sessiontoken"),
-        region: text(parameters, "region").unwrap_or_else(|| "eu-central-1".to_string()),
-    })
-}
-
 async fn cloud(app: &App, input: &InputRecord, max_bytes: u64) -> Fetched {
-    let (Some(bucket), Some(file), Some(credentials)) = (
-        text(&input.parameters, "bucket"),
-        text(&input.parameters, "file"),
-        s3_credentials(&input.parameters, input.credentials.as_ref()),
-    ) else {
-        return Err(failure(
+    let at = super::parse::cloud_location(input, "input").map_err(|e| {
+        failure(
             input,
             codes::CLOUD_FAILED,
-            "The amazons3 input needs parameters.bucket, parameters.file, \
-             credentials.accesskeyid and credentials.secretaccesskey",
-        ));
-    };
-    let store = app.user_storage.open(&credentials);
-    match store.get(&bucket, &file, max_bytes).await {
-        Ok(bytes) => Ok((filename_of(&file), bytes)),
-        Err(PortError::NotFound | PortError::Denied(_)) => Err(failure(
-            input,
-            codes::CLOUD_NOT_FOUND,
-            format!(
-                "File not found: s3://{bucket}/{file} does not exist, or the credentials \
-                 given cannot read it"
-            ),
-        )),
-        Err(PortError::TooLarge { limit, .. }) => Err(failure(
-            input,
-            codes::TOO_LARGE,
-            format!("The file is larger than the limit of {limit} bytes"),
-        )),
-        Err(e) => {
-            tracing::warn!(input_id = %input.id, error = %e, "cloud input failed");
-            Err(failure(
-                input,
-                codes::CLOUD_FAILED,
-                "The file could not be read from amazons3",
-            ))
-        }
+            format!("{}: {}", e.field, e.reason),
+        )
+    })?;
+    match storage::read(app, &at, max_bytes).await {
+        Ok(bytes) => Ok((filename_of(at.path()), bytes)),
+        Err(e) => Err(failure(input, cloud_code(&e), cloud_message(&at, &e))),
+    }
+}
+
+/// The contract's code for a failed cloud input: 17 when the file is not there or may not
+/// be read, 413 over the size limit, 403 for a refused address, else 99.
+fn cloud_code(e: &StorageError) -> u32 {
+    match e {
+        StorageError::NotFound(_) | StorageError::Denied { .. } => codes::CLOUD_NOT_FOUND,
+        StorageError::TooLarge { .. } => codes::TOO_LARGE,
+        StorageError::Refused(_) => codes::URL_REFUSED,
+        _ => codes::CLOUD_FAILED,
+    }
+}
+
+fn cloud_message(at: &Location, e: &StorageError) -> String {
+    let provider = at.provider();
+    match e {
+        StorageError::NotFound(place) => format!(
+            "File not found: {place} does not exist ({provider}), or the credentials given \
+             cannot read it"
+        ),
+        other => format!("The file could not be read from {provider}: {other}"),
     }
 }
 

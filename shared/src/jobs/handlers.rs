@@ -177,23 +177,25 @@ pub async fn jobs(ctx: &Ctx<'_>, rest: &[&str]) -> Result<V2Response, V2Error> {
             Ok(V2Response::empty(StatusCode::NO_CONTENT))
         }
         ([id, "conversions"], Method::GET) => {
-            let job = load_job(ctx, id).await?;
-            let list: Vec<Value> = job
+            let state = load(ctx, id).await?;
+            let list: Vec<Value> = state
+                .job
                 .conversions
                 .iter()
-                .map(|c| wire::conversion(c, wire::target_status(&job)))
+                .map(|c| wire::conversion(c, &wire::target_statuses(&state, c)))
                 .collect();
             Ok(V2Response::json(StatusCode::OK, &Value::Array(list)))
         }
         ([id, "conversions"], Method::POST) => add_conversion(ctx, id).await,
         ([id, "conversions", cid], Method::GET) => {
-            let job = load_job(ctx, id).await?;
-            let c = job
+            let state = load(ctx, id).await?;
+            let c = state
+                .job
                 .conversion(cid)
                 .ok_or_else(|| V2Error::NotFound(format!("No conversion {cid}")))?;
             Ok(V2Response::json(
                 StatusCode::OK,
-                &wire::conversion(c, wire::target_status(&job)),
+                &wire::conversion(c, &wire::target_statuses(&state, c)),
             ))
         }
         ([id, "conversions", cid], Method::PATCH) => patch_conversion(ctx, id, cid).await,
@@ -549,11 +551,7 @@ async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
     enter(&mut job, first);
     let (_, starts) = settle(&mut job);
     ctx.app.jobs.create(&job).await?;
-    let state = JobState {
-        job,
-        pairs: Vec::new(),
-        outputs: Vec::new(),
-    };
+    let state = JobState::before_run(job);
     // The callback of this status is queued before the worker can queue the next one.
     announce(ctx.app, &state).await?;
     if starts {
@@ -656,11 +654,7 @@ pub async fn append_inputs(
 async fn settle_open(ctx: &Ctx<'_>, id: &str) -> Result<(), V2Error> {
     for attempt in 0..20u64 {
         // An open job has no pairs and no outputs: its record is all of it.
-        let mut state = JobState {
-            job: load_job(ctx, id).await?,
-            pairs: Vec::new(),
-            outputs: Vec::new(),
-        };
+        let mut state = JobState::before_run(load_job(ctx, id).await?);
         let job = &mut state.job;
         if !job.status.is_open() {
             return Ok(());
@@ -771,7 +765,7 @@ async fn add_conversion(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> 
     .await?;
     Ok(V2Response::json(
         StatusCode::CREATED,
-        &wire::conversion(&added, wire::target_status(&state.job)),
+        &wire::conversion(&added, &wire::target_statuses(&state, &added)),
     ))
 }
 
@@ -801,6 +795,6 @@ async fn patch_conversion(ctx: &Ctx<'_>, id: &str, cid: &str) -> Result<V2Respon
     .await?;
     Ok(V2Response::json(
         StatusCode::OK,
-        &wire::conversion(&changed, wire::target_status(&state.job)),
+        &wire::conversion(&changed, &wire::target_statuses(&state, &changed)),
     ))
 }

@@ -93,5 +93,5 @@ pub fn messages(state: &JobState) -> (Vec<JobMessage>, Vec<JobMessage>) {
 /// The job as the API shows it.
 pub fn document(state: &JobState) -> serde_json::Value {
     let (errors, warnings) = messages(state);
-    wire::job(&state.job, &state.outputs, &errors, &warnings, Utc::now())
+    wire::job(state, &errors, &warnings, Utc::now())
 }

@@ -9,6 +9,7 @@ use super::model::{
 };
 use super::options;
 use crate::notify::url_guard;
+use crate::storage::Location;
 
 /// A refused field.
 #[derive(Debug, PartialEq)]
@@ -181,41 +182,40 @@ pub fn conversion(value: &Value, field: &str) -> Result<ConversionRecord, FieldE
     })
 }
 
-fn required_keys(map: &Map<String, Value>, keys: &[&str], field: &str) -> Result<(), FieldError> {
-    for key in keys {
-        if map
-            .get(*key)
-            .and_then(Value::as_str)
-            .is_none_or(|s| s.trim().is_empty())
-        {
-            return Err(refuse(format!("{field}.{key}"), "is required"));
-        }
-    }
-    Ok(())
-}
-
 fn output_target(value: &Value, field: &str) -> Result<OutputTarget, FieldError> {
     let map = object(Some(value), field)?;
     let kind = string(&map, "type", &format!("{field}.type"))?.unwrap_or_default();
-    if kind != "amazons3" {
-        return Err(refuse(
-            format!("{field}.type"),
-            format!("{kind:?}: Folio delivers outputs to amazons3"),
-        ));
-    }
     let parameters = object(map.get("parameters"), &format!("{field}.parameters"))?;
     let credentials = object(map.get("credentials"), &format!("{field}.credentials"))?;
-    required_keys(&parameters, &["bucket"], &format!("{field}.parameters"))?;
-    required_keys(
-        &credentials,
-        &["accesskeyid", "secretaccesskey"],
-        &format!("{field}.credentials"),
-    )?;
+    Location::parse(kind, &parameters, &credentials, field, true)?;
+    overwrite(&parameters, field)?;
     Ok(OutputTarget {
         kind: kind.to_string(),
-        parameters,
+        parameters: parameters
+            .into_iter()
+            .filter(|(k, _)| !is_sensitive(k))
+            .collect(),
         credentials: Some(credentials),
     })
+}
+
+/// Whether an output target may replace an existing file (`parameters.overwrite`, default
+/// false).
+pub fn overwrite(parameters: &Map<String, Value>, field: &str) -> Result<bool, FieldError> {
+    boolean(parameters, "overwrite", false)
+        .map_err(|e| refuse(format!("{field}.parameters.overwrite"), e.reason))
+}
+
+/// A cloud input's place, checked as its job is created or changed.
+pub fn cloud_location(input: &InputRecord, field: &str) -> Result<Location, FieldError> {
+    let none = Map::new();
+    Location::parse(
+        &input.source,
+        &input.parameters,
+        input.credentials.as_ref().unwrap_or(&none),
+        field,
+        false,
+    )
 }
 
 /// One input of a request, as posted (`remote`, `cloud`); uploads arrive through the
@@ -246,17 +246,7 @@ pub fn input(value: &Value, field: &str) -> Result<InputRecord, FieldError> {
                 .map_err(|e| refuse(format!("{field}.source"), format!("the URL {e}")))?;
         }
         InputKind::Cloud => {
-            if source != "amazons3" {
-                return Err(refuse(
-                    format!("{field}.source"),
-                    format!("{source:?}: Folio reads cloud inputs from amazons3"),
-                ));
-            }
-            required_keys(
-                &parameters,
-                &["bucket", "file"],
-                &format!("{field}.parameters"),
-            )?;
+            Location::parse(&source, &parameters, &credentials, field, false)?;
         }
         InputKind::Upload | InputKind::Base64 => {
             return Err(refuse(
@@ -326,6 +316,9 @@ pub fn patch_input(
     }
     if body.get("options").is_some_and(|o| !o.is_null()) {
         input.options = object(body.get("options"), &format!("{field}.options"))?;
+    }
+    if input.kind == InputKind::Cloud {
+        cloud_location(input, field)?;
     }
     input.modified_at = Utc::now();
     Ok(())
@@ -398,8 +391,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "input[0].source");
-        let e = input(&json!({"type": "cloud", "source": "azure"}), "input[0]").unwrap_err();
+        let e = input(&json!({"type": "cloud", "source": "dropbox"}), "input[0]").unwrap_err();
         assert_eq!(e.field, "input[0].source");
+        let e = input(&json!({"type": "cloud", "source": "azure"}), "input[0]").unwrap_err();
+        assert_eq!(e.field, "input[0].parameters.container");
         let i = input(
             &json!({"type": "cloud", "source": "amazons3",
                     "parameters": {"bucket": "b", "file": "a.jpg", "region": "us-east-1"},

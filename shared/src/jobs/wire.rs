@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    ConversionRecord, InputRecord, JobMessage, JobRecord, JobStatus, OutputRecord, OutputStatus,
+    ConversionRecord, InputRecord, JobMessage, JobRecord, OutputRecord, OutputStatus, PairOutcome,
 };
+use crate::ports::JobState;
 
 /// `2020-03-07T18:54:09`, as the API writes times.
 pub fn time(t: &DateTime<Utc>) -> String {
@@ -44,24 +45,58 @@ pub fn input(i: &InputRecord) -> Value {
     })
 }
 
-/// The `status` of a job's cloud output targets, by the job's.
-pub fn target_status(job: &JobRecord) -> &'static str {
-    match job.status {
-        JobStatus::Completed => "completed",
-        JobStatus::Failed | JobStatus::Canceled => "failed",
-        JobStatus::Processing => "uploading",
-        _ => "waiting",
-    }
+/// The `status` of each of a conversion's output targets: `waiting` until one of its files
+/// goes to be uploaded, `uploading` while they go, `completed` once the conversion's every
+/// pair is done and some file reached the target with none refused, `failed` when the
+/// target refused a file or the job ended with nothing delivered there.
+pub fn target_statuses(state: &JobState, c: &ConversionRecord) -> Vec<&'static str> {
+    let job = &state.job;
+    let pairs: Vec<&PairOutcome> = state
+        .pairs
+        .iter()
+        .filter(|p| p.conversion_id == c.id)
+        .map(|p| &p.outcome)
+        .collect();
+    let delivered = pairs
+        .iter()
+        .filter(|o| matches!(o, PairOutcome::Delivered { .. }))
+        .count();
+    let per_conversion = job.pairs_total / (job.conversions.len().max(1) as u64);
+    let all_done = job.pairs_total > 0 && pairs.len() as u64 >= per_conversion;
+    let started = state
+        .uploading
+        .iter()
+        .any(|(_, conversion)| *conversion == c.id);
+    (0..c.output_targets.len())
+        .map(|index| {
+            let refused = pairs.iter().any(|o| {
+                matches!(o, PairOutcome::Failed { message }
+                    if message.details.get("output_target") == Some(&json!(index)))
+            });
+            if refused {
+                "failed"
+            } else if delivered > 0 && all_done {
+                "completed"
+            } else if job.status.is_terminal() {
+                "failed"
+            } else if delivered > 0 || started {
+                "uploading"
+            } else {
+                "waiting"
+            }
+        })
+        .collect()
 }
 
-pub fn conversion(c: &ConversionRecord, target_status: &str) -> Value {
+pub fn conversion(c: &ConversionRecord, target_statuses: &[&str]) -> Value {
     let targets: Vec<Value> = c
         .output_targets
         .iter()
-        .map(|t| {
+        .zip(target_statuses)
+        .map(|(t, status)| {
             json!({
                 "type": t.kind,
-                "status": target_status,
+                "status": status,
                 "parameters": map_or_list(&t.parameters),
                 "credentials": [],
             })
@@ -121,13 +156,12 @@ fn messages(m: &[JobMessage]) -> Value {
 
 /// The job, with its outputs and the errors and warnings of its pairs so far.
 pub fn job(
-    job: &JobRecord,
-    outputs: &[OutputRecord],
+    state: &JobState,
     errors: &[JobMessage],
     warnings: &[JobMessage],
     now: DateTime<Utc>,
 ) -> Value {
-    let target_status = target_status(job);
+    let (job, outputs) = (&state.job, &state.outputs);
     let mut limits = Map::new();
     let l = &job.limits;
     let mut section = |name: &str, entries: &[(&str, Option<u64>)]| {
@@ -159,7 +193,7 @@ pub fn job(
         "process": job.process,
         "fail_on_input_error": job.fail_on_input_error,
         "fail_on_conversion_error": job.fail_on_conversion_error,
-        "conversion": job.conversions.iter().map(|c| conversion(c, target_status)).collect::<Vec<_>>(),
+        "conversion": job.conversions.iter().map(|c| conversion(c, &target_statuses(state, c))).collect::<Vec<_>>(),
         "input": job.inputs.iter().map(input).collect::<Vec<_>>(),
         "output": outputs.iter().map(|o| output(job, o, now)).collect::<Vec<_>>(),
         "callback": job.callback,

@@ -13,16 +13,18 @@ use folio_engine::convert::{ConvertError, convert_owned};
 use sha2::{Digest, Sha256};
 
 use super::announce::announce;
+use super::model::OutputTarget;
 use super::model::{
     ConversionRecord, InputRecord, InputStatus, JobMessage, JobMessageBody, JobRecord, JobStatus,
     OutputRecord, OutputStatus, PairOutcome, PairRecord, StoredFile, codes, credits_for,
 };
-use super::{enter, facts, fetch, files_prefix, options};
+use super::{enter, facts, fetch, files_prefix, options, parse};
 use crate::app::App;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::ports::JobState;
 use crate::queue::{QueueMessage, QueueWorker, WorkerError};
+use crate::storage::{self, Location};
 
 /// How many inputs of a job are fetched at once.
 const PARALLEL_FETCHES: usize = 8;
@@ -203,11 +205,7 @@ async fn start(app: &Arc<App>, job_id: &str) -> Result<(), WorkerError> {
 
 /// A job before its pairs ran: the record is all of it.
 fn job_only(job: &JobRecord) -> JobState {
-    JobState {
-        job: job.clone(),
-        pairs: Vec::new(),
-        outputs: Vec::new(),
-    }
+    JobState::before_run(job.clone())
 }
 
 fn no_output(job: &JobRecord) -> JobMessage {
@@ -455,11 +453,20 @@ async fn run_pair(
     let content_type = super::content_type(&converted.bytes).to_string();
     let file_facts = facts(&filename, &converted.bytes);
     if !conversion.output_targets.is_empty() {
-        for target in &conversion.output_targets {
-            if let Err(text) =
-                deliver(app, target, &filename, &content_type, &converted.bytes).await
-            {
-                return fail(codes::OUTPUT_TARGET_FAILED, text);
+        app.jobs
+            .mark_uploading(&job.id, &input.id, &conversion.id)
+            .await?;
+        // One buffer for every target: each upload reads it, none copies it.
+        let bytes = bytes::Bytes::from(converted.bytes);
+        for (index, target) in conversion.output_targets.iter().enumerate() {
+            if let Err(text) = deliver(app, target, &filename, &content_type, bytes.clone()).await {
+                let mut outcome =
+                    pair_failure(conversion, input, codes::OUTPUT_TARGET_FAILED, text);
+                if let PairOutcome::Failed { message } = &mut outcome {
+                    // Which target refused it: that target's status is `failed`.
+                    message.details.insert("output_target".into(), index.into());
+                }
+                return Ok((outcome, None));
             }
         }
         return Ok((PairOutcome::Delivered { credits }, None));
@@ -499,46 +506,32 @@ async fn run_pair(
     ))
 }
 
-/// Writes an output to a user's bucket: `parameters.file` is the key (a key ending in `/`
-/// is a folder the output's name is added to; none: the bucket's top).
+/// Writes an output to one of the conversion's targets: `parameters.file` is the place (one
+/// ending in `/`, or none, is a folder the output's name is added to); an existing file
+/// stays unless `parameters.overwrite` is true.
 async fn deliver(
     app: &App,
-    target: &super::model::OutputTarget,
+    target: &OutputTarget,
     filename: &str,
     content_type: &str,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
 ) -> Result<(), String> {
-    let bucket = target
-        .parameters
-        .get("bucket")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    let credentials = fetch::s3_credentials(&target.parameters, target.credentials.as_ref())
-        .ok_or("The amazons3 output target has no usable credentials.")?;
-    let file = target
-        .parameters
-        .get("file")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    let key = if file.is_empty() || file.ends_with('/') {
-        format!("{file}{filename}")
-    } else {
-        file.to_string()
-    };
-    app.user_storage
-        .open(&credentials)
-        .put(bucket, &key, bytes.to_vec(), content_type)
+    let none = serde_json::Map::new();
+    let credentials = target.credentials.as_ref().unwrap_or(&none);
+    let at = Location::parse(
+        &target.kind,
+        &target.parameters,
+        credentials,
+        "output_target",
+        true,
+    )
+    .map_err(|e| format!("{}: {}", e.field, e.reason))?
+    .for_output(filename);
+    let overwrite = parse::overwrite(&target.parameters, "output_target")
+        .map_err(|e| format!("{}: {}", e.field, e.reason))?;
+    storage::write(app, &at, bytes, content_type, overwrite)
         .await
-        .map_err(|e| match e {
-            PortError::NotFound | PortError::Denied(_) => format!(
-                "The output could not be written to s3://{bucket}/{key}: the bucket does not \
-                 exist or the credentials given cannot write to it."
-            ),
-            other => {
-                tracing::warn!(error = %other, "output target failed");
-                format!("The output could not be written to s3://{bucket}/{key}.")
-            }
-        })
+        .map_err(|e| format!("The output could not be written to {}: {e}", at.describe()))
 }
 
 /// Sets the job's final status in memory; a failed job keeps no output and spends nothing;

@@ -42,7 +42,20 @@ pub fn check_syntax(raw: &str) -> Result<Url, GuardError> {
 pub async fn resolve(url: &Url, allowed: &[IpNet]) -> Result<Vec<SocketAddr>, GuardError> {
     let host = url.host_str().ok_or(GuardError::NoHost)?;
     let port = url.port_or_known_default().ok_or(GuardError::Scheme)?;
+    resolve_host(host, port, allowed).await
+}
+
+/// Resolves a host name or address once, as `resolve` does a URL's (for protocols other
+/// than HTTP: an FTP server's).
+pub async fn resolve_host(
+    host: &str,
+    port: u16,
+    allowed: &[IpNet],
+) -> Result<Vec<SocketAddr>, GuardError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(GuardError::NoHost);
+    }
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host, port))
