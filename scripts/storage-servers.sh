@@ -3,7 +3,8 @@
 # on loopback: a Google Cloud Storage emulator (scripts/gcs_emulator.py), Azurite (Azure Blob
 # Storage, from the npm registry, installed into .folio/azurite once) and pyftpdlib (plain FTP
 # and explicit FTPS, scripts/ftp_server.py). `env` prints the variables the tests read.
-# `start` reuses servers already answering and prints "started" only when it started them.
+# `start` reuses this checkout's servers when they answer and prints "started" only when it
+# started them.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 GCS_PORT=${FOLIO_GCS_PORT:-5056}
 AZURE_PORT=${FOLIO_AZURE_PORT:-5057}
@@ -71,7 +72,13 @@ case "${1:-}" in
   start)
     "$ROOT/scripts/venv.sh"
     make_keys
-    if all_up; then log "reusing the storage servers"; echo reused; exit 0; fi
+    if all_up; then
+      # Only this checkout's own: the GCS emulator trusts this checkout's key alone.
+      if [ -f "$pidfile" ]; then log "reusing the storage servers"; echo reused; exit 0; fi
+      log "the storage servers' ports ($GCS_PORT-$FTPS_PORT) are taken by another checkout's;" \
+        "stop them or set FOLIO_GCS_PORT, FOLIO_AZURE_PORT, FOLIO_FTP_PORT, FOLIO_FTPS_PORT"
+      exit 1
+    fi
     install_azurite
     log "starting the storage servers: GCS :$GCS_PORT, Azurite :$AZURE_PORT, FTP :$FTP_PORT, FTPS :$FTPS_PORT"
     : > "$pidfile"
