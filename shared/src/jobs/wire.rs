@@ -208,3 +208,65 @@ pub fn job(
     }
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::model::PairRecord;
+
+    /// A job of one input and one conversion with two output targets, in `status`.
+    fn state(status: &str, pairs_total: u64) -> JobState {
+        let target = json!({"type": "ftp", "parameters": {"host": "h", "file": "out/"},
+                            "credentials": {"username": "u", "password": "p"}});
+        let conversion = crate::jobs::parse::conversion(
+            &json!({"target": "png", "output_target": [target.clone(), target]}),
+            "c",
+        )
+        .unwrap();
+        let job: JobRecord = serde_json::from_value(json!({
+            "id": "j", "tenant_key": "t", "token": "k", "status": status, "process": true,
+            "fail_on_input_error": true, "fail_on_conversion_error": false, "callback": "",
+            "notify_status": false, "conversions": [conversion], "inputs": [], "base_url": "",
+            "version": 1, "created_at": "2026-11-26T00:00:00Z",
+            "modified_at": "2026-11-26T00:00:00Z", "pairs_total": pairs_total,
+        }))
+        .unwrap();
+        JobState::before_run(job)
+    }
+
+    fn pair(s: &JobState, input: &str, outcome: PairOutcome) -> PairRecord {
+        PairRecord {
+            input_id: input.into(),
+            conversion_id: s.job.conversions[0].id.clone(),
+            outcome,
+        }
+    }
+
+    fn statuses(s: &JobState) -> Vec<&'static str> {
+        target_statuses(s, &s.job.conversions[0])
+    }
+
+    #[test]
+    fn output_targets_move_waiting_uploading_then_end() {
+        let mut s = state("processing", 2);
+        assert_eq!(statuses(&s), ["waiting", "waiting"]);
+        let conversion = s.job.conversions[0].id.clone();
+        s.uploading.push(("a".into(), conversion));
+        assert_eq!(statuses(&s), ["uploading", "uploading"]);
+        s.pairs
+            .push(pair(&s, "a", PairOutcome::Delivered { credits: 1 }));
+        assert_eq!(
+            statuses(&s),
+            ["uploading", "uploading"],
+            "one of two inputs"
+        );
+        // The second input's file was refused by the second target.
+        let mut message = JobMessage::new("conversion", "c", 6100, "exists");
+        message.details.insert("output_target".into(), json!(1));
+        s.pairs.push(pair(&s, "b", PairOutcome::Failed { message }));
+        assert_eq!(statuses(&s), ["completed", "failed"]);
+        // A job canceled before anything was delivered: its targets failed.
+        let canceled = state("canceled", 2);
+        assert_eq!(statuses(&canceled), ["failed", "failed"]);
+    }
+}
