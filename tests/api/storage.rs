@@ -37,6 +37,11 @@ struct Provider {
     bad_credentials: Value,
     /// Text of the credentials that must never be shown or logged.
     secret: String,
+    /// Locator keys of a place that is not there (a missing bucket or container, a host
+    /// that answers nothing), and what an input from it and an output to it say.
+    nowhere: Value,
+    nowhere_input: (u32, &'static str),
+    nowhere_output: &'static str,
 }
 
 impl Provider {
@@ -248,6 +253,26 @@ async fn round_trip(p: Provider) {
     assert!(peer_get(&p, &format!("out/{run}/bad/photo.png")).is_none());
     jobs.push(id);
 
+    // A place that is not there: the input fails, the target fails, each saying why.
+    let mut missing = p.input(&input_path, &p.credentials);
+    merge(&mut missing["parameters"], &p.nowhere);
+    let (id, done) = run_job(
+        &stack,
+        json!({"input": [missing], "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    assert_failed(&done, p.nowhere_input.0, p.nowhere_input.1);
+    jobs.push(id);
+    let mut missing = p.target("out/", &p.credentials, false);
+    merge(&mut missing["parameters"], &p.nowhere);
+    let (id, done) = run_job(
+        &stack,
+        json!({"input": [source], "conversion": [{"target": "png", "output_target": [missing]}]}),
+    )
+    .await;
+    assert_failed(&done, 6100, p.nowhere_output);
+    jobs.push(id);
+
     // The credentials are nowhere: not in any job's GET, record, callback or log line.
     for id in &jobs {
         assert!(
@@ -266,6 +291,12 @@ async fn round_trip(p: Provider) {
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     assert!(!logged.contains(&p.secret), "a credential reached the logs");
     stack.stop().await;
+}
+
+fn merge(into: &mut Value, from: &Value) {
+    for (k, v) in from.as_object().unwrap() {
+        into[k] = v.clone();
+    }
 }
 
 /// A second service account's key: well formed, but not the one the emulator trusts.
@@ -296,6 +327,9 @@ async fn google_cloud_storage_inputs_and_outputs() {
         credentials: json!({"keyfile": keyfile}),
         bad_credentials: json!({"keyfile": stranger.to_string()}),
         secret,
+        nowhere: json!({"bucket": format!("folio-missing-{}", unique())}),
+        nowhere_input: (17, "does not exist"),
+        nowhere_output: "bucket or container of gs://folio-missing-",
     })
     .await;
 }
@@ -313,6 +347,9 @@ async fn azure_blob_storage_inputs_and_outputs() {
         credentials: json!({"accountname": AZURITE_ACCOUNT, "accountkey": AZURITE_KEY}),
         bad_credentials: json!({"accountname": AZURITE_ACCOUNT, "accountkey": wrong}),
         secret: AZURITE_KEY.to_string(),
+        nowhere: json!({"container": format!("folio-missing-{}", unique())}),
+        nowhere_input: (17, "does not exist"),
+        nowhere_output: "bucket or container of azure://devstoreaccount1/folio-missing-",
     })
     .await;
 }
@@ -326,7 +363,16 @@ fn ftp(peer: &'static str, port: String) -> Provider {
         credentials: json!({"username": "folio", "password": FTP_PASSWORD}),
         bad_credentials: json!({"username": "folio", "password": "not-the-password"}),
         secret: FTP_PASSWORD.to_string(),
+        nowhere: json!({"port": closed_port()}),
+        nowhere_input: (99, "could not be reached"),
+        nowhere_output: "could not be reached",
     }
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -337,6 +383,21 @@ async fn ftp_inputs_and_outputs() {
 #[tokio::test]
 async fn ftps_inputs_and_outputs() {
     round_trip(ftp("ftps", env("FOLIO_TEST_FTPS_PORT"))).await;
+}
+
+#[tokio::test]
+async fn an_ftps_server_whose_certificate_is_not_trusted_gets_no_password() {
+    // No FOLIO_FTP_CA_FILE: the test CA is not trusted. The session fails at TLS; it does
+    // not go on in the clear.
+    let stack = Stack::start().await;
+    let p = ftp("ftps", env("FOLIO_TEST_FTPS_PORT"));
+    let (_, done) = run_job(
+        &stack,
+        json!({"input": [p.input("in/any.jpg", &p.credentials)], "conversion": [{"target": "png"}]}),
+    )
+    .await;
+    assert_failed(&done, 99, "offers TLS, but the TLS session failed");
+    stack.stop().await;
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! third host. A server that offers `AUTH` gets explicit FTPS (certificates checked against
 //! the system's roots and `FOLIO_FTP_CA_FILE`) before the password is sent.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,37 +57,34 @@ fn server(at: &Location) -> Result<(Server<'_>, &str, &str), StorageError> {
     }
 }
 
-/// The TLS settings of every FTPS session, made once.
+/// The TLS settings of an FTPS session: the system's roots and `FOLIO_FTP_CA_FILE`'s (read
+/// for each session: a few milliseconds beside an FTP login, and no global state).
 fn tls(config: &Config) -> Result<Arc<rustls::ClientConfig>, StorageError> {
-    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(path) = &config.ftp_ca_file {
-            use rustls_pki_types::CertificateDer;
-            use rustls_pki_types::pem::PemObject;
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("FOLIO_FTP_CA_FILE {path}: {e}"))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| format!("FOLIO_FTP_CA_FILE {path}: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("FOLIO_FTP_CA_FILE {path}: {e}"))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-            .map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(|e| {
+    let broken = |e: String| {
         tracing::error!(error = %e, "the FTPS settings could not be made");
         StorageError::Failed("Folio's FTPS settings are broken; see its logs".into())
-    })
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &config.ftp_ca_file {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| broken(format!("FOLIO_FTP_CA_FILE {path}: {e}")))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| broken(format!("FOLIO_FTP_CA_FILE {path}: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| broken(format!("FOLIO_FTP_CA_FILE {path}: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+        .map_err(|e| broken(e.to_string()))
 }
 
 fn failed(server: &Server, e: FtpError) -> StorageError {
@@ -221,9 +218,14 @@ async fn exists(ftp: &mut Ftp, path: &str) -> bool {
     }
 }
 
-/// Makes the folders of `dir` that are missing, one level at a time.
+/// Makes the folders of `dir` that are missing, one level at a time (from the root for an
+/// absolute `dir`, else from the login folder).
 async fn make_folders(ftp: &mut Ftp, dir: &str) {
-    let mut at = String::new();
+    let mut at = if dir.starts_with('/') {
+        String::from("/")
+    } else {
+        String::new()
+    };
     for part in dir.split('/').filter(|p| !p.is_empty()) {
         at.push_str(part);
         // An existing folder answers 550: fine; a real failure shows in the upload.
@@ -244,19 +246,19 @@ pub async fn write(
     within(&server, async {
         let mut ftp = session(config, &server, user, password).await?;
         let path = server.path;
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        make_folders(&mut ftp, dir).await;
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let temporary = match path.rsplit_once('/') {
+            Some((dir, name)) => {
+                make_folders(&mut ftp, dir).await;
+                format!("{dir}/.{name}.{tag}.part")
+            }
+            None => format!(".{path}.{tag}.part"),
+        };
         let exists_error = || StorageError::Exists(server.place.clone());
         if !overwrite && exists(&mut ftp, path).await {
             let _ = ftp.quit().await;
             return Err(exists_error());
         }
-        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
-        let temporary = if dir.is_empty() {
-            format!(".{name}.{tag}.part")
-        } else {
-            format!("{dir}/.{name}.{tag}.part")
-        };
         let mut reader: &[u8] = &bytes;
         if let Err(e) = ftp.put_file(&temporary, &mut reader).await {
             let _ = ftp.rm(&temporary).await;
@@ -268,7 +270,13 @@ pub async fn write(
             let _ = ftp.quit().await;
             return Err(exists_error());
         }
-        if let Err(e) = ftp.rename(temporary.as_str(), path).await {
+        let mut renamed = ftp.rename(temporary.as_str(), path).await;
+        if renamed.is_err() && overwrite {
+            // Some servers rename over nothing: the old file goes first.
+            let _ = ftp.rm(path).await;
+            renamed = ftp.rename(temporary.as_str(), path).await;
+        }
+        if let Err(e) = renamed {
             let _ = ftp.rm(&temporary).await;
             return Err(failed(&server, e));
         }

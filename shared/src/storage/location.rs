@@ -89,7 +89,12 @@ fn name_like(
     allowed: impl Fn(char) -> bool,
     rule: &str,
 ) -> Result<(), FieldError> {
-    if (min..=max).contains(&value.len()) && value.chars().all(allowed) {
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if (min..=max).contains(&value.len())
+        && value.chars().all(allowed)
+        && ends(value.chars().next())
+        && ends(value.chars().last())
+    {
         Ok(())
     } else {
         Err(refuse(
@@ -206,9 +211,14 @@ impl Location {
     ) -> Result<Location, FieldError> {
         let p = format!("{field}.parameters");
         let c = format!("{field}.credentials");
+        // An object's name has no leading `/`; an FTP path may be absolute.
         let file = |required: bool| -> Result<String, FieldError> {
             let file = optional(parameters, "file").unwrap_or_default();
-            let file = file.trim_start_matches('/');
+            let file = if provider == "ftp" {
+                file
+            } else {
+                file.trim_start_matches('/')
+            };
             if file.is_empty() && required {
                 return Err(refuse(format!("{p}.file"), "is required"));
             }
@@ -400,7 +410,8 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(ftp.describe(), "ftp://files.example.com:2121/in/a.jpg");
+        assert_eq!(ftp.describe(), "ftp://files.example.com:2121//in/a.jpg");
+        assert_eq!(ftp.path(), "/in/a.jpg", "an FTP path may be absolute");
         assert!(!format!("{ftp:?}").contains("pw"));
         let ftp = parse(
             "ftp",
@@ -422,6 +433,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "x.credentials.accountname");
+        let e = parse(
+            "googlecloud",
+            json!({"projectid": "p", "bucket": "..", "file": "a"}),
+            json!({"keyfile": "{}"}),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "x.parameters.bucket");
         let e = parse(
             "googlecloud",
             json!({"projectid": "p", "bucket": "b-1", "file": "a"}),

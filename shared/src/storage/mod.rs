@@ -22,6 +22,8 @@ use crate::error::PortError;
 pub enum StorageError {
     #[error("{0} does not exist")]
     NotFound(String),
+    #[error("the bucket or container of {0} does not exist")]
+    NoContainer(String),
     #[error("{place} refused the credentials given: {reason}")]
     Denied { place: String, reason: String },
     #[error(
@@ -63,6 +65,22 @@ pub async fn read(app: &App, at: &Location, max_bytes: u64) -> Result<Vec<u8>, S
 
 /// Writes `bytes` to `at`; an existing file stays unless `overwrite`.
 pub async fn write(
+    app: &App,
+    at: &Location,
+    bytes: Bytes,
+    content_type: &str,
+    overwrite: bool,
+) -> Result<(), StorageError> {
+    // Nothing is missing where a file is being made but the place it goes in.
+    put(app, at, bytes, content_type, overwrite)
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound(place) => StorageError::NoContainer(place),
+            other => other,
+        })
+}
+
+async fn put(
     app: &App,
     at: &Location,
     bytes: Bytes,
