@@ -239,10 +239,10 @@ async fn round_trip(p: Provider) {
     assert_failed(&done, 17, "refused the credentials");
     assert_eq!(done["input"][0]["status"], "failed");
     jobs.push(id);
+    let bad_target = p.target(&format!("out/{run}/bad/"), &p.bad_credentials, false);
     let (id, done) = run_job(
         &stack,
-        json!({"input": [source], "conversion": [{"target": "png",
-               "output_target": [p.target(&format!("out/{run}/bad/"), &p.bad_credentials, false)]}]}),
+        json!({"input": [source], "conversion": [{"target": "png", "output_target": [bad_target]}]}),
     )
     .await;
     assert_failed(&done, 6100, "refused the credentials");
@@ -251,6 +251,30 @@ async fn round_trip(p: Provider) {
         "failed"
     );
     assert!(peer_get(&p, &format!("out/{run}/bad/photo.png")).is_none());
+    jobs.push(id);
+    // With fail_on_input_error and fail_on_conversion_error false, the same failures are
+    // warnings and the rest of the job completes.
+    let (id, done) = run_job(
+        &stack,
+        json!({"fail_on_input_error": false, "fail_on_conversion_error": false,
+               "input": [source, p.input(&input_path, &p.bad_credentials)],
+               "conversion": [{"target": "png", "output_target": [bad_target]},
+                              {"target": "webp"}]}),
+    )
+    .await;
+    assert_eq!(done["status"]["code"], "completed", "{done}");
+    let codes: Vec<&Value> = done["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["code"])
+        .collect();
+    assert_eq!(codes, [&json!(17), &json!(6100)], "{done}");
+    assert_eq!(done["output"].as_array().unwrap().len(), 1, "the WebP");
+    assert_eq!(
+        done["conversion"][0]["output_target"][0]["status"],
+        "failed"
+    );
     jobs.push(id);
 
     // A place that is not there: the input fails, the target fails, each saying why.
