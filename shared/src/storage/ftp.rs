@@ -22,8 +22,9 @@ use crate::notify::url_guard;
 type Ftp = AsyncRustlsFtpStream;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest one read or write may take, connection and transfer together.
-const SESSION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest one read or write may take, connection and transfer together (a pair's
+/// whole run has the job worker's five minutes).
+const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Server<'a> {
     host: &'a str,

@@ -4,7 +4,9 @@
 //!
 //! Reads stop at the size limit while the file streams in. A write never replaces an
 //! existing file unless asked: object stores write conditionally (the check and the write
-//! are one request), an FTP upload goes to a temporary name that is renamed once whole.
+//! are one request), an FTP upload goes to a temporary name that is renamed once whole. A
+//! file already there with the very bytes being written counts as written, so a pair that
+//! runs again after its upload does not fail on its own file.
 
 mod ftp;
 pub mod location;
@@ -71,13 +73,18 @@ pub async fn write(
     content_type: &str,
     overwrite: bool,
 ) -> Result<(), StorageError> {
-    // Nothing is missing where a file is being made but the place it goes in.
-    put(app, at, bytes, content_type, overwrite)
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound(place) => StorageError::NoContainer(place),
-            other => other,
-        })
+    match put(app, at, bytes.clone(), content_type, overwrite).await {
+        Ok(()) => Ok(()),
+        // A pair run again (its message redelivered after the upload) finds its own file:
+        // the same bytes already there are not a conflict.
+        Err(StorageError::Exists(place)) => match read(app, at, bytes.len() as u64).await {
+            Ok(there) if there == bytes => Ok(()),
+            _ => Err(StorageError::Exists(place)),
+        },
+        // Nothing is missing where a file is being made but the place it goes in.
+        Err(StorageError::NotFound(place)) => Err(StorageError::NoContainer(place)),
+        Err(other) => Err(other),
+    }
 }
 
 async fn put(

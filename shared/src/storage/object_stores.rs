@@ -23,7 +23,8 @@ fn client_options(endpoint: &str) -> ClientOptions {
         // Plain HTTP only where Folio's own configuration says so (a local emulator).
         .with_allow_http(endpoint.starts_with("http://"))
         .with_connect_timeout(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(300))
+        // A pair's whole run has the job worker's five minutes.
+        .with_timeout(Duration::from_secs(120))
 }
 
 fn retries() -> RetryConfig {
