@@ -452,6 +452,29 @@ async fn storage_descriptors_are_checked_before_the_job_and_hosts_by_the_guard()
         "{}",
         refused.text
     );
+    // A job whose credentials would not fit in its record is refused, not half written.
+    let key = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        "A".repeat(4000)
+    );
+    let input = json!({"type": "cloud", "source": "googlecloud",
+        "parameters": {"projectid": "p", "bucket": "b-1", "file": "a.jpg"},
+        "credentials": {"keyfile": {"client_email": "e@p", "private_key": key}}});
+    let big = call(
+        &stack,
+        crate::harness::ALICE,
+        Method::POST,
+        "/jobs",
+        Some(json!({"input": vec![input; 90], "conversion": [{"target": "png"}]})),
+    )
+    .await;
+    assert_eq!(big.status, 400, "{}", big.text);
+    assert!(
+        big.text.contains("more than Folio keeps for one job"),
+        "{}",
+        big.text
+    );
+
     // An FTP host on a private network is refused like any remote URL (only loopback is
     // allowed in the local stack).
     let (_, done) = run_job(

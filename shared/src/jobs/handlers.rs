@@ -464,6 +464,33 @@ fn max_inputs(app: &App, job: &JobRecord) -> u64 {
     job.limits.max_inputs.map_or(cap, |m| m.min(cap))
 }
 
+/// The most a job's record may hold, in bytes of JSON: DynamoDB keeps at most 400 KB in
+/// one item, and a job and its inputs are one item.
+const MAX_RECORD_BYTES: usize = 350_000;
+
+/// Refuses a job whose record (with `more` inputs) would not fit in one item: cloud
+/// credentials, a service account's key file above all, stay with each input and output
+/// target until used.
+fn check_size(job: &JobRecord, more: &[InputRecord]) -> Result<(), V2Error> {
+    fn json_len<T: serde::Serialize>(value: &T) -> usize {
+        serde_json::to_vec(value).map_or(0, |v| v.len())
+    }
+    let bytes = json_len(job) + more.iter().map(json_len).sum::<usize>();
+    if bytes > MAX_RECORD_BYTES {
+        return Err(V2Error::bad(
+            "input",
+            format!(
+                "the job would take {} KB, more than Folio keeps for one job ({} KB); \
+                 credentials such as key files are kept with each input and output target \
+                 until used: spread the inputs over several jobs",
+                bytes / 1000,
+                MAX_RECORD_BYTES / 1000
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a job with more inputs than its limit allows (the contract's 402).
 pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
     if job.conversions.len() > MAX_CONVERSIONS {
@@ -479,7 +506,7 @@ pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
             job.inputs.len()
         )));
     }
-    Ok(())
+    check_size(job, &[])
 }
 
 fn apply_settings(job: &mut JobRecord, body: &Map<String, Value>) -> Result<(), V2Error> {
@@ -632,6 +659,7 @@ pub async fn append_inputs(
 ) -> Result<Vec<InputRecord>, V2Error> {
     let id = job.id.as_str();
     ensure_open(job)?;
+    check_size(job, &inputs)?;
     let max = max_inputs(ctx.app, job);
     match ctx.app.jobs.append_inputs(id, &inputs, max).await {
         Ok(()) => {}

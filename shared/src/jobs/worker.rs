@@ -13,10 +13,10 @@ use folio_engine::convert::{ConvertError, convert_owned};
 use sha2::{Digest, Sha256};
 
 use super::announce::announce;
-use super::model::OutputTarget;
 use super::model::{
     ConversionRecord, InputRecord, InputStatus, JobMessage, JobMessageBody, JobRecord, JobStatus,
-    OutputRecord, OutputStatus, PairOutcome, PairRecord, StoredFile, codes, credits_for,
+    OutputRecord, OutputStatus, OutputTarget, PairOutcome, PairRecord, StoredFile, codes,
+    credits_for,
 };
 use super::{enter, facts, fetch, files_prefix, options, parse};
 use crate::app::App;
@@ -531,7 +531,8 @@ async fn deliver(
         .map_err(|e| format!("{}: {}", e.field, e.reason))?;
     storage::write(app, &at, bytes, content_type, overwrite)
         .await
-        .map_err(|e| format!("The output could not be written to {}: {e}", at.describe()))
+        // The error names the place.
+        .map_err(|e| format!("The output could not be written: {e}"))
 }
 
 /// Sets the job's final status in memory; a failed job keeps no output and spends nothing;
