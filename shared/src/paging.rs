@@ -6,7 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::PortError;
+use crate::error::{ApiError, PortError};
+use crate::params::Params;
 
 /// At most this many pages are read for one call; a call that filters out nearly
 /// everything returns fewer records and a `NextToken` to go on.
@@ -34,10 +35,31 @@ impl<S: Serialize + DeserializeOwned + PartialEq> Cursor<S> {
 
     /// The position a token of this order continues after; `None` for a token of another
     /// order or no token at all.
-    pub fn after(token: &str, sort: &S, descending: bool) -> Option<String> {
+    fn after(token: &str, sort: &S, descending: bool) -> Option<String> {
         Cursor::<S>::decode(token)
             .filter(|c| c.sort == *sort && c.descending == descending)
             .map(|c| c.after)
+    }
+
+    /// The request's `NextToken`: where `operation`'s listing in this order goes on (`None`
+    /// to start: no token, or an empty one); a token of another listing or order is refused.
+    pub fn from_request(
+        params: &Params,
+        operation: &str,
+        sort: &S,
+        descending: bool,
+    ) -> Result<Option<String>, ApiError> {
+        match params.opt_str("NextToken")?.filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(token) => Cursor::after(&token, sort, descending)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "NextToken",
+                        format!("is not a token {operation} gave for this Sort and Order"),
+                    )
+                }),
+        }
     }
 }
 

@@ -398,6 +398,17 @@ impl Driven {
             .unwrap_or_else(|e| panic!("{}: {e}", message.body));
     }
 
+    /// Hands `message` to the dead-letter worker, as the dead-letter queue does after its
+    /// third failed delivery.
+    async fn dead_letter(&self, message: &QueueMessage) {
+        folio_shared::dead_letter::DeadLetterWorker {
+            app: self.stack.running.app.clone(),
+        }
+        .handle(message)
+        .await
+        .expect("the dead letter is ended");
+    }
+
     /// Handles messages until none is left; returns how many.
     async fn run_all(&self) -> usize {
         let mut handled = 0;
@@ -568,14 +579,7 @@ async fn an_object_whose_message_keeps_failing_counts_as_failed_and_the_run_stil
         .iter()
         .find(|m| kind(m) == "Item")
         .expect("an item");
-    // As the dead-letter queue hands it over after its third failed delivery.
-    let dead_letters = folio_shared::dead_letter::DeadLetterWorker {
-        app: stack.running.app.clone(),
-    };
-    dead_letters
-        .handle(item)
-        .await
-        .expect("the dead letter is ended");
+    driven.dead_letter(item).await;
     for m in messages.iter().filter(|m| m.id != item.id) {
         driven.handle(m).await;
     }
@@ -593,13 +597,7 @@ async fn a_scanner_page_that_keeps_failing_fails_the_run_and_a_resume_scans_agai
     let (_, id) = driven.new_batch(5, 0, false).await;
     let scan = driven.take().await;
     assert_eq!(scan.iter().map(kind).collect::<Vec<_>>(), ["Scan"]);
-    let dead_letters = folio_shared::dead_letter::DeadLetterWorker {
-        app: stack.running.app.clone(),
-    };
-    dead_letters
-        .handle(&scan[0])
-        .await
-        .expect("the dead letter is ended");
+    driven.dead_letter(&scan[0]).await;
     let batch = stack.wait_batch(ALICE, &id, "Failed").await;
     assert!(
         batch["Error"]

@@ -293,15 +293,7 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Value, 
         })?),
     };
     let tags = validate::tag_selector(params)?;
-    let after = match params.opt_str("NextToken")?.filter(|t| !t.is_empty()) {
-        None => None,
-        Some(token) => Some(Cursor::after(&token, &sort, descending).ok_or_else(|| {
-            ApiError::invalid(
-                "NextToken",
-                "is not a token ListBatches gave for this Sort and Order",
-            )
-        })?),
-    };
+    let after = Cursor::from_request(params, "ListBatches", &sort, descending)?;
     project::require(app, tenant, &name).await?;
     let now = Utc::now();
     let project = name.as_str();

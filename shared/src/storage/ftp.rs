@@ -4,7 +4,7 @@
 //! third host. A server that offers `AUTH` gets explicit FTPS (certificates checked against
 //! the system's roots and `FOLIO_FTP_CA_FILE`) before the password is sent.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,17 +58,26 @@ fn server(at: &Location) -> Result<(Server<'_>, &str, &str), StorageError> {
     }
 }
 
-/// The TLS settings of an FTPS session: the system's roots and `FOLIO_FTP_CA_FILE`'s (read
-/// for each session: a few milliseconds beside an FTP login, and no global state).
+/// The system's root certificates, read once: they are the same for every session.
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
+}
+
+/// The TLS settings of an FTPS session: the system's roots and those of the configuration's
+/// `FOLIO_FTP_CA_FILE` (read with the session, as the configuration is per app).
 fn tls(config: &Config) -> Result<Arc<rustls::ClientConfig>, StorageError> {
     let broken = |e: String| {
         tracing::error!(error = %e, "the FTPS settings could not be made");
         StorageError::Failed("Folio's FTPS settings are broken; see its logs".into())
     };
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
+    let mut roots = system_roots().clone();
     if let Some(path) = &config.ftp_ca_file {
         use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;

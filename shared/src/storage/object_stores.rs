@@ -37,13 +37,9 @@ fn retries() -> RetryConfig {
 
 /// The store and the object's path in it.
 fn open(config: &Config, at: &Location) -> Result<(Arc<dyn ObjectStore>, Path), StorageError> {
-    let place = at.describe();
-    let built = match at {
+    let store: Arc<dyn ObjectStore> = match at {
         Location::GoogleCloud {
-            bucket,
-            object,
-            account,
-            ..
+            bucket, account, ..
         } => {
             // Only the key itself reaches the client: an endpoint or `disable_oauth` in the
             // user's key file is never honoured.
@@ -59,7 +55,7 @@ fn open(config: &Config, at: &Location) -> Result<(Arc<dyn ObjectStore>, Path), 
                 .with_client_options(client_options(&config.gcs_endpoint))
                 .with_retry(retries())
                 .build()
-                .map(|s| (Arc::new(s) as Arc<dyn ObjectStore>, object))
+                .map(Arc::new)
                 .map_err(|_| {
                     StorageError::Credentials(
                         "credentials.keyfile: its private_key is not an RSA private key in PEM \
@@ -72,7 +68,7 @@ fn open(config: &Config, at: &Location) -> Result<(Arc<dyn ObjectStore>, Path), 
             account,
             key,
             container,
-            blob,
+            ..
         } => {
             let endpoint = config.azure_blob_endpoint.replace("{account}", account);
             MicrosoftAzureBuilder::new()
@@ -83,7 +79,7 @@ fn open(config: &Config, at: &Location) -> Result<(Arc<dyn ObjectStore>, Path), 
                 .with_client_options(client_options(&endpoint))
                 .with_retry(retries())
                 .build()
-                .map(|s| (Arc::new(s) as Arc<dyn ObjectStore>, blob))
+                .map(Arc::new)
                 .map_err(|_| {
                     StorageError::Credentials(
                         "credentials.accountkey is not a storage account key (Base64)".into(),
@@ -92,13 +88,14 @@ fn open(config: &Config, at: &Location) -> Result<(Arc<dyn ObjectStore>, Path), 
         }
         _ => {
             return Err(StorageError::Failed(format!(
-                "{place} is not an object store"
+                "{} is not an object store",
+                at.describe()
             )));
         }
     };
-    let (store, path) = built;
-    let path = Path::parse(path.as_str())
-        .map_err(|e| StorageError::Failed(format!("{place} is not a valid object name: {e}")))?;
+    let path = Path::parse(at.path()).map_err(|e| {
+        StorageError::Failed(format!("{} is not a valid object name: {e}", at.describe()))
+    })?;
     Ok((store, path))
 }
 

@@ -249,15 +249,7 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskLis
         }
     };
     let filter = Filter::parse(params)?;
-    let after = match params.opt_str("NextToken")? {
-        None => None,
-        Some(token) => Some(Cursor::after(&token, &sort, descending).ok_or_else(|| {
-            ApiError::invalid(
-                "NextToken",
-                "is not a token ListTasks gave for this Sort and Order",
-            )
-        })?),
-    };
+    let after = Cursor::from_request(params, "ListTasks", &sort, descending)?;
     project::require(app, tenant, &name).await?;
 
     let now = Utc::now();
