@@ -1,5 +1,6 @@
-//! `folio keys`: issue, list and revoke the API keys and access key pairs of the key store,
-//! in the emulator (with `AWS_ENDPOINT_URL`) or in AWS alike.
+//! `folio keys`: issue, list and revoke the API keys and access key pairs of the key store:
+//! in a data folder on one machine (the default), or in the records table in AWS or the
+//! emulator (`--backend aws`, with `AWS_ENDPOINT_URL` for the emulator).
 
 use clap::{Args, Subcommand, ValueEnum};
 use folio_shared::auth::admin::{self, KeyAdmin, KeySummary};
@@ -8,14 +9,27 @@ use folio_shared::tenant::Tenant;
 
 #[derive(Args)]
 pub struct KeysArgs {
-    /// The records table that holds the keys (the stack's `FOLIO_TABLE`).
-    #[arg(long, env = "FOLIO_TABLE")]
-    pub table: String,
-    /// The KMS key that encrypts signing secrets (the stack's `FOLIO_KEYS_KMS_KEY`).
-    #[arg(long, env = "FOLIO_KEYS_KMS_KEY")]
-    pub kms_key: String,
+    #[arg(long, value_enum, default_value = "embedded", env = "FOLIO_BACKEND")]
+    pub backend: Store,
+    /// The data folder on one machine (`folio serve --data`).
+    #[arg(long, default_value = ".folio/data", env = "FOLIO_DATA")]
+    pub data: std::path::PathBuf,
+    /// The records table that holds the keys in AWS (the stack's `FOLIO_TABLE`).
+    #[arg(long, env = "FOLIO_TABLE", required_if_eq("backend", "aws"))]
+    pub table: Option<String>,
+    /// The KMS key that encrypts signing secrets in AWS (the stack's `FOLIO_KEYS_KMS_KEY`).
+    #[arg(long, env = "FOLIO_KEYS_KMS_KEY", required_if_eq("backend", "aws"))]
+    pub kms_key: Option<String>,
     #[command(subcommand)]
     pub action: KeysAction,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Store {
+    /// The data folder's database (its secrets sealed by the folder's master key).
+    Embedded,
+    /// The records table in AWS (or the emulator), secrets encrypted by KMS.
+    Aws,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,13 +67,20 @@ fn line(k: &KeySummary) -> String {
 
 /// Runs the command; returns what to print.
 pub async fn run(args: &KeysArgs) -> anyhow::Result<String> {
-    let sdk = folio_shared::aws::sdk_config().await;
-    let store = DynamoKeys::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        aws_sdk_kms::Client::new(&sdk),
-        &args.table,
-        &args.kms_key,
-    );
+    let store: Box<dyn KeyAdmin> = match args.backend {
+        Store::Embedded => {
+            Box::new(folio_shared::embedded::DataFolder::open(&args.data, false)?.keys())
+        }
+        Store::Aws => {
+            let sdk = folio_shared::aws::sdk_config().await;
+            Box::new(DynamoKeys::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_kms::Client::new(&sdk),
+                args.table.as_deref().unwrap_or_default(),
+                args.kms_key.as_deref().unwrap_or_default(),
+            ))
+        }
+    };
     match &args.action {
         KeysAction::Create { tenant, kind } => {
             let tenant = Tenant::new(tenant.clone())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use folio_cli::convert::{self, ConvertArgs};
 use folio_cli::keys::{self, KeysArgs};
-use folio_cli::local::{self, ServeOptions};
+use folio_cli::local::{self, Backend, ServeOptions};
 use folio_cli::pdf::{self, PdfArgs};
 
 #[derive(Parser)]
@@ -23,18 +23,35 @@ enum Command {
     /// Issue, list and revoke API keys and access key pairs (in the emulator with
     /// AWS_ENDPOINT_URL, else in AWS).
     Keys(KeysArgs),
-    /// Serve the API on loopback against the AWS emulator named by AWS_ENDPOINT_URL,
-    /// provisioning what it needs and driving the event functions from its queues.
+    /// Serve the API and run its workers: on one machine with every record, queue and file
+    /// in a data folder (the default), or on the AWS adapters against the endpoint
+    /// AWS_ENDPOINT_URL names (`--backend aws`, the emulator).
     Serve {
         #[arg(long, default_value = "127.0.0.1:3000", env = "FOLIO_SERVE_ADDR")]
         addr: SocketAddr,
-        /// Prefix of the buckets, tables, queues and topics the stack creates.
+        #[arg(long, value_enum, default_value = "embedded", env = "FOLIO_BACKEND")]
+        backend: BackendKind,
+        /// The data folder on one machine: records, queues, buckets, the master key.
+        #[arg(long, default_value = ".folio/data", env = "FOLIO_DATA")]
+        data: PathBuf,
+        /// Pollers per work queue on one machine (default: the number of cores).
+        #[arg(long, env = "FOLIO_WORKERS")]
+        workers: Option<usize>,
+        /// Prefix of the buckets, tables, queues and topics the AWS backend creates.
         #[arg(long, default_value = "folio-local", env = "FOLIO_STACK_PREFIX")]
         prefix: String,
         /// API keys and the local webhook secret (created on first run).
         #[arg(long, default_value = ".folio/local.json", env = "FOLIO_STATE_FILE")]
         state_file: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendKind {
+    /// One machine: SQLite and files in the data folder.
+    Embedded,
+    /// The AWS adapters, against AWS_ENDPOINT_URL (the emulator).
+    Aws,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,28 +103,54 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve {
             addr,
+            backend,
+            data,
+            workers,
             prefix,
             state_file,
         } => {
+            let backend = match backend {
+                BackendKind::Embedded => Backend::Embedded { data },
+                BackendKind::Aws => Backend::Aws { prefix },
+            };
             // Only the gateway is asynchronous: the engines' commands start no runtime.
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(addr, prefix, state_file))
+            runtime.block_on(serve(ServeOptions {
+                addr,
+                backend,
+                workers,
+                state_file,
+                config_overrides: Vec::new(),
+            }))
         }
     }
 }
 
-async fn serve(addr: SocketAddr, prefix: String, state_file: PathBuf) -> anyhow::Result<()> {
-    let running = local::start(ServeOptions {
-        addr,
-        prefix,
-        state_file: state_file.clone(),
-        config_overrides: Vec::new(),
-    })
-    .await?;
-    let env_file = state_file.with_file_name("lambda.env");
-    std::fs::write(&env_file, running.lambda_env())?;
+async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let state_file = options.state_file.clone();
+    let running = local::start(options).await?;
     println!("Folio is serving on http://{}", running.addr);
-    println!("  upload bucket: {}", running.provisioned.names.bucket);
+    if let Some(data) = &running.data {
+        println!(
+            "  data folder (records, queues, buckets; kept across restarts): {}",
+            data.display()
+        );
+        println!(
+            "  upload bucket: {}",
+            data.join("buckets")
+                .join(running.app.config.default_bucket())
+                .display()
+        );
+    }
+    if let Some(provisioned) = &running.provisioned {
+        let env_file = state_file.with_file_name("lambda.env");
+        std::fs::write(&env_file, running.lambda_env())?;
+        println!("  upload bucket: {}", provisioned.names.bucket);
+        println!(
+            "  function environment for cargo lambda: {}",
+            env_file.display()
+        );
+    }
     match &running.created_key {
         Some(key) => println!(
             "  created API key (kept in {}): {key}",
@@ -121,10 +164,6 @@ async fn serve(addr: SocketAddr, prefix: String, state_file: PathBuf) -> anyhow:
             state_file.display()
         );
     }
-    println!(
-        "  function environment for cargo lambda: {}",
-        env_file.display()
-    );
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     println!("Stopping.");

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod config;
 pub mod dead_letter;
 pub mod edge;
+pub mod embedded;
 pub mod error;
 pub mod image;
 pub mod jobs;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use folio_cli::local::{self, LocalState, Running, ServeOptions};
+use folio_cli::local::{self, Backend, LocalState, Running, ServeOptions};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -35,7 +35,12 @@ impl Reply {
     }
 }
 
-fn unique(prefix: &str) -> String {
+/// A new, empty data folder for a stack on one machine.
+pub fn new_data_folder() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("folio-tests/data-{}", unique("")))
+}
+
+pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -53,7 +58,27 @@ impl Stack {
             "the integration tests need the AWS emulator: run them with `make test`"
         );
         let prefix = unique("t");
-        let state_file = std::env::temp_dir().join(format!("folio-tests/{prefix}.json"));
+        Stack::start_on(Backend::Aws { prefix }, config_overrides).await
+    }
+
+    /// A stack on one machine, in a new data folder.
+    pub async fn embedded() -> Stack {
+        Stack::embedded_at(&new_data_folder(), Vec::new()).await
+    }
+
+    /// A stack on one machine over the data folder `data` (kept across stacks: a restart).
+    pub async fn embedded_at(
+        data: &std::path::Path,
+        config_overrides: Vec<(&'static str, String)>,
+    ) -> Stack {
+        let backend = Backend::Embedded {
+            data: data.to_path_buf(),
+        };
+        Stack::start_on(backend, config_overrides).await
+    }
+
+    async fn start_on(backend: Backend, config_overrides: Vec<(&'static str, String)>) -> Stack {
+        let state_file = std::env::temp_dir().join(format!("folio-tests/{}.json", unique("s")));
         LocalState::new(
             &[(ALICE, "tenant-alice"), (BOB, "tenant-bob")],
             MASTER_SECRET,
@@ -63,7 +88,8 @@ impl Stack {
         .expect("writing the test state file");
         let running = local::start(ServeOptions {
             addr: "127.0.0.1:0".parse().expect("a socket address"),
-            prefix,
+            backend,
+            workers: Some(2),
             state_file,
             config_overrides,
         })
@@ -78,6 +104,20 @@ impl Stack {
                 .build()
                 .expect("an HTTP client"),
         }
+    }
+
+    /// A bucket of the data folder (one machine) holding `objects`, made as a user would:
+    /// a folder and files copied in.
+    pub fn local_bucket(&self, prefix: &str, objects: &[(&str, Vec<u8>)]) -> String {
+        let data = self.running.data.as_ref().expect("a stack on one machine");
+        let bucket = unique(prefix);
+        for (key, bytes) in objects {
+            let path = data.join("buckets").join(&bucket).join(key);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("making a folder");
+            std::fs::write(&path, bytes).expect("copying a file in");
+        }
+        std::fs::create_dir_all(data.join("buckets").join(&bucket)).expect("making a bucket");
+        bucket
     }
 
     pub async fn post(&self, key: &str, operation: &str, body: Value) -> Reply {
@@ -161,7 +201,7 @@ impl Stack {
         let tenant = folio_shared::tenant::Tenant::new(tenant).expect("a tenant");
         let out = aws_sdk_dynamodb::Client::new(&self.sdk)
             .query()
-            .table_name(&self.running.provisioned.names.table)
+            .table_name(&self.running.aws().names.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
             .expression_attribute_values(
                 ":pk",

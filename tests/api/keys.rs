@@ -1,18 +1,30 @@
-//! The key store: `folio keys` against the emulator issues keys the gateway then accepts,
-//! stores no key or secret in the clear, and revokes them.
+//! The key store: `folio keys` issues keys the gateway then accepts, stores no key or
+//! secret in the clear, and revokes them; in a data folder on one machine and in the
+//! emulator's table alike.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use folio_cli::keys::{self, KeysAction, KeysArgs, Kind};
+use folio_cli::keys::{self, KeysAction, KeysArgs, Kind, Store};
 
 use crate::harness::Stack;
 use crate::vendor_sdks::{signed_create_project, signed_headers};
 
 async fn folio_keys(stack: &Stack, action: KeysAction) -> String {
     let config = &stack.running.app.config;
-    let args = KeysArgs {
-        table: config.table.clone(),
-        kms_key: config.keys_kms_key.clone().expect("serve sets the KMS key"),
-        action,
+    let args = match &stack.running.data {
+        Some(data) => KeysArgs {
+            backend: Store::Embedded,
+            data: data.clone(),
+            table: None,
+            kms_key: None,
+            action,
+        },
+        None => KeysArgs {
+            backend: Store::Aws,
+            data: Default::default(),
+            table: Some(config.table.clone()),
+            kms_key: config.keys_kms_key.clone(),
+            action,
+        },
     };
     keys::run(&args).await.expect("folio keys succeeds")
 }
@@ -24,8 +36,17 @@ fn field<'a>(out: &'a str, name: &str) -> &'a str {
         .trim()
 }
 
-/// Every attribute of every item, as text, for looking for secrets.
+/// Every attribute of every item, as text, for looking for secrets (on one machine: every
+/// byte of the data folder's files).
 async fn table_text(stack: &Stack) -> String {
+    if let Some(data) = &stack.running.data {
+        let mut text = String::new();
+        for name in ["folio.db", "folio.db-wal"] {
+            let bytes = std::fs::read(data.join(name)).unwrap_or_default();
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        return text;
+    }
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let items = ddb
         .scan()
@@ -40,7 +61,15 @@ async fn table_text(stack: &Stack) -> String {
 
 #[tokio::test]
 async fn keys_issued_by_folio_keys_authenticate_until_revoked() {
-    let stack = Stack::start().await;
+    keys_authenticate_until_revoked(Stack::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_issued_into_a_data_folder_authenticate_until_revoked() {
+    keys_authenticate_until_revoked(Stack::embedded().await).await;
+}
+
+async fn keys_authenticate_until_revoked(stack: Stack) {
     let create = |kind| KeysAction::Create {
         tenant: "tenant-carol".into(),
         kind,
@@ -124,20 +153,23 @@ async fn keys_issued_by_folio_keys_authenticate_until_revoked() {
         (status, body["Code"].as_str()),
         (404, Some("InvalidAccessKeyId.NotFound"))
     );
-    let ciphertext = aws_sdk_dynamodb::Client::new(&stack.sdk)
-        .get_item()
-        .table_name(&stack.running.app.config.table)
-        .key("pk", AttributeValue::S(format!("ACCESSKEY#{id}")))
-        .key("sk", AttributeValue::S("RECORD".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    assert!(matches!(
-        ciphertext.get("SecretCiphertext"),
-        Some(AttributeValue::B(_))
-    ));
+    if stack.running.data.is_none() {
+        let ciphertext = aws_sdk_dynamodb::Client::new(&stack.sdk)
+            .get_item()
+            .table_name(&stack.running.app.config.table)
+            .key("pk", AttributeValue::S(format!("ACCESSKEY#{id}")))
+            .key("sk", AttributeValue::S("RECORD".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert!(matches!(
+            ciphertext.get("SecretCiphertext"),
+            Some(AttributeValue::B(_))
+        ));
+    }
+    stack.stop().await;
 }
 
 /// A request the vendor's SDK signed, as API Gateway hands it to the `rpc` function (no

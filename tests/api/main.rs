@@ -9,6 +9,7 @@ mod jobs;
 mod jobs_sdk;
 mod keys;
 mod notifications;
+mod one_machine;
 mod receiver;
 mod storage;
 mod tasks;

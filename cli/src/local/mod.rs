@@ -1,6 +1,7 @@
 //! The local stack: the same handlers and workers as the Lambda functions, served over HTTP
 //! on loopback and driven by polling the emulator's queues.
 
+mod files;
 mod keys;
 mod pollers;
 mod provision;
@@ -19,6 +20,7 @@ use folio_shared::batch::worker::BatchWorker;
 use folio_shared::dead_letter::DeadLetterWorker;
 use folio_shared::image::uploaded::UploadWorker;
 use folio_shared::jobs::worker::JobWorker;
+use folio_shared::queue::QueueWorker;
 use folio_shared::task::worker::PdfWorker;
 use folio_shared::{App, Config};
 use tokio::sync::watch;
@@ -28,11 +30,24 @@ use tokio::task::JoinHandle;
 const JOB_POLLERS: usize = 4;
 /// Batch items run side by side too; the scanner and the checks share these pollers.
 const BATCH_POLLERS: usize = 4;
+/// How often expired records are swept away on one machine.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Where `folio serve` keeps its records, queues and files.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// One machine: a data folder (SQLite and files), nothing else to run.
+    Embedded { data: PathBuf },
+    /// The AWS adapters against the endpoint `AWS_ENDPOINT_URL` names (the emulator);
+    /// every bucket, table, queue and topic is named with `prefix`.
+    Aws { prefix: String },
+}
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
-    /// Prefix of every bucket, table, queue and topic the stack creates.
-    pub prefix: String,
+    pub backend: Backend,
+    /// Pollers per work queue on one machine (the number of cores when `None`).
+    pub workers: Option<usize>,
     /// Where API keys and the webhook secret are kept between runs.
     pub state_file: PathBuf,
     /// Configuration values that win over the environment (tests use them).
@@ -43,12 +58,17 @@ pub struct ServeOptions {
 pub struct Running {
     pub addr: SocketAddr,
     pub app: Arc<App>,
-    pub provisioned: Provisioned,
+    /// What the AWS backend provisioned (`None` on one machine).
+    pub provisioned: Option<Provisioned>,
+    /// The data folder, on one machine.
+    pub data: Option<PathBuf>,
     pub state: LocalState,
     /// The API key created on this run, if the state file had none.
     pub created_key: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The open data folder (its lock is held until the stack stops).
+    _folder: Option<folio_shared::embedded::DataFolder>,
 }
 
 impl Running {
@@ -121,8 +141,195 @@ impl Running {
     }
 }
 
-/// Provisions what is missing, then serves the API and polls the queues until stopped.
+impl Running {
+    /// What the AWS backend provisioned; panics on one machine (tests of the AWS backend).
+    pub fn aws(&self) -> &Provisioned {
+        self.provisioned
+            .as_ref()
+            .expect("this stack runs on the AWS backend")
+    }
+}
+
+/// Serves the API and drives the workers on the chosen backend until stopped.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
+    match options.backend.clone() {
+        Backend::Embedded { data } => start_embedded(options, data).await,
+        Backend::Aws { prefix } => start_aws(options, prefix).await,
+    }
+}
+
+/// The configuration of one machine: values given win over the environment, which wins
+/// over these defaults.
+fn embedded_defaults(webhook_secret: &str) -> std::collections::HashMap<&'static str, String> {
+    use folio_shared::embedded::{queue_url, queues};
+    std::collections::HashMap::from([
+        ("FOLIO_TABLE", "folio".to_string()),
+        ("FOLIO_UPLOAD_BUCKETS", "folio-uploads".to_string()),
+        (
+            "FOLIO_NOTIFICATIONS_QUEUE_URL",
+            queue_url(&queues::NOTIFICATIONS),
+        ),
+        ("FOLIO_PDF_QUEUE_URL", queue_url(&queues::PDF_TASKS)),
+        ("FOLIO_JOBS_QUEUE_URL", queue_url(&queues::JOBS)),
+        ("FOLIO_BATCHES_QUEUE_URL", queue_url(&queues::BATCHES)),
+        ("FOLIO_BATCH_CHECK_SECONDS", "1".to_string()),
+        ("FOLIO_WEBHOOK_SECRET", webhook_secret.to_string()),
+        // Local webhook receivers listen on loopback.
+        (
+            "FOLIO_ALLOWED_PRIVATE_NETWORKS",
+            "127.0.0.0/8,::1/128".to_string(),
+        ),
+    ])
+}
+
+fn config_for(
+    options: &ServeOptions,
+    defaults: &std::collections::HashMap<&'static str, String>,
+) -> anyhow::Result<Config> {
+    Ok(Config::from_lookup(|name| {
+        let overridden = options.config_overrides.iter().find(|(k, _)| *k == name);
+        overridden
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| defaults.get(name).cloned())
+    })?)
+}
+
+async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<Running> {
+    use folio_shared::embedded::{self, DataFolder, EmbeddedRecords, Queues, queues};
+    let folder = DataFolder::open(&data, true)?;
+    let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
+    let config = config_for(&options, &embedded_defaults(&state.webhook_secret))?;
+    state
+        .import_into(&folder.keys())
+        .await
+        .context("putting the keys file's keys into the key store")?;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("binding {}", options.addr))?;
+    let addr = listener.local_addr()?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let buckets = folder.buckets(&base_url)?;
+    for bucket in &config.upload_buckets {
+        buckets
+            .create_bucket(bucket)
+            .with_context(|| format!("making the bucket {bucket}"))?;
+    }
+    let queues = Queues::new(folder.db.clone());
+    // This process is the folder's only consumer (it holds the lock): what a dead one held
+    // is free now, not after its visibility timeout.
+    let released = queues.release_held().await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "messages a stopped process held are visible again"
+        );
+    }
+    let sdk = folio_shared::aws::sdk_config().await;
+    let files = files::FileRoutes {
+        buckets: buckets.clone(),
+        queues: queues.clone(),
+        upload_buckets: config.upload_buckets.clone(),
+        max_upload_bytes: config.max_upload_bytes,
+    };
+    let app = Arc::new(embedded::app(
+        config,
+        &folder,
+        buckets,
+        queues.clone(),
+        &sdk,
+    ));
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![server::spawn(
+        listener,
+        app.clone(),
+        Some(files),
+        stopped.clone(),
+    )];
+    let workers = options
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let dead_letters: Arc<dyn QueueWorker> = Arc::new(DeadLetterWorker { app: app.clone() });
+    let work: [(queues::QueueSpec, Arc<dyn QueueWorker>); 5] = [
+        (queues::UPLOADS, Arc::new(UploadWorker { app: app.clone() })),
+        (queues::NOTIFICATIONS, Arc::new(app.notifier())),
+        (queues::PDF_TASKS, Arc::new(PdfWorker { app: app.clone() })),
+        (queues::JOBS, Arc::new(JobWorker { app: app.clone() })),
+        (queues::BATCHES, Arc::new(BatchWorker { app: app.clone() })),
+    ];
+    for (queue, worker) in work {
+        for _ in 0..workers {
+            tasks.push(pollers::spawn_embedded(
+                queues.clone(),
+                queue,
+                worker.clone(),
+                stopped.clone(),
+            ));
+        }
+        if let Some(dlq) = queue.dead_letter.and_then(queues::spec) {
+            tasks.push(pollers::spawn_embedded(
+                queues.clone(),
+                dlq,
+                dead_letters.clone(),
+                stopped.clone(),
+            ));
+        }
+    }
+    tasks.push(spawn_sweeper(
+        EmbeddedRecords::new(folder.db.clone()),
+        queues,
+        stopped,
+    ));
+    Ok(Running {
+        addr,
+        app,
+        provisioned: None,
+        data: Some(data),
+        state,
+        created_key,
+        stop,
+        tasks,
+        _folder: Some(folder),
+    })
+}
+
+/// Removes expired records and forgotten deduplication ids, every minute.
+fn spawn_sweeper(
+    records: folio_shared::embedded::EmbeddedRecords,
+    queues: folio_shared::embedded::Queues,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    const BATCH: usize = 1000;
+    tokio::spawn(async move {
+        loop {
+            loop {
+                match records.sweep(BATCH).await {
+                    Ok(n) if n == BATCH => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "sweeping expired records failed");
+                        break;
+                    }
+                }
+            }
+            if let Err(error) = queues.sweep().await {
+                tracing::warn!(%error, "sweeping deduplication ids failed");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return,
+                _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            }
+        }
+    })
+}
+
+/// Provisions what is missing in the emulator, then serves the API and polls its queues.
+async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Running> {
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         bail!(
             "folio serve runs against a local AWS emulator: set AWS_ENDPOINT_URL \
@@ -130,20 +337,16 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         );
     }
     let sdk = folio_shared::aws::sdk_config().await;
-    let names = Names::new(&options.prefix);
+    let names = Names::new(&prefix);
     let provisioned = provision(&sdk, &names)
         .await
         .context("provisioning the local stack")?;
     let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
 
-    let defaults = provisioned.config_defaults(&state.webhook_secret);
-    let config = Config::from_lookup(|name| {
-        let overridden = options.config_overrides.iter().find(|(k, _)| *k == name);
-        overridden
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
-            .or_else(|| defaults.get(name).cloned())
-    })?;
+    let config = config_for(
+        &options,
+        &provisioned.config_defaults(&state.webhook_secret),
+    )?;
     let kms_key = config
         .keys_kms_key
         .clone()
@@ -167,7 +370,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut tasks = vec![
-        server::spawn(listener, app.clone(), stopped.clone()),
+        server::spawn(listener, app.clone(), None, stopped.clone()),
         pollers::spawn(
             sqs.clone(),
             provisioned.uploads_queue_url.clone(),
@@ -222,10 +425,12 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         app,
-        provisioned,
+        provisioned: Some(provisioned),
+        data: None,
         state,
         created_key,
         stop,
         tasks,
+        _folder: None,
     })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use folio_shared::embedded::{QueueSpec, Queues};
 use folio_shared::queue::{GroupOrder, QueueMessage, QueueWorker};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -75,6 +76,69 @@ pub fn spawn(
                     Err(error) => {
                         order.failed(&queued);
                         tracing::warn!(message_id = %queued.id, %error, "message left for redelivery")
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Drives a worker from a queue of the data folder's database, as Lambda's SQS event source
+/// does: one message at a time (several pollers share a queue), deleted when handled, left
+/// for redelivery when not. An idle poller sleeps until a message is sent or the next one
+/// becomes visible.
+pub fn spawn_embedded(
+    queues: Queues,
+    queue: QueueSpec,
+    worker: Arc<dyn QueueWorker>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    /// The longest nap of an idle poller (a message whose delay ends wakes nobody).
+    const IDLE: Duration = Duration::from_secs(5);
+    let waker = queues.waker(queue.name).unwrap_or_default();
+    tokio::spawn(async move {
+        loop {
+            // Listen before looking, so a message sent in between is not slept through.
+            let notified = waker.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let received = tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return,
+                received = queues.receive(queue, 1) => received,
+            };
+            let messages = match received {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(queue = queue.name, %error, "receive failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                let nap = match queues.next_visible(queue).await {
+                    Ok(Some(at)) => {
+                        let wait = at - chrono::Utc::now().timestamp_millis();
+                        Duration::from_millis(wait.clamp(0, IDLE.as_millis() as i64) as u64)
+                    }
+                    _ => IDLE,
+                };
+                tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(nap) => {}
+                }
+                continue;
+            }
+            for message in messages {
+                match worker.handle(&message).await {
+                    Ok(()) => {
+                        let receipt = message.receipt_handle.as_deref().unwrap_or_default();
+                        if let Err(error) = queues.delete(queue, receipt).await {
+                            tracing::warn!(message_id = %message.id, %error, "delete failed");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(message_id = %message.id, queue = queue.name, %error, "message left for redelivery")
                     }
                 }
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -110,11 +111,30 @@ async fn route(
 pub fn spawn(
     listener: TcpListener,
     app: Arc<App>,
+    files: Option<super::files::FileRoutes>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let router = Router::new()
+    // `/v2` uploads arrive whole in one request: let them be as large as the upload cap.
+    let body_limit = usize::try_from(app.config.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
+    let mut router = Router::new()
         .fallback(route)
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(Arc::new(Gateway { app }));
+    if let Some(files) = files {
+        // The signed file routes stream their bodies and count them themselves.
+        let path = format!("{}{{bucket}}/{{*key}}", folio_shared::embedded::FILES_PATH);
+        router = router.merge(
+            Router::new()
+                .route(
+                    &path,
+                    axum::routing::put(super::files::put).get(super::files::get),
+                )
+                .layer(DefaultBodyLimit::disable())
+                .with_state(files),
+        );
+    }
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;

@@ -1,0 +1,197 @@
+//! Image records and the delivery log, keyed as in the DynamoDB table.
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::EmbeddedRecords;
+use super::items::{self, Item};
+use crate::config::RECORD_TTL;
+use crate::error::PortError;
+use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
+use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
+use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
+
+pub(super) const RECORD: &str = "RECORD";
+
+fn image_pk(tenant_key: &str, image_id: &str) -> String {
+    format!("{tenant_key}#IMAGE#{image_id}")
+}
+
+pub(super) fn ttl_from_now() -> i64 {
+    Utc::now().timestamp() + RECORD_TTL.as_secs() as i64
+}
+
+fn image_item(record: &ImageRecord) -> Result<Item, PortError> {
+    let mut item = Item::of(
+        image_pk(&record.tenant_key, &record.image_id),
+        RECORD,
+        record,
+    )?;
+    item.expires_at = record.expires_at;
+    Ok(item)
+}
+
+fn live_image(item: Option<Item>) -> Result<Option<ImageRecord>, PortError> {
+    let Some(item) = item else { return Ok(None) };
+    let record: ImageRecord = item.record()?;
+    Ok(record.is_live(Utc::now()).then_some(record))
+}
+
+#[async_trait]
+impl ImageRecords for EmbeddedRecords {
+    async fn create(&self, record: &ImageRecord) -> Result<(), PortError> {
+        let item = image_item(record)?;
+        self.db.write(move |tx| items::put_new(tx, &item)).await
+    }
+
+    async fn get(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+    ) -> Result<Option<ImageRecord>, PortError> {
+        let pk = image_pk(tenant_key, image_id);
+        let item = self.db.read(move |tx| items::get(tx, &pk, RECORD)).await?;
+        live_image(item)
+    }
+
+    async fn get_many(
+        &self,
+        tenant_key: &str,
+        ids: &[String],
+    ) -> Result<Vec<ImageRecord>, PortError> {
+        let mut pks: Vec<String> = ids.iter().map(|id| image_pk(tenant_key, id)).collect();
+        pks.sort();
+        pks.dedup();
+        let found = self
+            .db
+            .read(move |tx| {
+                pks.iter()
+                    .map(|pk| items::get(tx, pk, RECORD))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let mut records = Vec::new();
+        for item in found {
+            records.extend(live_image(item)?);
+        }
+        Ok(records)
+    }
+
+    async fn record_upload(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        result: &UploadResult,
+    ) -> Result<(), PortError> {
+        let pk = image_pk(tenant_key, image_id);
+        let result = result.clone();
+        self.db
+            .write(move |tx| {
+                let mut record =
+                    live_image(items::get(tx, &pk, RECORD)?)?.ok_or(PortError::ConditionFailed)?;
+                if record
+                    .upload
+                    .as_ref()
+                    .is_some_and(|u| u.etag == result.etag)
+                {
+                    return Err(PortError::ConditionFailed);
+                }
+                let status = result.probe.status();
+                record.status = status;
+                record.notified = false;
+                // A Normal image stays until deleted; a failed upload expires like an unused one.
+                record.expires_at = (status != ImageStatus::Normal).then(ttl_from_now);
+                record.upload = Some(result);
+                items::put(tx, &image_item(&record)?)
+            })
+            .await
+    }
+
+    async fn mark_notified(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        etag: &str,
+    ) -> Result<(), PortError> {
+        let pk = image_pk(tenant_key, image_id);
+        let etag = etag.to_string();
+        self.db
+            .write(move |tx| {
+                let item = items::get(tx, &pk, RECORD)?.ok_or(PortError::ConditionFailed)?;
+                let mut record: ImageRecord = item.record()?;
+                if record.upload.as_ref().is_none_or(|u| u.etag != etag) {
+                    return Err(PortError::ConditionFailed);
+                }
+                record.notified = true;
+                items::put(tx, &image_item(&record)?)
+            })
+            .await
+    }
+
+    async fn update_info(
+        &self,
+        tenant_key: &str,
+        image_id: &str,
+        info: &InfoUpdate,
+    ) -> Result<(), PortError> {
+        let pk = image_pk(tenant_key, image_id);
+        let info = info.clone();
+        self.db
+            .write(move |tx| {
+                let mut record =
+                    live_image(items::get(tx, &pk, RECORD)?)?.ok_or(PortError::NotFound)?;
+                if let Some(title) = info.title {
+                    record.title = Some(title);
+                }
+                if let Some(description) = info.description {
+                    record.description = Some(description);
+                }
+                if let Some(cate_id) = info.cate_id {
+                    record.cate_id = Some(cate_id);
+                }
+                if let Some(tags) = info.tags {
+                    record.tags = tags;
+                }
+                items::put(tx, &image_item(&record)?)
+            })
+            .await
+    }
+
+    async fn delete(&self, tenant_key: &str, image_id: &str) -> Result<(), PortError> {
+        let pk = image_pk(tenant_key, image_id);
+        self.db
+            .write(move |tx| items::delete(tx, &pk, RECORD).map(|_| ()))
+            .await
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for EmbeddedRecords {
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> Result<(), PortError> {
+        let kind = match delivery.subject.kind {
+            SubjectKind::Image => "IMAGE",
+            SubjectKind::Task => "TASK",
+            SubjectKind::Job => "JOB",
+            SubjectKind::Batch => "BATCH",
+        };
+        let mut item = Item::of(
+            format!("{}#{kind}#{}", delivery.tenant_key, delivery.subject.id),
+            format!(
+                "DELIVERY#{}#{}#{:03}",
+                delivery.event_id,
+                delivery.target.label(),
+                attempt.number
+            ),
+            attempt,
+        )?
+        .expiring(ttl_from_now());
+        item.set("EventId", delivery.event_id.clone());
+        item.set("EventType", delivery.event_type.clone());
+        item.set("Target", delivery.target.label());
+        self.db.write(move |tx| items::put(tx, &item)).await
+    }
+}
