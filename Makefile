@@ -1,8 +1,12 @@
 # Folio: `make dev` runs the service locally, `make test` runs every test.
-.PHONY: dev test lint fmt bench
+.PHONY: dev dev-aws test lint fmt bench
 
 dev:
 	scripts/dev.sh
+
+# The AWS adapters against the local emulator.
+dev-aws:
+	scripts/dev-aws.sh
 
 test:
 	scripts/test.sh

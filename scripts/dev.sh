@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# make dev: the emulator (started or reused), then `folio serve` on 127.0.0.1:3000.
-# Ctrl-C stops both (the emulator only if this script started it).
+# make dev: `folio serve` on 127.0.0.1:3000 with everything in the data folder .folio/data
+# (records, queues, buckets; kept across restarts). Nothing else runs: no emulator, no Python.
+# To serve on the AWS adapters against the emulator instead: make dev-aws.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/system-deps.sh"
-"$ROOT/scripts/venv.sh"
-started=$("$ROOT/scripts/moto.sh" start)
-trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop' EXIT
 log "building folio"
 cargo build --quiet -p folio-cli
-# In the foreground, so Ctrl-C reaches it; it shuts down cleanly and the trap runs.
-"$CARGO_TARGET_DIR/debug/folio" serve "$@"
+# In the foreground, so Ctrl-C reaches it; it shuts down cleanly.
+exec "$CARGO_TARGET_DIR/debug/folio" serve "$@"
