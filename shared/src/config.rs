@@ -77,6 +77,9 @@ pub struct Config {
     pub keys_kms_key: Option<String>,
     /// `AWS_ENDPOINT_URL`, set when running against an emulator.
     pub endpoint_url: Option<String>,
+    /// Where buckets are served when S3 does not serve them: `folio serve`'s `/files` on
+    /// one machine (set there, not read from the environment).
+    pub files_url: Option<String>,
     /// `FOLIO_GCS_ENDPOINT` (default `https://storage.googleapis.com`): where Google Cloud
     /// Storage inputs and output targets go (an emulator's URL locally).
     pub gcs_endpoint: String,
@@ -185,6 +188,7 @@ impl Config {
                 .or_else(|| get("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| "us-east-1".to_string()),
             endpoint_url: get("AWS_ENDPOINT_URL"),
+            files_url: None,
             account_id: get("FOLIO_ACCOUNT_ID"),
             keys_kms_key: get("FOLIO_KEYS_KMS_KEY"),
             gcs_endpoint: get("FOLIO_GCS_ENDPOINT")
@@ -216,8 +220,12 @@ impl Config {
         &self.upload_buckets[0]
     }
 
-    /// The URL of a bucket: path-style on an emulator endpoint, virtual-hosted on AWS.
+    /// The URL of a bucket: Folio's own on one machine, path-style on an emulator endpoint,
+    /// virtual-hosted on AWS.
     pub fn bucket_url(&self, bucket: &str) -> String {
+        if let Some(files) = &self.files_url {
+            return format!("{files}/{bucket}");
+        }
         match &self.endpoint_url {
             Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
             None => format!("https://{bucket}.s3.{}.amazonaws.com", self.region),

@@ -199,7 +199,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
     use folio_shared::embedded::{self, DataFolder, EmbeddedRecords, Queues, queues};
     let folder = DataFolder::open(&data, true)?;
     let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
-    let config = config_for(&options, &embedded_defaults(&state.webhook_secret))?;
+    let mut config = config_for(&options, &embedded_defaults(&state.webhook_secret))?;
     state
         .import_into(&folder.keys())
         .await
@@ -213,6 +213,10 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let buckets = folder.buckets(&base_url)?;
+    config.files_url = Some(format!(
+        "{base_url}{}",
+        folio_shared::embedded::FILES_PATH.trim_end_matches('/')
+    ));
     for bucket in &config.upload_buckets {
         buckets
             .create_bucket(bucket)

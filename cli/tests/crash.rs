@@ -1,0 +1,339 @@
+//! `folio serve` on one machine, killed with SIGKILL at random points of a batch, a PDF task
+//! and uploads, then started again on the same data folder: every accepted item ends
+//! exactly once, counts are exact, one end notification each (by event id), no partial
+//! file at any output key, no message left on any queue.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use folio_cli::local::LocalState;
+use serde_json::{Value, json};
+
+const KEY: &str = "key-crash";
+const ROLE: &str = "arn:aws:iam::123456789012:role/folio-local";
+const OBJECTS: usize = 160;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start(data: &Path, state: &Path, port: u16) -> Server {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.with_extension("log"))
+        .expect("a log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "2",
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--state-file")
+        .arg(state)
+        .env("FOLIO_BACKEND", "embedded")
+        .env("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("folio serve starts");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+impl Server {
+    fn kill(mut self) {
+        // SIGKILL: no shutdown of any kind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let answered = http
+            .get(format!("{base}/ListProjects"))
+            .bearer_auth(KEY)
+            .send()
+            .await;
+        if answered.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("folio serve did not answer within 30 s");
+}
+
+async fn call(http: &reqwest::Client, base: &str, op: &str, body: Value) -> Value {
+    let response = http
+        .post(format!("{base}/{op}"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON");
+    assert!(status.is_success(), "{op}: {status} {body}");
+    body
+}
+
+async fn query(http: &reqwest::Client, base: &str, op: &str, q: &[(&str, &str)]) -> Option<Value> {
+    let response = http
+        .get(format!("{base}/{op}"))
+        .bearer_auth(KEY)
+        .query(q)
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7 + seed) as u8, (y * 3) as u8, seed as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encoding a PNG");
+    out.into_inner()
+}
+
+/// A webhook receiver on loopback: every message's event id and body.
+async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+    let seen = got.clone();
+    let router = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let id = headers
+                    .get("folio-event-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                seen.lock().expect("the list").push((id, body));
+                "ok"
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, got)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
+    let root = std::env::temp_dir().join(format!("folio-crash-{}", uuid::Uuid::new_v4()));
+    let data = root.join("data");
+    let state = root.join("local.json");
+    LocalState::new(&[(KEY, "tenant-crash")], "crash-master-secret")
+        .save(&state)
+        .expect("a state file");
+    let bucket_dir = data.join("buckets").join("crash-photos");
+    for i in 0..OBJECTS {
+        let path = bucket_dir.join(format!("in/{}/p{i:03}.png", i % 4));
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
+        std::fs::write(&path, png(400 + i as u32, 300, i as u32)).expect("an object");
+    }
+    let (hook, received) = receiver().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client");
+    let port = free_port();
+    let server = start(&data, &state, port);
+    ready(&http, &server.base).await;
+    let base = server.base.clone();
+
+    call(
+        &http,
+        &base,
+        "CreateProject",
+        json!({"ProjectName": "crash", "ServiceRole": ROLE}),
+    )
+    .await;
+    let batch = call(
+        &http,
+        &base,
+        "CreateBatch",
+        json!({
+            "ProjectName": "crash",
+            "Input": {"OSS": {"Bucket": "crash-photos", "Prefix": "in/"}},
+            "Actions": [
+                {"Name": "image/resize", "Parameters": ["w=24", "h=20"]},
+                {"Name": "image/format", "Parameters": ["format=webp"]},
+                {"Name": "sys/saveas", "Parameters": ["uri=s3://crash-photos/out/{dirname}/{barename}.{autoext}"]},
+            ],
+            "Notification": {"Webhook": {"URL": hook}},
+        }),
+    )
+    .await;
+    let batch_id = batch["Id"].as_str().expect("an Id").to_string();
+    let sources: Vec<Value> = (0..12)
+        .map(|i| json!({"URI": format!("s3://crash-photos/in/{}/p{i:03}.png", i % 4)}))
+        .collect();
+    let task = call(
+        &http,
+        &base,
+        "CreateImageToPDFTask",
+        json!({
+            "ProjectName": "crash",
+            "Sources": sources,
+            "TargetURI": "s3://crash-photos/pdf/all.pdf",
+            "Notification": {"Webhook": {"URL": hook}},
+        }),
+    )
+    .await;
+    let task_id = task["TaskId"].as_str().expect("a TaskId").to_string();
+
+    // Four kills at pseudo-random points, each followed by a restart; at least the first
+    // lands while the batch runs.
+    let mut server = server;
+    let mut seed = u64::from(port);
+    let mut killed_mid_run = false;
+    for _ in 0..4 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let after = 50 + (seed >> 33) % 400;
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        let now = query(
+            &http,
+            &base,
+            "GetBatch",
+            &[("ProjectName", "crash"), ("Id", &batch_id)],
+        )
+        .await
+        .unwrap_or(Value::Null);
+        killed_mid_run |= now["Batch"]["State"] == "Running";
+        server.kill();
+        server = start(&data, &state, port);
+        ready(&http, &base).await;
+    }
+
+    assert!(killed_mid_run, "no kill landed while the batch ran");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut got_batch, mut got_task) = (Value::Null, Value::Null);
+    while Instant::now() < deadline {
+        got_batch = query(
+            &http,
+            &base,
+            "GetBatch",
+            &[("ProjectName", "crash"), ("Id", &batch_id)],
+        )
+        .await
+        .unwrap_or(Value::Null);
+        got_task = query(
+            &http,
+            &base,
+            "GetTask",
+            &[("ProjectName", "crash"), ("TaskId", &task_id)],
+        )
+        .await
+        .unwrap_or(Value::Null);
+        let batch_done =
+            ["Succeeded", "Failed"].contains(&got_batch["Batch"]["State"].as_str().unwrap_or(""));
+        let task_done = got_task["Status"].as_str().is_some_and(|s| s != "Running");
+        if batch_done && task_done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(got_batch["Batch"]["State"], "Succeeded", "{got_batch}");
+    assert_eq!(got_task["Status"], "Succeeded", "{got_task}");
+
+    // Every object converted once: one whole WebP each, nothing else under out/.
+    let outputs = files_under(&bucket_dir.join("out"));
+    assert_eq!(outputs.len(), OBJECTS, "{outputs:?}");
+    for path in &outputs {
+        let bytes = std::fs::read(path).expect("an output");
+        let decoded = image::load_from_memory(&bytes).expect("a whole WebP");
+        // Resized to fit 24x20, keeping the aspect.
+        assert!(
+            decoded.width() == 24 && decoded.height() <= 20,
+            "{}: {}x{}",
+            path.display(),
+            decoded.width(),
+            decoded.height()
+        );
+    }
+    let pdf = std::fs::read(bucket_dir.join("pdf/all.pdf")).expect("the PDF");
+    assert!(pdf.starts_with(b"%PDF-") && pdf.windows(5).any(|w| w == b"%%EOF"));
+    assert_eq!(got_task["Output"]["PageCount"], 12, "{got_task}");
+    assert!(
+        files_under(&data.join("tmp")).is_empty(),
+        "no temporary file is left: {:?}",
+        files_under(&data.join("tmp"))
+    );
+
+    // One end notification each (a message may arrive twice; its event id is one).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ends: HashMap<String, usize> = HashMap::new();
+    while Instant::now() < deadline {
+        ends.clear();
+        for (id, _) in received.lock().expect("the list").iter() {
+            *ends.entry(id.clone()).or_default() += 1;
+        }
+        if ends.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        ends.len(),
+        2,
+        "one end event for the batch and one for the task: {ends:?}"
+    );
+
+    // Nothing is left on any queue.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let folder = folio_shared::embedded::DataFolder::open(&data, false).expect("the folder");
+    let queues = folio_shared::embedded::Queues::new(folder.db.clone());
+    for spec in folio_shared::embedded::queues::ALL {
+        let depth = queues.depth(spec).await.expect("a depth");
+        assert_eq!(depth, 0, "{} still holds {depth}", spec.name);
+    }
+    server.kill();
+}
