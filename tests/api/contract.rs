@@ -277,7 +277,7 @@ async fn batch_objects_count_once_per_run(stack: &Stack) {
         .failures(&batch.batch_id, 1, 10)
         .await
         .expect("listed");
-    assert_eq!(failures, [bad.clone()]);
+    assert_eq!(failures, std::slice::from_ref(&bad));
     // The next run counts the object again, once.
     let next = BatchRef {
         run: 2,
