@@ -181,6 +181,33 @@ async fn an_upload_over_the_cap_stops_with_413_and_nothing_is_kept() {
         "{}",
         info.body
     );
+
+    // A `/v2` upload past the cap is refused in the API's own shape, not as plain text.
+    let job = create(&stack, json!({"conversion": [{"target": "png"}]})).await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![1u8; 3 << 20]).file_name("big.png"),
+    );
+    let refused = stack
+        .http
+        .post(format!(
+            "{}/upload-file/{}",
+            job["server"].as_str().expect("a server"),
+            job["id"].as_str().expect("an id")
+        ))
+        .header(
+            "X-Api2convert-Token",
+            job["token"].as_str().expect("a token"),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 413);
+    let body: Value = refused.json().await.expect("a JSON refusal");
+    assert_eq!(body["code"], 413, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("FOLIO_MAX_UPLOAD_BYTES"), "{body}");
     stack.stop().await;
 }
 

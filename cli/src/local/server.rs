@@ -22,6 +22,8 @@ use folio_shared::jobs::http as jobs;
 
 struct Gateway {
     app: Arc<App>,
+    /// The largest request body taken (a `/v2` upload arrives whole in one request).
+    body_limit: usize,
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
@@ -56,10 +58,33 @@ async fn route(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let query = edge::query_pairs(&uri);
-    if uri.path() == "/v2" || uri.path().starts_with("/v2/") {
+    let is_v2 = uri.path() == "/v2" || uri.path().starts_with("/v2/");
+    let body: Bytes = match axum::body::to_bytes(body, gateway.body_limit).await {
+        Ok(body) => body,
+        Err(cause) => {
+            let message = format!(
+                "the request body is larger than {} bytes (FOLIO_MAX_UPLOAD_BYTES and 1 MiB \
+                 of form fields), or was cut short: {cause}",
+                gateway.body_limit
+            );
+            let path: String = uri.path().chars().take(200).collect();
+            tracing::warn!(%path, %message, "request body refused");
+            if is_v2 {
+                let body = serde_json::json!({"code": 413, "message": message}).to_string();
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response();
+            }
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", message);
+        }
+    };
+    if is_v2 {
         return respond_v2(
             jobs::handle(
                 &gateway.app,
@@ -120,8 +145,7 @@ pub fn spawn(
         .saturating_add(1 << 20);
     let mut router = Router::new()
         .fallback(route)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(Arc::new(Gateway { app }));
+        .with_state(Arc::new(Gateway { app, body_limit }));
     if let Some(files) = files {
         // The signed file routes stream their bodies and count them themselves.
         let path = format!("{}{{bucket}}/{{*key}}", folio_shared::embedded::FILES_PATH);
