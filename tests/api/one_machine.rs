@@ -287,6 +287,48 @@ async fn tasks_and_batches_read_and_write_buckets_that_are_folders() {
     assert_eq!(task["Output"]["Size"], pdf.len());
     assert_eq!(task["Output"]["PageCount"], 2);
 
+    // The task's record alone brings its work: the message commits with it, so a process
+    // killed right after the write loses nothing. A copy written through the port (with no
+    // enqueue after it) runs to its end.
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").expect("a tenant");
+    let mut copy = stack
+        .running
+        .app
+        .tasks
+        .get(tenant.key(), "local", &task_id)
+        .await
+        .expect("read")
+        .expect("the task");
+    copy.task_id = format!("{task_id}-copy");
+    copy.status = folio_shared::task::model::TaskStatus::Running;
+    copy.attempts = 0;
+    copy.claim = None;
+    copy.end_time = None;
+    copy.output = None;
+    stack
+        .running
+        .app
+        .tasks
+        .create(&copy)
+        .await
+        .expect("written");
+    let mut copied = Value::Null;
+    for _ in 0..150 {
+        copied = stack
+            .get(
+                ALICE,
+                "GetTask",
+                &[("ProjectName", "local"), ("TaskId", &copy.task_id)],
+            )
+            .await
+            .body;
+        if copied["Status"] != "Running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(copied["Status"], "Succeeded", "{copied}");
+
     let batch = stack
         .post(
             ALICE,

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 use super::EmbeddedRecords;
 use super::images::{RECORD, ttl_from_now};
 use super::items::{self, Index, Item};
-use crate::batch::model::{BatchRecord, BatchRef, ItemCounts, ItemOutcome};
+use super::queues;
+use crate::batch::model::{BatchMessage, BatchRecord, BatchRef, ItemCounts, ItemOutcome};
 use crate::error::PortError;
 use crate::ports::{BatchSort, BatchStore};
 use crate::task::model::imm_time;
@@ -70,7 +71,20 @@ fn stored_version(
 impl BatchStore for EmbeddedRecords {
     async fn create(&self, batch: &BatchRecord) -> Result<(), PortError> {
         let item = batch_item(batch)?;
-        self.db.write(move |tx| items::put_new(tx, &item)).await
+        // The batch and its first scanner page commit together (see `queues`).
+        let scan = queues::batch_message(
+            &BatchMessage::Scan {
+                batch: batch.reference(),
+                page: 0,
+            },
+            std::time::Duration::ZERO,
+        )?;
+        self.db
+            .write(move |tx| {
+                items::put_new(tx, &item)?;
+                queues::insert_in(tx, queues::BATCHES, &scan)
+            })
+            .await
     }
 
     async fn get(

@@ -8,10 +8,12 @@ use chrono::Utc;
 use super::EmbeddedRecords;
 use super::images::ttl_from_now;
 use super::items::{self, Index, Item};
+use super::queues;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::jobs::model::{
-    HistoryEntry, InputRecord, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
+    HistoryEntry, InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus,
+    PairRecord,
 };
 use crate::ports::{JobState, JobStore};
 
@@ -50,6 +52,23 @@ fn pointer(pk: String, job_id: &str, tenant_key: &str) -> Item {
     item.set("job_id", job_id);
     item.set("tenant_key", tenant_key);
     item
+}
+
+/// Writes `job` over `before`; a job that enters `queued` has its start queued in the same
+/// transaction (see `queues`).
+fn write_job(
+    tx: &rusqlite::Transaction<'_>,
+    before: JobStatus,
+    job: &JobRecord,
+) -> Result<(), PortError> {
+    items::put(tx, &job_item(job)?)?;
+    if job.status == JobStatus::Queued && before != JobStatus::Queued {
+        let start = queues::job_message(&JobMessageBody::Start {
+            job_id: job.id.clone(),
+        })?;
+        queues::insert_in(tx, queues::JOBS, &start)?;
+    }
+    Ok(())
 }
 
 /// The live job in a transaction.
@@ -96,8 +115,9 @@ impl EmbeddedRecords {
         self.db
             .write(move |tx| {
                 let mut job = job_in(tx, &job_id)?.ok_or(PortError::ConditionFailed)?;
+                let before = job.status;
                 change(&mut job)?;
-                items::put(tx, &job_item(&job)?)
+                write_job(tx, before, &job)
             })
             .await
     }
@@ -106,8 +126,16 @@ impl EmbeddedRecords {
 #[async_trait]
 impl JobStore for EmbeddedRecords {
     async fn create(&self, job: &JobRecord) -> Result<(), PortError> {
-        let item = job_item(job)?;
-        self.db.write(move |tx| items::put_new(tx, &item)).await
+        let job = job.clone();
+        self.db
+            .write(move |tx| {
+                if items::get_live(tx, &pk(&job.id), JOB)?.is_some() {
+                    return Err(PortError::ConditionFailed);
+                }
+                // A job sent whole may start at once: its start commits with it.
+                write_job(tx, JobStatus::Incomplete, &job)
+            })
+            .await
     }
 
     async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, PortError> {
@@ -153,17 +181,16 @@ impl JobStore for EmbeddedRecords {
     }
 
     async fn replace(&self, job: &JobRecord, expected_version: u64) -> Result<(), PortError> {
-        let item = job_item(job)?;
-        let job_id = job.id.clone();
+        let job = job.clone();
         self.db
             .write(move |tx| {
-                let stored = items::get(tx, &pk(&job_id), JOB)?
+                let stored = items::get(tx, &pk(&job.id), JOB)?
                     .map(|i| i.record::<JobRecord>())
                     .transpose()?;
-                if stored.is_none_or(|s| s.version != expected_version) {
-                    return Err(PortError::ConditionFailed);
+                match stored {
+                    Some(s) if s.version == expected_version => write_job(tx, s.status, &job),
+                    _ => Err(PortError::ConditionFailed),
                 }
-                items::put(tx, &item)
             })
             .await
     }

@@ -5,6 +5,11 @@
 //! in the order sent, and a message sent again with the same deduplication id within five
 //! minutes is sent once.
 //!
+//! Work a record implies is queued in the same transaction as the record (a task with its
+//! message, a batch with its first scan, a job moved to `queued` with its start): a process
+//! killed between the two cannot lose it. Such messages have an id derived from the work,
+//! so the producer's own enqueue that follows adds no second copy while the first waits.
+//!
 //! One process consumes a data folder's queues ([`super::DataFolder`] holds its lock), so
 //! when it starts, the messages a dead process held are made visible at once.
 
@@ -95,6 +100,9 @@ const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 /// A message to send.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
+    /// The id of a message that names one piece of work: sent again while it waits, it is
+    /// not added twice. Random when `None`.
+    pub id: Option<String>,
     pub body: String,
     pub group: Option<String>,
     pub dedup: Option<String>,
@@ -104,6 +112,7 @@ pub struct Outgoing {
 impl Outgoing {
     pub fn now(body: String) -> Outgoing {
         Outgoing {
+            id: None,
             body,
             group: None,
             dedup: None,
@@ -353,6 +362,15 @@ impl Queues {
     }
 }
 
+/// Queues `m` on `queue` within the caller's transaction (the outbox of a record write).
+pub(super) fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    queue: QueueSpec,
+    m: &Outgoing,
+) -> Result<(), PortError> {
+    insert(tx, queue.name, m, now_ms())
+}
+
 fn insert(
     tx: &rusqlite::Transaction<'_>,
     queue: &str,
@@ -360,13 +378,14 @@ fn insert(
     now: i64,
 ) -> Result<(), PortError> {
     tx.prepare_cached(
-        "INSERT INTO messages (queue, id, body, grp, visible_at, sent_at) \
+        "INSERT OR IGNORE INTO messages (queue, id, body, grp, visible_at, sent_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .and_then(|mut s| {
         s.execute(params![
             queue,
-            uuid::Uuid::new_v4().to_string(),
+            m.id.clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             m.body,
             m.group,
             now + millis(m.delay),
@@ -381,6 +400,49 @@ fn encode<T: serde::Serialize>(value: &T, context: &'static str) -> Result<Strin
     serde_json::to_string(value).map_err(|e| PortError::backend(context, e))
 }
 
+/// A task's message, once per task.
+pub(super) fn task_message(m: &TaskMessage) -> Result<Outgoing, PortError> {
+    Ok(Outgoing {
+        id: Some(format!(
+            "pdf-task:{}:{}:{}",
+            m.tenant_key, m.project_name, m.task_id
+        )),
+        ..Outgoing::now(encode(m, "encoding a task message")?)
+    })
+}
+
+/// A job message, once per job start or pair.
+pub(super) fn job_message(m: &JobMessageBody) -> Result<Outgoing, PortError> {
+    let id = match m {
+        JobMessageBody::Start { job_id } => format!("job-start:{job_id}"),
+        JobMessageBody::Pair {
+            job_id,
+            input_id,
+            conversion_id,
+        } => format!("job-pair:{job_id}:{input_id}:{conversion_id}"),
+    };
+    Ok(Outgoing {
+        id: Some(id),
+        ..Outgoing::now(encode(m, "encoding a job message")?)
+    })
+}
+
+/// A batch message; a scanner page once per run and page.
+pub(super) fn batch_message(m: &BatchMessage, delay: Duration) -> Result<Outgoing, PortError> {
+    let id = match m {
+        BatchMessage::Scan { batch, page } => Some(format!(
+            "batch-scan:{}:{}:{}:{page}",
+            batch.tenant_key, batch.batch_id, batch.run
+        )),
+        _ => None,
+    };
+    Ok(Outgoing {
+        id,
+        delay,
+        ..Outgoing::now(encode(m, "encoding a batch message")?)
+    })
+}
+
 #[async_trait]
 impl DeliveryQueue for Queues {
     async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), PortError> {
@@ -391,6 +453,7 @@ impl DeliveryQueue for Queues {
             .map(|d| {
                 let target = encode(&d.target, "encoding a delivery")?;
                 Ok(Outgoing {
+                    id: None,
                     body: encode(d, "encoding a delivery")?,
                     group: Some(hex::encode(Sha256::digest(format!(
                         "{}|{:?}|{}|{target}",
@@ -415,8 +478,7 @@ impl DeliveryQueue for Queues {
 #[async_trait]
 impl TaskQueue for Queues {
     async fn enqueue(&self, message: &TaskMessage) -> Result<(), PortError> {
-        let body = encode(message, "encoding a task message")?;
-        self.send_to(PDF_TASKS, vec![Outgoing::now(body)]).await
+        self.send_to(PDF_TASKS, vec![task_message(message)?]).await
     }
 }
 
@@ -425,7 +487,7 @@ impl JobQueue for Queues {
     async fn enqueue(&self, messages: &[JobMessageBody]) -> Result<(), PortError> {
         let messages = messages
             .iter()
-            .map(|m| encode(m, "encoding a job message").map(Outgoing::now))
+            .map(job_message)
             .collect::<Result<Vec<_>, _>>()?;
         self.send_to(JOBS, messages).await
     }
@@ -438,12 +500,7 @@ impl BatchQueue for Queues {
         let delay = delay.min(Duration::from_secs(900));
         let messages = messages
             .iter()
-            .map(|m| {
-                Ok(Outgoing {
-                    delay,
-                    ..Outgoing::now(encode(m, "encoding a batch message")?)
-                })
-            })
+            .map(|m| batch_message(m, delay))
             .collect::<Result<Vec<_>, PortError>>()?;
         self.send_to(BATCHES, messages).await
     }

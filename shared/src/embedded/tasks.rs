@@ -9,10 +9,11 @@ use sha2::{Digest, Sha256};
 use super::EmbeddedRecords;
 use super::images::RECORD;
 use super::items::{self, Index, Item};
+use super::queues;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::ports::{IdempotentCall, ProjectStore, TaskEnd, TaskPage, TaskSort, TaskStore};
-use crate::task::model::{ProjectRecord, TaskRecord, TaskStatus, imm_time};
+use crate::task::model::{ProjectRecord, TaskMessage, TaskRecord, TaskStatus, imm_time};
 
 /// How long an idempotency key returns the same task.
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -136,7 +137,18 @@ impl EmbeddedRecords {
 impl TaskStore for EmbeddedRecords {
     async fn create(&self, task: &TaskRecord) -> Result<(), PortError> {
         let item = task_item(task)?;
-        self.db.write(move |tx| items::put_new(tx, &item)).await
+        // The task and its message commit together (see `queues`).
+        let message = queues::task_message(&TaskMessage {
+            tenant_key: task.tenant_key.clone(),
+            project_name: task.project_name.clone(),
+            task_id: task.task_id.clone(),
+        })?;
+        self.db
+            .write(move |tx| {
+                items::put_new(tx, &item)?;
+                queues::insert_in(tx, queues::PDF_TASKS, &message)
+            })
+            .await
     }
 
     async fn get(
