@@ -228,6 +228,50 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     .await;
     let task_id = task["TaskId"].as_str().expect("a TaskId").to_string();
 
+    // Uploads go on through the kills; every one the server accepted (200) must end Normal.
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let uploading = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let uploader = {
+        let (http, base, accepted, uploading) = (
+            http.clone(),
+            base.clone(),
+            accepted.clone(),
+            uploading.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while uploading.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let created = http
+                    .post(format!("{base}/CreateUploadImage"))
+                    .bearer_auth(KEY)
+                    .json(&json!({"ImageType": "default", "ImageExt": "png"}))
+                    .send()
+                    .await;
+                let Ok(created) = created else { continue };
+                let Ok(created) = created.json::<Value>().await else {
+                    continue;
+                };
+                let (Some(id), Some(auth)) =
+                    (created["ImageId"].as_str(), created["UploadAuth"].as_str())
+                else {
+                    continue;
+                };
+                use base64::Engine;
+                let auth: Value = base64::engine::general_purpose::STANDARD
+                    .decode(auth)
+                    .ok()
+                    .and_then(|a| serde_json::from_slice(&a).ok())
+                    .unwrap_or(Value::Null);
+                let url = auth["UploadURL"].as_str().unwrap_or_default().to_string();
+                let put = http.put(url).body(png(60, 40, n)).send().await;
+                if put.is_ok_and(|r| r.status().is_success()) {
+                    accepted.lock().expect("the list").push(id.to_string());
+                }
+            }
+        })
+    };
+
     // Four kills at pseudo-random points, each followed by a restart; at least the first
     // lands while the batch runs.
     let mut server = server;
@@ -254,6 +298,14 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     }
 
     assert!(killed_mid_run, "no kill landed while the batch ran");
+    uploading.store(false, std::sync::atomic::Ordering::Relaxed);
+    uploader.await.expect("the uploader");
+    let accepted = accepted.lock().expect("the list").clone();
+    assert!(
+        accepted.len() >= 5,
+        "only {} uploads were accepted",
+        accepted.len()
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut got_batch, mut got_task) = (Value::Null, Value::Null);
     while Instant::now() < deadline {
@@ -283,6 +335,22 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     }
     assert_eq!(got_batch["Batch"]["State"], "Succeeded", "{got_batch}");
     assert_eq!(got_task["Status"], "Succeeded", "{got_task}");
+
+    for id in &accepted {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut status = Value::Null;
+        while Instant::now() < deadline {
+            let info = query(&http, &base, "GetImageInfos", &[("ImageIds", id)])
+                .await
+                .unwrap_or(Value::Null);
+            status = info["ImageInfo"][0]["Status"].clone();
+            if status != "Uploading" && !status.is_null() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "Normal", "the accepted upload {id}");
+    }
 
     // Every object converted once: one whole WebP each, nothing else under out/.
     let outputs = files_under(&bucket_dir.join("out"));
@@ -327,13 +395,25 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
         "one end event for the batch and one for the task: {ends:?}"
     );
 
-    // Nothing is left on any queue.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing is left on any queue (an upload's message sent just before a kill waits for
+    // its hold, at most 30 s, then finds its object or none).
     let folder = folio_shared::embedded::DataFolder::open(&data, false).expect("the folder");
     let queues = folio_shared::embedded::Queues::new(folder.db.clone());
-    for spec in folio_shared::embedded::queues::ALL {
-        let depth = queues.depth(spec).await.expect("a depth");
-        assert_eq!(depth, 0, "{} still holds {depth}", spec.name);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut left = Vec::new();
+    while Instant::now() < deadline {
+        left.clear();
+        for spec in folio_shared::embedded::queues::ALL {
+            let depth = queues.depth(spec).await.expect("a depth");
+            if depth > 0 {
+                left.push((spec.name, depth));
+            }
+        }
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    assert!(left.is_empty(), "messages left: {left:?}");
     server.kill();
 }

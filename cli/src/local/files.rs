@@ -17,6 +17,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+/// How long an upload's message waits for its object to be placed, at most (only a
+/// process killed between the two leaves it waiting that long).
+const UPLOAD_EVENT_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the routes need.
 #[derive(Clone)]
 pub struct FileRoutes {
@@ -105,12 +109,12 @@ pub async fn put(
         return refusal(StatusCode::FORBIDDEN, "AccessDenied", reason);
     }
     let max = routes.max_upload_bytes;
-    let stored = routes
+    let staged = routes
         .buckets
-        .receive(&bucket, &key, body.into_data_stream(), max)
+        .stage(&bucket, &key, body.into_data_stream(), max)
         .await;
-    let info = match stored {
-        Ok(info) => info,
+    let staged = match staged {
+        Ok(staged) => staged,
         Err(PortError::TooLarge { limit, .. }) => {
             return refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,15 +126,33 @@ pub async fn put(
         }
         Err(e) => return port_refusal(e),
     };
-    if routes.upload_buckets.contains(&bucket) {
-        let event = created_event(&bucket, &key, info.size, &info.etag);
-        if let Err(e) = routes
-            .queues
-            .send_to(UPLOADS, vec![Outgoing::now(event)])
-            .await
-        {
-            return port_refusal(e);
-        }
+    // In an upload bucket the upload worker's message is sent before the object is placed,
+    // held back until it is: a process killed in between still processes the upload (or
+    // finds no object, and does nothing).
+    let event = routes.upload_buckets.contains(&bucket).then(|| Outgoing {
+        id: Some(format!("upload:{}", uuid::Uuid::new_v4())),
+        delay: UPLOAD_EVENT_HOLD,
+        ..Outgoing::now(created_event(
+            &bucket,
+            &key,
+            staged.info.size,
+            &staged.info.etag,
+        ))
+    });
+    if let Some(event) = &event
+        && let Err(e) = routes.queues.send_to(UPLOADS, vec![event.clone()]).await
+    {
+        return port_refusal(e);
+    }
+    let info = match routes.buckets.place_staged(staged).await {
+        Ok(info) => info,
+        Err(e) => return port_refusal(e),
+    };
+    if let Some(id) = event.and_then(|e| e.id)
+        && let Err(e) = routes.queues.release(UPLOADS, &id).await
+    {
+        // The message still arrives once its hold ends.
+        tracing::warn!(error = %e, "an upload's message waits for its hold to end");
     }
     tracing::info!(%bucket, %key, size = info.size, "object uploaded");
     (

@@ -32,6 +32,14 @@ struct Inner {
     signer: UrlSigner,
 }
 
+/// An upload in a temporary file, on its way to its place.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    dest: PathBuf,
+    pub info: ObjectInfo,
+}
+
 /// An object as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -196,16 +204,16 @@ impl Buckets {
         self.place(&path, dest, new_only)
     }
 
-    /// Streams an upload into `bucket`/`key`: chunks from `body` go to a temporary file;
-    /// past `max_bytes` the upload stops with `TooLarge` and nothing is kept. The object
-    /// appears once whole.
-    pub async fn receive<S, E>(
+    /// Streams an upload for `bucket`/`key` into a temporary file: past `max_bytes` the
+    /// upload stops with `TooLarge` and nothing is kept. [`Buckets::place_staged`] then
+    /// puts it in place whole.
+    pub async fn stage<S, E>(
         &self,
         bucket: &str,
         key: &str,
         mut body: S,
         max_bytes: u64,
-    ) -> Result<ObjectInfo, PortError>
+    ) -> Result<Staged, PortError>
     where
         S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
@@ -218,7 +226,7 @@ impl Buckets {
             .await
             .map_err(io_error("writing an upload"))?;
         let mut size = 0u64;
-        let streamed: Result<(), PortError> = async {
+        let streamed: Result<std::fs::Metadata, PortError> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| PortError::backend("reading an upload", e))?;
                 size += chunk.len() as u64;
@@ -232,22 +240,34 @@ impl Buckets {
                     .await
                     .map_err(io_error("writing an upload"))?;
             }
-            file.flush().await.map_err(io_error("writing an upload"))
+            file.flush().await.map_err(io_error("writing an upload"))?;
+            file.metadata().await.map_err(io_error("writing an upload"))
         }
         .await;
         drop(file);
-        if let Err(e) = streamed {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e);
+        match streamed {
+            // A rename keeps the size and time: the version is known before it is placed.
+            Ok(metadata) => Ok(Staged {
+                path,
+                dest,
+                info: ObjectInfo {
+                    size: metadata.len(),
+                    etag: etag_of(&metadata),
+                },
+            }),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Err(e)
+            }
         }
+    }
+
+    /// Puts a staged upload in place: the object appears whole.
+    pub async fn place_staged(&self, staged: Staged) -> Result<ObjectInfo, PortError> {
         let this = self.clone();
         blocking(move || {
-            this.place(&path, &dest, false)?;
-            let metadata = std::fs::metadata(&dest).map_err(io_error("writing an upload"))?;
-            Ok(ObjectInfo {
-                size: metadata.len(),
-                etag: etag_of(&metadata),
-            })
+            this.place(&staged.path, &staged.dest, false)?;
+            Ok(staged.info)
         })
         .await
     }

@@ -23,7 +23,7 @@ pub mod queues;
 mod signed_urls;
 mod tasks;
 
-pub use buckets::{Buckets, ObjectInfo, key_problem, valid_bucket};
+pub use buckets::{Buckets, ObjectInfo, Staged, key_problem, valid_bucket};
 pub use db::Database;
 pub use keys::{EmbeddedGuards, EmbeddedKeys};
 pub use master_key::{MasterKey, MasterKeyError};
@@ -110,7 +110,14 @@ impl DataFolder {
                 .open(root.join("serve.lock"))
                 .map_err(io)?;
             match file.try_lock() {
-                Ok(()) => Some(file),
+                Ok(()) => {
+                    // Writes a killed process left half done: nobody else writes here.
+                    match std::fs::remove_dir_all(root.join("tmp")) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                        _ => {}
+                    }
+                    Some(file)
+                }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(DataFolderError::InUse(root.display().to_string()));
                 }

@@ -314,6 +314,23 @@ impl Queues {
         Ok(())
     }
 
+    /// Makes the message `id` visible now (one sent held back until its work was done).
+    pub async fn release(&self, queue: QueueSpec, id: &str) -> Result<(), PortError> {
+        let id = id.to_string();
+        self.db
+            .write(move |tx| {
+                tx.prepare_cached(
+                    "UPDATE messages SET visible_at = MIN(visible_at, ?2) \
+                     WHERE id = ?1 AND held = 0 AND receive_count = 0",
+                )
+                .and_then(|mut s| s.execute(params![id, now_ms()]))
+                .map_err(db_error("releasing a message"))
+            })
+            .await?;
+        self.wake(queue.name);
+        Ok(())
+    }
+
     /// Makes every message held by a consumer visible now: called by the only consumer as
     /// it starts, so what a dead process held is not waited for. Returns how many.
     pub async fn release_held(&self) -> Result<usize, PortError> {
