@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: times `folio pdf` beside img2pdf, ImageMagick and a plain copy on the same
 # generated inputs, in one run, then `folio convert` beside libvips and ImageMagick, then one
-# PDF task of the JPEG set, one conversion job and one batch through the local stack, and writes
+# PDF task of the JPEG set, one conversion job and one batch through the local stack, then
+# `folio serve` on both backends side by side (one machine and the emulator), and writes
 # BENCHMARKS.md. BENCH_SCALE=quick runs small sets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -65,4 +66,13 @@ objects=2500
 "$ROOT/.venv/bin/python" "$ROOT/scripts/bench/batch_bench.py" \
   --folio "$CARGO_TARGET_DIR/release/folio" \
   --objects "$objects" \
+  --report "$ROOT/BENCHMARKS.md"
+
+log "folio serve on both backends: a batch, a job, uploads, GetImageInfos, start and memory"
+objects=2400 aws_objects=600 pairs=100 records=100000
+[ "$SCALE" = quick ] && objects=300 aws_objects=100 pairs=10 records=10000
+"$ROOT/.venv/bin/python" "$ROOT/scripts/bench/backends_bench.py" \
+  --folio "$CARGO_TARGET_DIR/release/folio" \
+  --job-images "$dir" \
+  --objects "$objects" --aws-objects "$aws_objects" --pairs "$pairs" --records "$records" \
   --report "$ROOT/BENCHMARKS.md"

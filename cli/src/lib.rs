@@ -1,6 +1,7 @@
-//! The `folio` command's library: the local stack behind `folio serve`, also used by the
-//! integration tests to run Folio in-process against the emulator.
+//! The `folio` command's library: the gateway behind `folio serve` (on one machine or the
+//! AWS adapters), also used by the integration tests to run Folio in-process.
 
+pub mod buckets;
 pub mod convert;
 pub mod keys;
 pub mod local;

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use folio_cli::buckets::{self, BucketsArgs};
 use folio_cli::convert::{self, ConvertArgs};
 use folio_cli::keys::{self, KeysArgs};
 use folio_cli::local::{self, Backend, ServeOptions};
@@ -23,6 +24,8 @@ enum Command {
     /// Issue, list and revoke API keys and access key pairs (in the emulator with
     /// AWS_ENDPOINT_URL, else in AWS).
     Keys(KeysArgs),
+    /// List the buckets of a data folder with their counts, or one bucket's keys.
+    Buckets(BucketsArgs),
     /// Serve the API and run its workers: on one machine with every record, queue and file
     /// in a data folder (the default), or on the AWS adapters against the endpoint
     /// AWS_ENDPOINT_URL names (`--backend aws`, the emulator).
@@ -88,6 +91,19 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
+        Command::Buckets(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            match runtime.block_on(buckets::run(&args)) {
+                Ok(out) => {
+                    println!("{out}");
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("folio buckets: {error:#}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Keys(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             match runtime.block_on(keys::run(&args)) {

@@ -99,7 +99,7 @@ def main():
     state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
     base = args.base or f"http://127.0.0.1:{args.port}"
     serve = None if args.base else subprocess.Popen(
-        [args.folio, "serve", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-bbench{stamp}",
+        [args.folio, "serve", "--backend", "aws", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-bbench{stamp}",
          "--state-file", str(state)],
         stdout=subprocess.DEVNULL, stderr=open(scratch / "serve.log", "w"))
     project = f"bench{stamp}"

@@ -40,7 +40,7 @@ def main():
     state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
     base = f"http://127.0.0.1:{args.port}"
     serve = subprocess.Popen(
-        [args.folio, "serve", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-jbench{int(time.time())}",
+        [args.folio, "serve", "--backend", "aws", "--addr", f"127.0.0.1:{args.port}", "--prefix", f"folio-jbench{int(time.time())}",
          "--state-file", str(state)],
         stdout=subprocess.DEVNULL, stderr=open(scratch / "serve.log", "w"))
     api = httpx.Client(base_url=f"{base}/v2", headers={"X-Oc-Api-Key": KEY}, timeout=120)

@@ -60,7 +60,7 @@ def main():
     state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
     base = f"http://127.0.0.1:{args.port}"
     serve = subprocess.Popen(
-        [args.folio, "serve", "--addr", f"127.0.0.1:{args.port}", "--prefix", "folio-bench",
+        [args.folio, "serve", "--backend", "aws", "--addr", f"127.0.0.1:{args.port}", "--prefix", "folio-bench",
          "--state-file", str(state)],
         stdout=subprocess.DEVNULL, stderr=open(scratch / "serve.log", "w"))
     try:

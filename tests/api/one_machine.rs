@@ -373,6 +373,31 @@ async fn tasks_and_batches_read_and_write_buckets_that_are_folders() {
         .collect();
     outputs.sort();
     assert_eq!(outputs, ["small/in/b.webp", "small/in/sub/c.webp"]);
+    // `folio buckets` shows the same.
+    let listed = folio_cli::buckets::run(&folio_cli::buckets::BucketsArgs {
+        data: data.clone(),
+        bucket: Some(bucket.clone()),
+        prefix: "small/".into(),
+    })
+    .await
+    .expect("listed");
+    let keys: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert_eq!(keys, ["small/in/b.webp", "small/in/sub/c.webp"], "{listed}");
+    let all = folio_cli::buckets::run(&folio_cli::buckets::BucketsArgs {
+        data: data.clone(),
+        bucket: None,
+        prefix: String::new(),
+    })
+    .await
+    .expect("listed");
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with(&format!("{bucket}\t7 objects"))),
+        "{all}"
+    );
 
     // A bucket name or key that would leave the data folder is refused, naming it.
     let escaped = stack

@@ -212,3 +212,58 @@ pub fn app(
         config,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder() -> PathBuf {
+        std::env::temp_dir().join(format!("folio-folder-{}", uuid::Uuid::new_v4()))
+    }
+
+    #[test]
+    fn a_database_that_is_not_one_is_refused_with_the_reason() {
+        let root = folder();
+        std::fs::create_dir_all(&root).expect("a folder");
+        std::fs::write(root.join("folio.db"), vec![0x5a; 8192]).expect("garbage");
+        let error = match DataFolder::open(&root, false) {
+            Ok(_) => panic!("opened a database that is not one"),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains("opening the database"), "{error}");
+        assert!(error.contains(&root.display().to_string()), "{error}");
+    }
+
+    #[tokio::test]
+    async fn expired_records_are_swept_and_live_ones_stay() {
+        let root = folder();
+        let data = DataFolder::open(&root, true).expect("opened");
+        let records = EmbeddedRecords::new(data.db.clone());
+        let now = Utc::now().timestamp();
+        data.db
+            .write(move |tx| {
+                items::put(tx, &items::Item::new("a", "RECORD").expiring(now - 1))?;
+                items::put(tx, &items::Item::new("b", "RECORD").expiring(now + 60))?;
+                items::put(tx, &items::Item::new("c", "RECORD"))
+            })
+            .await
+            .expect("written");
+        assert_eq!(records.sweep(1000).await.expect("swept"), 1);
+        let left = data
+            .db
+            .read(|tx| {
+                ["a", "b", "c"]
+                    .iter()
+                    .map(|pk| items::get(tx, pk, "RECORD").map(|i| i.is_some()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .expect("read");
+        assert_eq!(left, [false, true, true]);
+        // The folder's lock keeps a second server out while this one holds it.
+        assert!(matches!(
+            DataFolder::open(&root, true),
+            Err(DataFolderError::InUse(_))
+        ));
+    }
+}
