@@ -16,6 +16,34 @@ pub const MASTER_SECRET: &str = "test-master-secret";
 pub const ALICE_ACCESS_KEY_ID: &str = "LTAItestalice";
 pub const ALICE_ACCESS_KEY_SECRET: &str = "secret-of-alice";
 
+/// Where a test's stack runs: the AWS adapters against the emulator, or one machine.
+#[derive(Clone, Copy, Debug)]
+pub enum Home {
+    Aws,
+    OneMachine,
+}
+
+/// Runs one test body on both backends: `<name>::on_aws` and `<name>::on_one_machine`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[doc = $doc:literal])* async fn $name:ident($home:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($home: $crate::harness::Home) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_aws() {
+                body($crate::harness::Home::Aws).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_one_machine() {
+                body($crate::harness::Home::OneMachine).await
+            }
+        }
+    };
+}
+
 pub struct Stack {
     pub base: String,
     pub running: Running,
@@ -59,6 +87,39 @@ impl Stack {
         );
         let prefix = unique("t");
         Stack::start_on(Backend::Aws { prefix }, config_overrides).await
+    }
+
+    /// A stack at `home` with these configuration values.
+    pub async fn at(home: Home, config_overrides: Vec<(&'static str, String)>) -> Stack {
+        match home {
+            Home::Aws => Stack::start_with(config_overrides).await,
+            Home::OneMachine => Stack::embedded_at(&new_data_folder(), config_overrides).await,
+        }
+    }
+
+    /// The keys of the objects under `prefix` in `bucket`, whichever the backend.
+    pub async fn keys_in(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        use folio_shared::ports::TaskStorage;
+        if let Some(data) = &self.running.data {
+            let folder = folio_shared::embedded::DataFolder::open(data, false).expect("the folder");
+            let buckets = folder.buckets("").expect("the buckets");
+            return buckets
+                .list(bucket, prefix, "", 1000)
+                .await
+                .expect("listed")
+                .0;
+        }
+        folio_shared::aws::s3_client(&self.sdk)
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("listed")
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
     }
 
     /// A stack on one machine, in a new data folder.
@@ -199,6 +260,36 @@ impl Stack {
     /// The recorded delivery attempts of an image's events, oldest first per target.
     pub async fn attempts(&self, tenant: &str, image_id: &str) -> Vec<Value> {
         let tenant = folio_shared::tenant::Tenant::new(tenant).expect("a tenant");
+        if let Some(data) = &self.running.data {
+            // The same records, as the one-machine backend keeps them.
+            let db = rusqlite::Connection::open_with_flags(
+                data.join("folio.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .expect("the database");
+            let mut statement = db
+                .prepare(
+                    "SELECT body FROM items WHERE pk = ?1 AND substr(sk, 1, 9) = 'DELIVERY#' \
+                     ORDER BY sk",
+                )
+                .expect("a query");
+            let pk = format!("{}#IMAGE#{image_id}", tenant.key());
+            let bodies: Vec<String> = statement
+                .query_map([pk], |row| row.get(0))
+                .expect("queried")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            return bodies
+                .iter()
+                .map(|b| {
+                    let item: Value = serde_json::from_str(b).expect("JSON");
+                    let get = |k: &str| item[k].clone();
+                    json!({"Target": get("Target"), "Outcome": get("Outcome"), "EventId": get("EventId"),
+                           "Number": get("Number").to_string(),
+                           "Detail": item.get("Detail").cloned().unwrap_or(json!(""))})
+                })
+                .collect();
+        }
         let out = aws_sdk_dynamodb::Client::new(&self.sdk)
             .query()
             .table_name(&self.running.aws().names.table)
@@ -374,6 +465,22 @@ pub fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     hex::encode(mac.finalize().into_bytes()) == v1
+}
+
+/// How many seconds a signed URL has left: S3's `X-Amz-Expires`, or the time to Folio's own
+/// `expires` on one machine.
+pub fn url_lifetime(url: &str) -> i64 {
+    let url = url::Url::parse(url).expect("a URL");
+    let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    if let Some(seconds) = pairs.get("X-Amz-Expires") {
+        return seconds.parse().expect("seconds");
+    }
+    let at: i64 = pairs
+        .get("expires")
+        .expect("a signed URL")
+        .parse()
+        .expect("epoch seconds");
+    at - unix_now()
 }
 
 /// Seconds since the Unix epoch, as `ExpiresAt` counts them.

@@ -3,14 +3,18 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{ALICE, Stack, callback_to, png};
+use crate::harness::{ALICE, Home, Stack, callback_to, png};
+use crate::on_both_backends;
 use crate::receiver::Receiver;
 
-async fn stack_with(max_attempts: u32) -> Stack {
-    Stack::start_with(vec![
-        ("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string()),
-        ("FOLIO_WEBHOOK_MAX_ATTEMPTS", max_attempts.to_string()),
-    ])
+async fn stack_with(home: Home, max_attempts: u32) -> Stack {
+    Stack::at(
+        home,
+        vec![
+            ("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string()),
+            ("FOLIO_WEBHOOK_MAX_ATTEMPTS", max_attempts.to_string()),
+        ],
+    )
     .await
 }
 
@@ -42,9 +46,9 @@ async fn webhook_outcomes(stack: &Stack, id: &str, n: usize) -> Vec<String> {
     panic!("fewer than {n} webhook attempts were recorded");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_webhook_is_retried_with_the_same_event_id() {
-    let stack = stack_with(5).await;
+on_both_backends! {
+async fn a_failed_webhook_is_retried_with_the_same_event_id(home) {
+    let stack = stack_with(home, 5).await;
     let hook = Receiver::start(&[500, 503]).await;
     let id = upload_with_callback(&stack, &hook).await;
     let got = hook.wait_for(3, 30).await;
@@ -57,10 +61,11 @@ async fn a_failed_webhook_is_retried_with_the_same_event_id() {
     assert_eq!(outcomes, vec!["Retrying", "Retrying", "Delivered"]);
     stack.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_410_stops_the_retries() {
-    let stack = stack_with(5).await;
+on_both_backends! {
+async fn a_410_stops_the_retries(home) {
+    let stack = stack_with(home, 5).await;
     let hook = Receiver::start(&[410]).await;
     let id = upload_with_callback(&stack, &hook).await;
     hook.wait_for(1, 20).await;
@@ -69,10 +74,11 @@ async fn a_410_stops_the_retries() {
     assert_eq!(webhook_outcomes(&stack, &id, 1).await, vec!["Stopped"]);
     stack.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_last_attempt_gives_up() {
-    let stack = stack_with(2).await;
+on_both_backends! {
+async fn the_last_attempt_gives_up(home) {
+    let stack = stack_with(home, 2).await;
     let hook = Receiver::start(&[500, 500, 500]).await;
     let id = upload_with_callback(&stack, &hook).await;
     hook.wait_for(2, 30).await;
@@ -83,6 +89,7 @@ async fn the_last_attempt_gives_up() {
         vec!["Retrying", "GaveUp"]
     );
     stack.stop().await;
+}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

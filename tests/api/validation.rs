@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::{ALICE, Stack};
+use crate::on_both_backends;
 
 struct Case {
     operation: &'static str,
@@ -190,9 +191,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_rule_violated_is_a_400_naming_the_field() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn every_rule_violated_is_a_400_naming_the_field(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let mut failures = Vec::new();
     let all = cases();
     for c in &all {
@@ -217,10 +218,11 @@ async fn every_rule_violated_is_a_400_naming_the_field() {
     );
     stack.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_bodies_and_wrong_methods_are_refused() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn malformed_bodies_and_wrong_methods_are_refused(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let raw = stack
         .http
         .post(format!("{}/CreateUploadImage", stack.base))
@@ -244,4 +246,5 @@ async fn malformed_bodies_and_wrong_methods_are_refused() {
     let unknown = stack.post(ALICE, "NoSuchOperation", json!({})).await;
     assert_eq!(unknown.status, 404);
     stack.stop().await;
+}
 }
