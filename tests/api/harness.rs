@@ -375,6 +375,9 @@ impl Stack {
 
     /// A new bucket in the emulator (its name starting with `prefix`) holding `objects`.
     pub async fn bucket_with(&self, prefix: &str, objects: &[(&str, Vec<u8>)]) -> String {
+        if self.running.data.is_some() {
+            return self.local_bucket(prefix, objects);
+        }
         let s3 = folio_shared::aws::s3_client(&self.sdk);
         let bucket = unique(prefix);
         s3.create_bucket()
@@ -392,6 +395,19 @@ impl Stack {
                 .expect("putting an object");
         }
         bucket
+    }
+
+    /// The object's bytes, whichever the backend; `None` when it is absent.
+    pub async fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        if let Some(data) = &self.running.data {
+            let path = key
+                .split('/')
+                .fold(data.join("buckets").join(bucket), |p, part| p.join(part));
+            return std::fs::read(path).ok();
+        }
+        let s3 = folio_shared::aws::s3_client(&self.sdk);
+        let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+        Some(out.body.collect().await.ok()?.to_vec())
     }
 
     pub async fn stop(self) {

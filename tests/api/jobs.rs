@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::{
     ALICE, BOB, Stack, alice_webhook_secret, jpeg, serve_file, signature_is_valid,
 };
+use crate::on_both_backends;
 use crate::receiver::Receiver;
 
 pub(crate) struct Answer {
@@ -57,6 +58,20 @@ pub(crate) async fn create(stack: &Stack, body: Value) -> Value {
 /// The job's record as stored, as text (it must exist).
 pub(crate) async fn job_record(stack: &Stack, id: &str) -> String {
     use aws_sdk_dynamodb::types::AttributeValue;
+    if let Some(data) = &stack.running.data {
+        let db = rusqlite::Connection::open_with_flags(
+            data.join("folio.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("the database");
+        return db
+            .query_row(
+                "SELECT body FROM items WHERE pk = ?1 AND sk = 'JOB'",
+                [format!("JOB#{id}")],
+                |row| row.get(0),
+            )
+            .expect("the job's record");
+    }
     let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
         .get_item()
         .table_name(&stack.running.aws().names.table)
@@ -73,6 +88,11 @@ pub(crate) async fn job_record(stack: &Stack, id: &str) -> String {
 /// The keys of Alice's job's files under `under` (`input/`, `output/`, or all: ``).
 async fn job_files(stack: &Stack, id: &str, under: &str) -> Vec<String> {
     let tenant = folio_shared::tenant::Tenant::new("tenant-alice").expect("a tenant");
+    if stack.running.data.is_some() {
+        let bucket = stack.running.app.config.default_bucket().to_string();
+        let prefix = format!("jobs/{}/{id}/{under}", tenant.key());
+        return stack.keys_in(&bucket, &prefix).await;
+    }
     folio_shared::aws::s3_client(&stack.sdk)
         .list_objects_v2()
         .bucket(&stack.running.aws().names.bucket)
@@ -119,9 +139,9 @@ fn remote(url: &str) -> Value {
     json!({"type": "remote", "source": url})
 }
 
-#[tokio::test]
-async fn max_credit_behaves_as_the_seed_table_says() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn max_credit_behaves_as_the_seed_table_says(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let source = format!(
         "{}/example_small.jpg",
         serve_file("127.0.0.1", jpeg(120, 90)).await
@@ -187,6 +207,7 @@ async fn max_credit_behaves_as_the_seed_table_says() {
     }
     stack.stop().await;
 }
+}
 
 /// What two runs of the same work must share.
 fn outcome(job: &Value) -> Value {
@@ -206,9 +227,9 @@ fn outcome(job: &Value) -> Value {
     })
 }
 
-#[tokio::test]
-async fn a_staged_job_ends_like_the_same_job_sent_whole() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn a_staged_job_ends_like_the_same_job_sent_whole(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let source = format!(
         "{}/photo.jpg",
         serve_file("127.0.0.1", jpeg(300, 200)).await
@@ -318,12 +339,13 @@ async fn a_staged_job_ends_like_the_same_job_sent_whole() {
     );
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn status_callbacks_arrive_in_order_signed_one_per_change() {
+on_both_backends! {
+async fn status_callbacks_arrive_in_order_signed_one_per_change(home) {
     // The first callback fails once: the later ones wait for its retry (one second here).
     let stack =
-        Stack::start_with(vec![("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string())]).await;
+        Stack::at(home, vec![("FOLIO_WEBHOOK_RETRY_BASE_SECONDS", "1".to_string())]).await;
     let receiver = Receiver::start(&[500]).await;
     let source = format!("{}/photo.jpg", serve_file("127.0.0.1", jpeg(64, 64)).await);
     let job = create(
@@ -359,6 +381,7 @@ async fn status_callbacks_arrive_in_order_signed_one_per_change() {
     );
     assert_eq!(got[0].body, got[1].body, "the retry is the same callback");
     stack.stop().await;
+}
 }
 
 #[tokio::test]
@@ -418,8 +441,8 @@ async fn nine_pairs_end_the_job_once_whatever_is_redelivered() {
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn remote_inputs_to_private_addresses_are_refused() {
+on_both_backends! {
+async fn remote_inputs_to_private_addresses_are_refused(home) {
     // Only 127.0.0.2 is allowed here; the file server lives there.
     let stack = Stack::start_with(vec![(
         "FOLIO_ALLOWED_PRIVATE_NETWORKS",
@@ -468,6 +491,7 @@ async fn remote_inputs_to_private_addresses_are_refused() {
     assert_eq!(done["input"][0]["status"], "failed");
     stack.stop().await;
 }
+}
 
 async fn upload(stack: &Stack, job: &Value, name: &str, bytes: Vec<u8>) -> Answer {
     let form = reqwest::multipart::Form::new().part(
@@ -497,9 +521,9 @@ async fn upload(stack: &Stack, job: &Value, name: &str, bytes: Vec<u8>) -> Answe
     }
 }
 
-#[tokio::test]
-async fn limits_and_download_passwords_are_enforced() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn limits_and_download_passwords_are_enforced(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let base = serve_file("127.0.0.1", jpeg(400, 300)).await;
     // max_file_size: a remote input over it fails; an upload over it is refused (402).
     let job = create(
@@ -631,10 +655,11 @@ async fn limits_and_download_passwords_are_enforced() {
     assert_eq!(shown.body[0]["downloads_counter"], 2);
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn bad_requests_name_the_field_and_tenants_stay_apart() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn bad_requests_name_the_field_and_tenants_stay_apart(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     for (body, field) in [
         (
             json!({"conversion": [{"target": "docx"}]}),
@@ -719,6 +744,7 @@ async fn bad_requests_name_the_field_and_tenants_stay_apart() {
     let statuses = call(&stack, ALICE, Method::GET, "/statuses", None).await;
     assert_eq!(statuses.body.as_array().unwrap().len(), 9);
     stack.stop().await;
+}
 }
 
 /// Every log line of the process, for the credentials check.
@@ -824,9 +850,9 @@ async fn credentials_go_nowhere_and_are_not_kept() {
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn cancel_stops_the_pairs_and_leaves_no_file() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn cancel_stops_the_pairs_and_leaves_no_file(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let receiver = Receiver::start(&[]).await;
     let base = serve_file("127.0.0.1", jpeg(1500, 1000)).await;
     let inputs: Vec<Value> = (0..4)
@@ -860,10 +886,11 @@ async fn cancel_stops_the_pairs_and_leaves_no_file() {
     assert_eq!(finals[0]["status"]["code"], "canceled");
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn a_job_takes_an_earlier_jobs_output_or_input_of_its_own_tenant_only() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn a_job_takes_an_earlier_jobs_output_or_input_of_its_own_tenant_only(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let source = format!(
         "{}/photo.jpg",
         serve_file("127.0.0.1", jpeg(400, 300)).await
@@ -910,10 +937,11 @@ async fn a_job_takes_an_earlier_jobs_output_or_input_of_its_own_tenant_only() {
     }
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn uploads_side_by_side_to_one_job_all_land() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn uploads_side_by_side_to_one_job_all_land(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let job = create(
         &stack,
         json!({"process": false, "conversion": [{"target": "png"}]}),
@@ -943,10 +971,11 @@ async fn uploads_side_by_side_to_one_job_all_land() {
     assert_eq!(shown.body["status"]["code"], "ready");
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn a_file_sent_in_pieces_is_one_input() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn a_file_sent_in_pieces_is_one_input(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let job = create(
         &stack,
         json!({"process": false, "conversion": [{"target": "png"}]}),
@@ -1017,10 +1046,11 @@ async fn a_file_sent_in_pieces_is_one_input() {
     assert_eq!(done["status"]["code"], "completed", "{done}");
     stack.stop().await;
 }
+}
 
-#[tokio::test]
-async fn base64_uploads_conversion_and_output_changes() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn base64_uploads_conversion_and_output_changes(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let job = create(
         &stack,
         json!({"process": false, "conversion": [{"target": "png", "options": {"width": 10}}]}),
@@ -1179,6 +1209,7 @@ async fn base64_uploads_conversion_and_output_changes() {
     );
     stack.stop().await;
 }
+}
 
 #[tokio::test]
 async fn a_job_whose_start_cannot_be_queued_is_not_left_queued() {
@@ -1247,6 +1278,7 @@ async fn a_dead_lettered_start_of_a_running_job_ends_it() {
     stack.stop().await;
 }
 
+/// Cloud inputs reach S3 in the emulator: on the AWS backend only.
 #[tokio::test]
 async fn inputs_change_before_the_start_and_not_after() {
     let stack = Stack::start().await;

@@ -10,6 +10,7 @@ use folio_shared::task::worker::PdfWorker;
 use serde_json::{Value, json};
 
 use crate::harness::{ALICE, BOB, Reply, Stack, jpeg, png, signature_is_valid, unix_now};
+use crate::on_both_backends;
 use crate::receiver::Receiver;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-tests";
@@ -45,12 +46,6 @@ impl Stack {
     /// A bucket of the test's own, with `objects` in it.
     async fn bucket(&self, objects: &[(&str, Vec<u8>)]) -> String {
         self.bucket_with("photos-", objects).await
-    }
-
-    pub async fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let s3 = folio_shared::aws::s3_client(&self.sdk);
-        let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
-        Some(out.body.collect().await.ok()?.to_vec())
     }
 
     async fn task(&self, key: &str, project: &str, task_id: &str) -> Reply {
@@ -116,9 +111,9 @@ fn pdf_facts(pdf: &[u8]) -> (String, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_images_become_one_pdf_and_one_signed_imm_message() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn three_images_become_one_pdf_and_one_signed_imm_message(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let hook = Receiver::start(&[]).await;
     stack.project(ALICE, "album").await;
     let bucket = stack
@@ -193,10 +188,11 @@ async fn three_images_become_one_pdf_and_one_signed_imm_message() {
     assert_eq!(hook.received().len(), 1, "one message");
     stack.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_are_refused_naming_the_field() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn bad_requests_are_refused_naming_the_field(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     stack.project(ALICE, "checks").await;
     let source = json!({"URI": "s3://photos-bucket/a.jpg"});
     let base = json!({
@@ -335,10 +331,11 @@ async fn bad_requests_are_refused_naming_the_field() {
     );
     stack.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_or_corrupt_source_fails_the_task_naming_it() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn a_missing_or_corrupt_source_fails_the_task_naming_it(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let hook = Receiver::start(&[]).await;
     stack.project(ALICE, "broken").await;
     let bucket = stack
@@ -394,6 +391,7 @@ async fn a_missing_or_corrupt_source_fails_the_task_naming_it() {
     let got = hook.wait_for(2, 20).await;
     assert!(got.iter().all(|m| m.json()["Status"] == "Failed"));
     stack.stop().await;
+}
 }
 
 fn message_of(tenant: &str, project: &str, task_id: &str) -> TaskMessage {
@@ -793,9 +791,9 @@ async fn list_tasks_filters_paginates_and_hides_expired_tasks() {
     stack.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn projects_are_listed_page_by_page_and_deleted() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn projects_are_listed_page_by_page_and_deleted(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     for name in ["p-c", "p-a", "p-b"] {
         stack.project(ALICE, name).await;
     }
@@ -856,6 +854,7 @@ async fn projects_are_listed_page_by_page_and_deleted() {
     );
     stack.stop().await;
 }
+}
 
 /// A JPEG of noise compresses badly: a few of them make a PDF of several 8 MiB parts.
 fn noisy_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
@@ -873,9 +872,9 @@ fn noisy_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pdf_of_several_parts_is_whole_and_in_order() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn a_pdf_of_several_parts_is_whole_and_in_order(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     stack.project(ALICE, "large").await;
     let images: Vec<Vec<u8>> = (0..6)
         .map(|i| noisy_jpeg(1400, 1000 + i * 10, i + 1))
@@ -930,6 +929,7 @@ async fn a_pdf_of_several_parts_is_whole_and_in_order() {
     }
     stack.stop().await;
 }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_message_reaches_the_topic_the_request_names() {
@@ -967,9 +967,9 @@ async fn the_task_message_reaches_the_topic_the_request_names() {
     stack.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_over_the_size_limit_fails_the_task_naming_it() {
-    let stack = Stack::start_with(vec![("FOLIO_MAX_SOURCE_BYTES", "2000".to_string())]).await;
+on_both_backends! {
+async fn a_source_over_the_size_limit_fails_the_task_naming_it(home) {
+    let stack = Stack::at(home, vec![("FOLIO_MAX_SOURCE_BYTES", "2000".to_string())]).await;
     stack.project(ALICE, "limits").await;
     let big = jpeg(200, 200);
     assert!(big.len() > 2000);
@@ -1003,4 +1003,5 @@ async fn a_source_over_the_size_limit_fails_the_task_naming_it() {
     );
     assert!(stack.object(&bucket, "out.pdf").await.is_none());
     stack.stop().await;
+}
 }
