@@ -378,6 +378,12 @@ impl Stack {
         if self.running.data.is_some() {
             return self.local_bucket(prefix, objects);
         }
+        self.s3_bucket_with(prefix, objects).await
+    }
+
+    /// A new bucket in S3 (the emulator) holding `objects`, whichever the backend: where
+    /// jobs' cloud inputs and output targets go with the credentials they carry.
+    pub async fn s3_bucket_with(&self, prefix: &str, objects: &[(&str, Vec<u8>)]) -> String {
         let s3 = folio_shared::aws::s3_client(&self.sdk);
         let bucket = unique(prefix);
         s3.create_bucket()

@@ -10,13 +10,14 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{ALICE, Stack, alice_webhook_secret, jpeg, serve_file};
+use crate::on_both_backends;
 
-#[tokio::test]
-async fn the_api2convert_sdk_works_unchanged() {
-    let stack = Stack::start_with(crate::storage::config()).await;
+on_both_backends! {
+async fn the_api2convert_sdk_works_unchanged(home) {
+    let stack = Stack::at(home, crate::storage::config()).await;
     let s3 = folio_shared::aws::s3_client(&stack.sdk);
     let bucket = stack
-        .bucket_with("a2c-", &[("in/photo.jpg", jpeg(200, 100))])
+        .s3_bucket_with("a2c-", &[("in/photo.jpg", jpeg(200, 100))])
         .await;
     let photo = std::env::temp_dir().join(format!("folio-a2c-{}.jpg", uuid::Uuid::new_v4()));
     std::fs::write(&photo, jpeg(1600, 1200)).unwrap();
@@ -104,4 +105,5 @@ async fn the_api2convert_sdk_works_unchanged() {
     assert!(job.contains("\"credentials\":[]"), "{job}");
     assert!(!job.contains(&format!("\"{secret}\"")), "{job}");
     stack.stop().await;
+}
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Stack, jpeg, png};
+use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Home, Stack, jpeg, png};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-tests";
 
@@ -74,29 +74,7 @@ async fn the_vendors_python_sdks_work_unchanged() {
         .send()
         .await
         .unwrap();
-    let photo = std::env::temp_dir().join(format!("folio-sdk-{}.jpg", uuid::Uuid::new_v4()));
-    std::fs::write(&photo, jpeg(120, 80)).unwrap();
-
-    let endpoint = stack.base.trim_start_matches("http://").to_string();
-    let output = tokio::process::Command::new(python())
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sdk/alibaba_sdks.py"))
-        .env("FOLIO_ENDPOINT", &endpoint)
-        .env("FOLIO_ACCESS_KEY_ID", ALICE_ACCESS_KEY_ID)
-        .env("FOLIO_ACCESS_KEY_SECRET", ALICE_ACCESS_KEY_SECRET)
-        .env("FOLIO_SOURCE_BUCKET", &bucket)
-        .env("FOLIO_SERVICE_ROLE", ROLE)
-        .env("FOLIO_TOPIC_NAME", &topic_name)
-        .env("FOLIO_JPEG", &photo)
-        .env("FOLIO_OUTPUT_BUCKET", &output_bucket)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), output)
-        .await
-        .expect("the SDK script ends within two minutes")
-        .expect("the SDK script runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
+    let seen = run_script(&stack, &bucket, &output_bucket, &topic_name).await;
 
     // The task the SDK created is Alice's, its PDF was written, its message published.
     let project = seen["project"].as_str().unwrap();
@@ -160,7 +138,89 @@ async fn the_vendors_python_sdks_work_unchanged() {
     assert_eq!(seen["batch_after_delete"], "ResourceNotFound", "{seen}");
     println!("fields the SDK models do not read: {}", seen["unread"]);
     assert_eq!(seen["size"], serde_json::json!([120, 80]));
+}
+
+/// Runs `tests/sdk/alibaba_sdks.py` against the stack; what it saw.
+async fn run_script(stack: &Stack, bucket: &str, output_bucket: &str, topic_name: &str) -> Value {
+    let photo = std::env::temp_dir().join(format!("folio-sdk-{}.jpg", uuid::Uuid::new_v4()));
+    std::fs::write(&photo, jpeg(120, 80)).unwrap();
+
+    let endpoint = stack.base.trim_start_matches("http://").to_string();
+    let output = tokio::process::Command::new(python())
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sdk/alibaba_sdks.py"))
+        .env("FOLIO_ENDPOINT", &endpoint)
+        .env("FOLIO_ACCESS_KEY_ID", ALICE_ACCESS_KEY_ID)
+        .env("FOLIO_ACCESS_KEY_SECRET", ALICE_ACCESS_KEY_SECRET)
+        .env("FOLIO_SOURCE_BUCKET", bucket)
+        .env("FOLIO_SERVICE_ROLE", ROLE)
+        .env("FOLIO_TOPIC_NAME", topic_name)
+        .env("FOLIO_JPEG", &photo)
+        .env("FOLIO_OUTPUT_BUCKET", output_bucket)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), output)
+        .await
+        .expect("the SDK script ends within two minutes")
+        .expect("the SDK script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
+
     let _ = std::fs::remove_file(photo);
+    seen
+}
+
+/// The same script on one machine: buckets are folders, the MNS topic is recorded (no SNS
+/// there), everything else as on AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendors_python_sdks_work_unchanged_on_one_machine() {
+    let stack = Stack::at(
+        Home::OneMachine,
+        vec![
+            ("FOLIO_BATCH_CHECK_SECONDS", "3".into()),
+            ("FOLIO_ACCOUNT_ID", "123456789012".into()),
+        ],
+    )
+    .await;
+    let output_bucket = stack.bucket_with("sdk-out-", &[]).await;
+    let bucket = stack
+        .bucket_with("sdk-", &[("a.jpg", jpeg(64, 48)), ("b.png", png(32, 32))])
+        .await;
+    let seen = run_script(&stack, &bucket, &output_bucket, "folio-sdk-local").await;
+    let task = stack
+        .get(
+            ALICE,
+            "GetTask",
+            &[
+                ("ProjectName", seen["project"].as_str().unwrap()),
+                ("TaskType", "ImageToPDF"),
+                ("TaskId", seen["task_id"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(task.body["Status"], "Succeeded", "{}", task.body);
+    let pdf = stack
+        .object(&bucket, "out/sdk.pdf")
+        .await
+        .expect("the task's PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(seen["wrong_secret"], "SignatureDoesNotMatch");
+    assert_eq!(seen["older_sdk"], "ok");
+    assert_eq!(seen["mismatched"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(15), "{seen}");
+    for key in ["batch/a.webp", "batch/b.webp"] {
+        let bytes = stack.object(&output_bucket, key).await.expect(key);
+        assert_eq!(
+            image::load_from_memory(&bytes).unwrap().width(),
+            32,
+            "{key}"
+        );
+    }
+    assert_eq!(seen["batch_update_suspended"], "InvalidState", "{seen}");
+    assert_eq!(seen["batch_suspend_ended"], "InvalidState", "{seen}");
+    assert_eq!(seen["batch_after_delete"], "ResourceNotFound", "{seen}");
+    assert_eq!(seen["size"], serde_json::json!([120, 80]));
+    stack.stop().await;
 }
 
 /// How a request is signed: access key id, secret, `x-acs-date`, nonce.
