@@ -444,10 +444,10 @@ async fn nine_pairs_end_the_job_once_whatever_is_redelivered() {
 on_both_backends! {
 async fn remote_inputs_to_private_addresses_are_refused(home) {
     // Only 127.0.0.2 is allowed here; the file server lives there.
-    let stack = Stack::start_with(vec![(
-        "FOLIO_ALLOWED_PRIVATE_NETWORKS",
-        "127.0.0.2/32".to_string(),
-    )])
+    let stack = Stack::at(
+        home,
+        vec![("FOLIO_ALLOWED_PRIVATE_NETWORKS", "127.0.0.2/32".to_string())],
+    )
     .await;
     let base = serve_file("127.0.0.2", jpeg(32, 32)).await;
     let port = base.rsplit(':').next().unwrap();

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Stack, jpeg};
 use crate::jobs::{call, captured_logs, create, job_record, wait};
+use crate::on_both_backends;
 use crate::receiver::Receiver;
 
 const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -428,9 +429,9 @@ async fn an_ftps_server_whose_certificate_is_not_trusted_gets_no_password() {
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn storage_descriptors_are_checked_before_the_job_and_hosts_by_the_guard() {
-    let stack = Stack::start_with(config()).await;
+on_both_backends! {
+async fn storage_descriptors_are_checked_before_the_job_and_hosts_by_the_guard(home) {
+    let stack = Stack::at(home, config()).await;
     // A bad descriptor is refused at once, naming the field.
     let refused = call(
         &stack,
@@ -487,4 +488,5 @@ async fn storage_descriptors_are_checked_before_the_job_and_hosts_by_the_guard()
     .await;
     assert_failed(&done, 403, "is refused");
     stack.stop().await;
+}
 }

@@ -4,10 +4,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
 use crate::harness::{ALICE, BOB, Stack, unix_now};
+use crate::on_both_backends;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_tenant_sees_nothing_and_changes_nothing() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn another_tenant_sees_nothing_and_changes_nothing(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let (created, _) = stack
         .create_upload(ALICE, json!({"ImageType": "default", "Title": "alice's"}))
         .await;
@@ -34,6 +35,7 @@ async fn another_tenant_sees_nothing_and_changes_nothing() {
     let alice = stack.info(ALICE, &id).await;
     assert_eq!(alice.body["ImageInfo"][0]["Title"], "alice's");
     stack.stop().await;
+}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,9 +99,9 @@ async fn an_expired_uploading_record_is_absent() {
     stack.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_identity_is_401() {
-    let stack = Stack::start().await;
+on_both_backends! {
+async fn no_identity_is_401(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let anonymous = stack
         .http
         .post(format!("{}/CreateUploadImage", stack.base))
@@ -117,13 +119,14 @@ async fn no_identity_is_401() {
     assert_eq!(wrong_key.status, 401);
     stack.stop().await;
 }
+}
 
+on_both_backends! {
 /// GetImageInfos is limited to 10 calls a second for each tenant, as VOD states it: a burst
 /// from one tenant is throttled as Alibaba Cloud throttles (400 `Throttling` with
 /// `x-acs-retry-after`), and another tenant is not held back by it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rates_are_per_tenant() {
-    let stack = Stack::start().await;
+async fn rates_are_per_tenant(home) {
+    let stack = Stack::at(home, Vec::new()).await;
     let call = |key: &'static str| {
         let request = stack
             .http
@@ -160,6 +163,7 @@ async fn rates_are_per_tenant() {
     // The next second admits Alice again.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(call(ALICE).await.0, 200);
+}
 }
 
 /// Runs the calls concurrently on the test's runtime.
