@@ -168,6 +168,31 @@ pub enum TaskEnd {
     Failed(TaskFailure),
 }
 
+impl TaskEnd {
+    /// `task` as it is once ended this way at `now`: what every store writes.
+    pub fn applied_to(&self, task: &TaskRecord, now: chrono::DateTime<chrono::Utc>) -> TaskRecord {
+        let mut ended = task.clone();
+        ended.end_time = Some(now);
+        ended.expires_at = now.timestamp() + crate::config::RECORD_TTL.as_secs() as i64;
+        ended.claim = None;
+        match self {
+            TaskEnd::Succeeded(output) => {
+                ended.status = crate::task::model::TaskStatus::Succeeded;
+                ended.progress = 100;
+                ended.output = Some(output.clone());
+                ended.code = None;
+                ended.message = None;
+            }
+            TaskEnd::Failed(failure) => {
+                ended.status = crate::task::model::TaskStatus::Failed;
+                ended.code = Some(failure.code.to_string());
+                ended.message = Some(failure.message.clone());
+            }
+        }
+        ended
+    }
+}
+
 /// Task records. Reads through `get` treat expired tasks as absent; state changes are
 /// conditional, so a task cannot go back to running or end twice.
 #[async_trait]

@@ -265,21 +265,7 @@ async fn tasks_and_batches_read_and_write_buckets_that_are_folders() {
         .as_str()
         .expect("a TaskId")
         .to_string();
-    let mut task = Value::Null;
-    for _ in 0..150 {
-        task = stack
-            .get(
-                ALICE,
-                "GetTask",
-                &[("ProjectName", "local"), ("TaskId", &task_id)],
-            )
-            .await
-            .body;
-        if task["Status"] != "Running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let task = stack.wait_task(ALICE, "local", &task_id).await;
     assert_eq!(task["Status"], "Succeeded", "{task}");
     let pdf =
         std::fs::read(data.join("buckets").join(&bucket).join("out/both.pdf")).expect("the PDF");
@@ -312,21 +298,7 @@ async fn tasks_and_batches_read_and_write_buckets_that_are_folders() {
         .create(&copy)
         .await
         .expect("written");
-    let mut copied = Value::Null;
-    for _ in 0..150 {
-        copied = stack
-            .get(
-                ALICE,
-                "GetTask",
-                &[("ProjectName", "local"), ("TaskId", &copy.task_id)],
-            )
-            .await
-            .body;
-        if copied["Status"] != "Running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let copied = stack.wait_task(ALICE, "local", &copy.task_id).await;
     assert_eq!(copied["Status"], "Succeeded", "{copied}");
 
     let batch = stack
@@ -416,21 +388,7 @@ async fn tasks_and_batches_read_and_write_buckets_that_are_folders() {
             .as_str()
             .expect("a TaskId")
             .to_string();
-        let mut task = Value::Null;
-        for _ in 0..150 {
-            task = stack
-                .get(
-                    ALICE,
-                    "GetTask",
-                    &[("ProjectName", "local"), ("TaskId", &id)],
-                )
-                .await
-                .body;
-            if task["Status"] != "Running" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let task = stack.wait_task(ALICE, "local", &id).await;
         assert_eq!(task["Status"], "Failed", "{task}");
     } else {
         assert_eq!(escaped.status, 400, "{}", escaped.body);

@@ -62,7 +62,7 @@ impl Stack {
     }
 
     /// Polls GetTask until the task is no longer running (at most 30 s).
-    async fn wait_task(&self, key: &str, project: &str, task_id: &str) -> Value {
+    pub(crate) async fn wait_task(&self, key: &str, project: &str, task_id: &str) -> Value {
         for _ in 0..150 {
             let reply = self.task(key, project, task_id).await;
             assert_eq!(reply.status, 200, "{}", reply.body);

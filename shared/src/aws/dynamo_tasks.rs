@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 
 use super::describe;
 use super::dynamo::{DynamoRecords, Item, RECORD, conditional, from_item, n, s, to_item};
-use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::ports::{IdempotentCall, ProjectStore, TaskEnd, TaskPage, TaskSort, TaskStore};
 use crate::task::model::{ProjectRecord, TaskRecord, TaskStatus, imm_time};
@@ -290,25 +289,7 @@ impl TaskStore for DynamoRecords {
         claim: Option<&str>,
         end: &TaskEnd,
     ) -> Result<TaskRecord, PortError> {
-        let now = Utc::now();
-        let mut ended = task.clone();
-        ended.end_time = Some(now);
-        ended.expires_at = now.timestamp() + RECORD_TTL.as_secs() as i64;
-        ended.claim = None;
-        match end {
-            TaskEnd::Succeeded(output) => {
-                ended.status = TaskStatus::Succeeded;
-                ended.progress = 100;
-                ended.output = Some(output.clone());
-                ended.code = None;
-                ended.message = None;
-            }
-            TaskEnd::Failed(failure) => {
-                ended.status = TaskStatus::Failed;
-                ended.code = Some(failure.code.to_string());
-                ended.message = Some(failure.message.clone());
-            }
-        }
+        let ended = end.applied_to(task, Utc::now());
         let item = task_item(&ended)?;
         // The task's other fields may have moved on (attempts, progress); only those set
         // here change, so the write is a full put guarded by the state it expects.

@@ -10,7 +10,6 @@ use super::EmbeddedRecords;
 use super::images::RECORD;
 use super::items::{self, Index, Item};
 use super::queues;
-use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::ports::{IdempotentCall, ProjectStore, TaskEnd, TaskPage, TaskSort, TaskStore};
 use crate::task::model::{ProjectRecord, TaskMessage, TaskRecord, TaskStatus, imm_time};
@@ -242,25 +241,7 @@ impl TaskStore for EmbeddedRecords {
         claim: Option<&str>,
         end: &TaskEnd,
     ) -> Result<TaskRecord, PortError> {
-        let now = Utc::now();
-        let mut ended = task.clone();
-        ended.end_time = Some(now);
-        ended.expires_at = now.timestamp() + RECORD_TTL.as_secs() as i64;
-        ended.claim = None;
-        match end {
-            TaskEnd::Succeeded(output) => {
-                ended.status = TaskStatus::Succeeded;
-                ended.progress = 100;
-                ended.output = Some(output.clone());
-                ended.code = None;
-                ended.message = None;
-            }
-            TaskEnd::Failed(failure) => {
-                ended.status = TaskStatus::Failed;
-                ended.code = Some(failure.code.to_string());
-                ended.message = Some(failure.message.clone());
-            }
-        }
+        let ended = end.applied_to(task, Utc::now());
         let item = task_item(&ended)?;
         let claim = claim.map(str::to_string);
         self.db
