@@ -176,10 +176,7 @@ async fn run_script(stack: &Stack, bucket: &str, output_bucket: &str, topic_name
 async fn the_vendors_python_sdks_work_unchanged_on_one_machine() {
     let stack = Stack::at(
         Home::OneMachine,
-        vec![
-            ("FOLIO_BATCH_CHECK_SECONDS", "3".into()),
-            ("FOLIO_ACCOUNT_ID", "123456789012".into()),
-        ],
+        vec![("FOLIO_BATCH_CHECK_SECONDS", "3".into())],
     )
     .await;
     let output_bucket = stack.bucket_with("sdk-out-", &[]).await;
@@ -220,6 +217,26 @@ async fn the_vendors_python_sdks_work_unchanged_on_one_machine() {
     assert_eq!(seen["batch_suspend_ended"], "InvalidState", "{seen}");
     assert_eq!(seen["batch_after_delete"], "ResourceNotFound", "{seen}");
     assert_eq!(seen["size"], serde_json::json!([120, 80]));
+    // The MNS topic was taken; its delivery stopped at the first attempt, saying why.
+    let data = stack.running.data.clone().expect("a data folder");
+    let db = rusqlite::Connection::open(data.join("folio.db")).expect("the database");
+    let sns: Vec<String> = db
+        .prepare("SELECT body FROM items WHERE substr(sk, 1, 9) = 'DELIVERY#' AND body LIKE '%\"Target\":\"sns\"%'")
+        .expect("a query")
+        .query_map([], |row| row.get(0))
+        .expect("queried")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(sns.len(), 1, "{sns:?}");
+    let attempt: Value = serde_json::from_str(&sns[0]).expect("JSON");
+    assert_eq!(attempt["Outcome"], "Stopped", "{attempt}");
+    assert!(
+        attempt["Detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("one machine"),
+        "{attempt}"
+    );
     stack.stop().await;
 }
 

@@ -174,6 +174,9 @@ fn embedded_defaults(webhook_secret: &str) -> std::collections::HashMap<&'static
         ("FOLIO_BATCHES_QUEUE_URL", queue_url(&queues::BATCHES)),
         ("FOLIO_BATCH_CHECK_SECONDS", "1".to_string()),
         ("FOLIO_WEBHOOK_SECRET", webhook_secret.to_string()),
+        // An IMM request naming an MNS topic is taken as on AWS (the SNS topic of that name
+        // in this account); its delivery stops at once, saying SNS needs AWS.
+        ("FOLIO_ACCOUNT_ID", "000000000000".to_string()),
         // Local webhook receivers listen on loopback.
         (
             "FOLIO_ALLOWED_PRIVATE_NETWORKS",

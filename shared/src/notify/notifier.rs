@@ -30,7 +30,24 @@ pub struct Notifier {
 enum Tried {
     Delivered(Option<u16>),
     Gone,
-    Failed { status: Option<u16>, detail: String },
+    /// This deployment cannot reach the channel at all (SNS and EventBridge on one
+    /// machine): retrying would change nothing.
+    Unreachable(String),
+    Failed {
+        status: Option<u16>,
+        detail: String,
+    },
+}
+
+/// A channel's refusal as a try: `Denied` means the channel is out of reach for good.
+fn channel_failure(error: crate::error::PortError) -> Tried {
+    match error {
+        crate::error::PortError::Denied(reason) => Tried::Unreachable(reason),
+        other => Tried::Failed {
+            status: None,
+            detail: other.to_string(),
+        },
+    }
 }
 
 /// Delay before attempt `attempt + 1`: base, 2 base, 4 base, ... capped at 15 minutes.
@@ -75,10 +92,7 @@ impl Notifier {
                     .await
                 {
                     Ok(()) => Tried::Delivered(None),
-                    Err(e) => Tried::Failed {
-                        status: None,
-                        detail: e.to_string(),
-                    },
+                    Err(e) => channel_failure(e),
                 }
             }
             Target::EventBridge { bus_name } => {
@@ -88,10 +102,7 @@ impl Notifier {
                     .await
                 {
                     Ok(()) => Tried::Delivered(None),
-                    Err(e) => Tried::Failed {
-                        status: None,
-                        detail: e.to_string(),
-                    },
+                    Err(e) => channel_failure(e),
                 }
             }
         }
@@ -117,6 +128,7 @@ impl QueueWorker for Notifier {
                 Some(410),
                 "the receiver answered 410 Gone; no more attempts".to_string(),
             ),
+            Tried::Unreachable(detail) => (AttemptOutcome::Stopped, None, detail),
             Tried::Failed { status, detail } if number >= self.config.webhook_max_attempts => {
                 (AttemptOutcome::GaveUp, status, detail)
             }
