@@ -30,8 +30,9 @@ pub struct Config {
     /// `FOLIO_BATCHES_QUEUE_URL`: the queue of batches' scanner pages, items and end checks
     /// (needed by the functions that create and run batches).
     pub batches_queue_url: Option<String>,
-    /// `FOLIO_BATCH_CHECK_SECONDS` (default 10): how often a batch whose scan is done looks
-    /// whether every object is accounted for.
+    /// `FOLIO_BATCH_CHECK_SECONDS` (default 10; fractions allowed, at least 0.05): how often a
+    /// batch whose scan is done looks whether every object is accounted for. SQS delays in
+    /// whole seconds, so on AWS a fraction counts as one second.
     pub batch_check_interval: Duration,
     /// `FOLIO_BATCH_PAGE_SIZE` (default 1000, S3's largest page): keys a scanner page lists.
     pub batch_page_size: usize,
@@ -152,9 +153,18 @@ impl Config {
             jobs_queue_url: get("FOLIO_JOBS_QUEUE_URL"),
             batches_queue_url: get("FOLIO_BATCHES_QUEUE_URL"),
             batch_page_size: number("FOLIO_BATCH_PAGE_SIZE", 1000)?.clamp(1, 1000) as usize,
-            batch_check_interval: Duration::from_secs(
-                number("FOLIO_BATCH_CHECK_SECONDS", 10)?.clamp(1, 900),
-            ),
+            batch_check_interval: match get("FOLIO_BATCH_CHECK_SECONDS") {
+                None => Duration::from_secs(10),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(secs) if secs.is_finite() => Duration::from_secs_f64(secs.clamp(0.05, 900.0)),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "FOLIO_BATCH_CHECK_SECONDS",
+                            reason: format!("{v:?} is not a number of seconds"),
+                        });
+                    }
+                },
+            },
             public_url: get("FOLIO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             max_job_inputs: match number("FOLIO_MAX_JOB_INPUTS", 100)? {
                 n @ 1..=MAX_JOB_INPUTS => n,

@@ -163,6 +163,13 @@ pub fn spawn(
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
+        // Answers go out as written: no wait on a peer's delayed acknowledgement.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
         if let Err(error) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await

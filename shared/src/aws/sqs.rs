@@ -231,7 +231,8 @@ impl BatchQueue for SqsBatches {
         let url = self.queue_url.as_ref().ok_or_else(|| {
             PortError::backend("queueing batch work", "FOLIO_BATCHES_QUEUE_URL is not set")
         })?;
-        let delay = delay.as_secs().min(900) as i32;
+        // SQS delays in whole seconds: a fraction waits a whole one rather than none.
+        let delay = delay.as_secs_f64().ceil().min(900.0) as i32;
         let messages = messages
             .iter()
             .map(|m| {
