@@ -156,7 +156,9 @@ impl Config {
             batch_check_interval: match get("FOLIO_BATCH_CHECK_SECONDS") {
                 None => Duration::from_secs(10),
                 Some(v) => match v.trim().parse::<f64>() {
-                    Ok(secs) if secs.is_finite() => Duration::from_secs_f64(secs.clamp(0.05, 900.0)),
+                    Ok(secs) if secs.is_finite() => {
+                        Duration::from_secs_f64(secs.clamp(0.05, 900.0))
+                    }
                     _ => {
                         return Err(ConfigError::Invalid {
                             name: "FOLIO_BATCH_CHECK_SECONDS",
