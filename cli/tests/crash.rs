@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 const KEY: &str = "key-crash";
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-local";
 const OBJECTS: usize = 160;
+const JOB_INPUTS: usize = 24;
 
 struct Server {
     child: Child,
@@ -146,6 +147,25 @@ async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     (url, got)
 }
 
+/// A file server on loopback: `/in-<n>.png` is a PNG of its own; returns the base URL.
+async fn file_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let router = axum::Router::new().fallback(|uri: axum::http::Uri| async move {
+        let n: u32 = uri
+            .path()
+            .trim_start_matches("/in-")
+            .trim_end_matches(".png")
+            .parse()
+            .unwrap_or(0);
+        ([("content-type", "image/png")], png(200 + n, 150, n))
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -227,6 +247,23 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     )
     .await;
     let task_id = task["TaskId"].as_str().expect("a TaskId").to_string();
+    // A conversion job of remote inputs (served here, on loopback), one pair each.
+    let files = file_server().await;
+    let inputs: Vec<Value> = (0..JOB_INPUTS)
+        .map(|i| json!({"type": "remote", "source": format!("{files}/in-{i}.png")}))
+        .collect();
+    let job: Value = http
+        .post(format!("{base}/v2/jobs"))
+        .header("X-Oc-Api-Key", KEY)
+        .json(&json!({"input": inputs, "callback": hook,
+                      "conversion": [{"target": "webp", "options": {"width": 32}}]}))
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("JSON");
+    let job_id = job["id"].as_str().expect("a job id").to_string();
 
     // Uploads go on through the kills; every one the server accepted (200) must end Normal.
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -335,6 +372,27 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     }
     assert_eq!(got_batch["Batch"]["State"], "Succeeded", "{got_batch}");
     assert_eq!(got_task["Status"], "Succeeded", "{got_task}");
+    let mut got_job = Value::Null;
+    while Instant::now() < deadline {
+        got_job = http
+            .get(format!("{base}/v2/jobs/{job_id}"))
+            .header("X-Oc-Api-Key", KEY)
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        if ["completed", "failed"].contains(&got_job["status"]["code"].as_str().unwrap_or("")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(got_job["status"]["code"], "completed", "{got_job}");
+    // One output per pair, each counted once.
+    let outputs = got_job["output"].as_array().map(Vec::len);
+    assert_eq!(outputs, Some(JOB_INPUTS), "{got_job}");
+    assert_eq!(got_job["spent"], JOB_INPUTS, "{got_job}");
 
     for id in &accepted {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -384,15 +442,15 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
         for (id, _) in received.lock().expect("the list").iter() {
             *ends.entry(id.clone()).or_default() += 1;
         }
-        if ends.len() >= 2 {
+        if ends.len() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
         ends.len(),
-        2,
-        "one end event for the batch and one for the task: {ends:?}"
+        3,
+        "one end event each for the batch, the task and the job: {ends:?}"
     );
 
     // Nothing is left on any queue (an upload's message sent just before a kill waits for
