@@ -89,6 +89,14 @@ impl Stack {
         Stack::start_on(Backend::Aws { prefix }, config_overrides).await
     }
 
+    /// What the AWS backend provisioned (tests of that backend only).
+    pub fn aws(&self) -> &folio_cli::local::Provisioned {
+        self.running
+            .provisioned
+            .as_ref()
+            .expect("this stack runs on the AWS backend")
+    }
+
     /// A stack at `home` with these configuration values.
     pub async fn at(home: Home, config_overrides: Vec<(&'static str, String)>) -> Stack {
         match home {
@@ -292,7 +300,7 @@ impl Stack {
         }
         let out = aws_sdk_dynamodb::Client::new(&self.sdk)
             .query()
-            .table_name(&self.running.aws().names.table)
+            .table_name(&self.aws().names.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
             .expression_attribute_values(
                 ":pk",

@@ -74,7 +74,7 @@ pub(crate) async fn job_record(stack: &Stack, id: &str) -> String {
     }
     let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
         .get_item()
-        .table_name(&stack.running.aws().names.table)
+        .table_name(&stack.aws().names.table)
         .key("pk", AttributeValue::S(format!("JOB#{id}")))
         .key("sk", AttributeValue::S("JOB".into()))
         .send()
@@ -95,7 +95,7 @@ async fn job_files(stack: &Stack, id: &str, under: &str) -> Vec<String> {
     }
     folio_shared::aws::s3_client(&stack.sdk)
         .list_objects_v2()
-        .bucket(&stack.running.aws().names.bucket)
+        .bucket(&stack.aws().names.bucket)
         .prefix(format!("jobs/{}/{id}/{under}", tenant.key()))
         .send()
         .await
@@ -401,7 +401,7 @@ async fn nine_pairs_end_the_job_once_whatever_is_redelivered() {
     let id = job["id"].as_str().unwrap().to_string();
     // The start message twice more at once: the fetches race, one wins, nothing is lost.
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let queue = &stack.running.aws().jobs_queue_url;
+    let queue = &stack.aws().jobs_queue_url;
     for _ in 0..2 {
         sqs.send_message()
             .queue_url(queue)

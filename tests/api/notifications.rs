@@ -95,9 +95,7 @@ async fn the_last_attempt_gives_up(home) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_subscribers_receive_the_event() {
     let stack = Stack::start().await;
-    let queue = stack
-        .subscribe_queue(&stack.running.aws().topic_arn.clone())
-        .await;
+    let queue = stack.subscribe_queue(&stack.aws().topic_arn.clone()).await;
     let (created, url) = stack
         .create_upload(ALICE, json!({"ImageType": "default"}))
         .await;
@@ -119,16 +117,16 @@ async fn a_dead_lettered_upload_ends_failed_and_is_announced() {
     let id = created["ImageId"].as_str().unwrap();
     let file_url = created["FileURL"].as_str().unwrap();
     let key = file_url
-        .split_once(&format!("{}/", stack.running.aws().names.bucket))
+        .split_once(&format!("{}/", stack.aws().names.bucket))
         .unwrap()
         .1;
     // The upload event, as it reaches the dead-letter queue after failing every retry.
     let event = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": stack.running.aws().names.bucket},
+        "bucket": {"name": stack.aws().names.bucket},
         "object": {"key": key, "size": 1234, "eTag": "\"abc\""}}}]});
     aws_sdk_sqs::Client::new(&stack.sdk)
         .send_message()
-        .queue_url(&stack.running.aws().uploads_dlq_url)
+        .queue_url(&stack.aws().uploads_dlq_url)
         .message_body(event.to_string())
         .send()
         .await

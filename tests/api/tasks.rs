@@ -773,7 +773,7 @@ async fn list_tasks_filters_paginates_and_hides_expired_tasks() {
     // Task 3 expires (DynamoDB would delete it hours later): absent at once.
     aws_sdk_dynamodb::Client::new(&stack.sdk)
         .update_item()
-        .table_name(&stack.running.aws().names.table)
+        .table_name(&stack.aws().names.table)
         .key(
             "pk",
             AttributeValue::S(format!("{}#TASKS#many", tenant_key("tenant-alice"))),

@@ -62,7 +62,7 @@ async fn an_expired_uploading_record_is_absent() {
     };
     let item = ddb
         .get_item()
-        .table_name(&stack.running.aws().names.table)
+        .table_name(&stack.aws().names.table)
         .set_key(Some(key(format!("{tenant_key}#IMAGE#{id}"))))
         .send()
         .await
@@ -79,7 +79,7 @@ async fn an_expired_uploading_record_is_absent() {
 
     // DynamoDB deletes expired items late; Folio must treat them as gone at once.
     ddb.update_item()
-        .table_name(&stack.running.aws().names.table)
+        .table_name(&stack.aws().names.table)
         .set_key(Some(key(format!("{tenant_key}#IMAGE#{id}"))))
         .update_expression("SET ExpiresAt = :past")
         .expression_attribute_values(":past", AttributeValue::N((now - 1).to_string()))

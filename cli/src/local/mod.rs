@@ -141,15 +141,6 @@ impl Running {
     }
 }
 
-impl Running {
-    /// What the AWS backend provisioned; panics on one machine (tests of the AWS backend).
-    pub fn aws(&self) -> &Provisioned {
-        self.provisioned
-            .as_ref()
-            .expect("this stack runs on the AWS backend")
-    }
-}
-
 /// Serves the API and drives the workers on the chosen backend until stopped.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     match options.backend.clone() {
