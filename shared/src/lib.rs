@@ -19,6 +19,7 @@ pub mod params;
 pub mod ports;
 pub mod queue;
 pub mod rate;
+pub mod record_keys;
 pub mod storage;
 pub mod task;
 pub mod telemetry;

@@ -14,8 +14,9 @@ use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
 use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
+use crate::record_keys::image_pk;
 
-pub(super) const RECORD: &str = "RECORD";
+pub(super) use crate::record_keys::RECORD;
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -31,10 +32,6 @@ pub(super) fn s(v: impl Into<String>) -> AttributeValue {
 
 pub(super) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-
-fn image_pk(tenant_key: &str, image_id: &str) -> String {
-    format!("{tenant_key}#IMAGE#{image_id}")
 }
 
 fn key(pk: String) -> Item {

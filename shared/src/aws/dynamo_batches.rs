@@ -22,15 +22,12 @@ use crate::batch::model::{BatchRecord, BatchRef, ItemCounts, ItemOutcome};
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::ports::{BatchSort, BatchStore};
+use crate::record_keys::{batch_failures_pk as failures_pk, batch_item_pk as item_pk, batches_pk};
 use crate::task::model::imm_time;
 
 /// Counter shards per run. Each takes up to 1,000 writes a second (500 transactions), so
 /// 16 shards count some 8,000 objects a second.
 pub const SHARDS: usize = 16;
-
-fn batches_pk(tenant_key: &str, project: &str) -> String {
-    format!("{tenant_key}#BATCHES#{project}")
-}
 
 fn batch_key(tenant_key: &str, project: &str, id: &str) -> Item {
     Item::from([
@@ -47,16 +44,8 @@ fn key_hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-fn item_pk(batch_id: &str, key: &str) -> String {
-    format!("BATCHITEM#{batch_id}#{}", hex::encode(&key_hash(key)[..16]))
-}
-
 fn shard_pk(batch_id: &str, run: u32, shard: usize) -> String {
     format!("BATCHCOUNT#{batch_id}#{run}#{shard}")
-}
-
-fn failures_pk(batch_id: &str, run: u32) -> String {
-    format!("BATCHFAIL#{batch_id}#{run}")
 }
 
 fn batch_item(batch: &BatchRecord) -> Result<Item, PortError> {

@@ -18,19 +18,10 @@ use crate::jobs::model::{
     InputRecord, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
 };
 use crate::ports::{JobState, JobStore};
+use crate::record_keys::{input_ref, job_pk as pk, jobs_of, output_ref, pair_sk};
 
 const JOB: &str = "JOB";
 const REF: &str = "REF";
-
-/// The pointer from an output's or an input's id to its job: `OUTPUT#<id>` or `INPUT#<id>`,
-/// `REF`.
-fn output_ref(output_id: &str) -> String {
-    format!("OUTPUT#{output_id}")
-}
-
-fn input_ref(input_id: &str) -> String {
-    format!("INPUT#{input_id}")
-}
 
 fn pointer(pk: String, job_id: &str, tenant_key: &str, ttl: AttributeValue) -> Item {
     HashMap::from([
@@ -42,16 +33,8 @@ fn pointer(pk: String, job_id: &str, tenant_key: &str, ttl: AttributeValue) -> I
     ])
 }
 
-fn pk(job_id: &str) -> String {
-    format!("JOB#{job_id}")
-}
-
 fn key(job_id: &str, sk: &str) -> Item {
     HashMap::from([("pk".to_string(), s(pk(job_id))), ("sk".to_string(), s(sk))])
-}
-
-fn jobs_of(tenant_key: &str) -> String {
-    format!("{tenant_key}#JOBS")
 }
 
 fn expires_at(job: &JobRecord) -> i64 {
@@ -79,10 +62,6 @@ fn live(item: &Item) -> bool {
 
 /// The sort key prefix of a pair's "being uploaded" note.
 const UPLOADING: &str = "UPLOADING#";
-
-fn pair_sk(input_id: &str, conversion_id: &str) -> String {
-    format!("PAIR#{input_id}#{conversion_id}")
-}
 
 impl DynamoRecords {
     /// The job id and tenant key a pointer item names, if it is live.
@@ -380,7 +359,7 @@ impl JobStore for DynamoRecords {
         ];
         if let Some(output) = output {
             let mut item = to_item(output)?;
-            item.extend(key(job_id, &format!("OUTPUT#{}", output.id)));
+            item.extend(key(job_id, &output_ref(&output.id)));
             item.insert("ExpiresAt".into(), ttl.clone());
             let pointer = pointer(output_ref(&output.id), job_id, tenant_key, ttl);
             for item in [item, pointer] {
@@ -493,7 +472,7 @@ impl JobStore for DynamoRecords {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id, &format!("OUTPUT#{output_id}"))))
+            .set_key(Some(key(job_id, &output_ref(output_id))))
             .update_expression("SET #status = :s")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
@@ -516,7 +495,7 @@ impl JobStore for DynamoRecords {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id, &format!("OUTPUT#{output_id}"))))
+            .set_key(Some(key(job_id, &output_ref(output_id))))
             .condition_expression("attribute_exists(pk)");
         if let Some(name) = filename {
             sets.push("facts.filename = :name");
@@ -550,7 +529,7 @@ impl JobStore for DynamoRecords {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id, &format!("OUTPUT#{output_id}"))))
+            .set_key(Some(key(job_id, &output_ref(output_id))))
             .update_expression("ADD downloads_counter :one")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":one", n(1))
@@ -606,12 +585,9 @@ impl JobStore for DynamoRecords {
         job_id: &str,
         output_id: &str,
     ) -> Result<Option<OutputRecord>, PortError> {
-        self.get_item(
-            key(job_id, &format!("OUTPUT#{output_id}")),
-            "reading an output",
-        )
-        .await?
-        .map(from_item)
-        .transpose()
+        self.get_item(key(job_id, &output_ref(output_id)), "reading an output")
+            .await?
+            .map(from_item)
+            .transpose()
     }
 }

@@ -18,6 +18,7 @@ use super::describe;
 use super::dynamo::{DynamoRecords, Item, RECORD, conditional, from_item, n, s, to_item};
 use crate::error::PortError;
 use crate::ports::{IdempotentCall, ProjectStore, TaskEnd, TaskPage, TaskSort, TaskStore};
+use crate::record_keys::{projects_pk, task_sk, tasks_pk};
 use crate::task::model::{ProjectRecord, TaskRecord, TaskStatus, imm_time};
 
 pub const BY_START: &str = "ByStart";
@@ -27,23 +28,11 @@ const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 /// Sorts after every timestamp: the end of a task still running.
 const NOT_ENDED: &str = "~";
 
-fn projects_pk(tenant_key: &str) -> String {
-    format!("{tenant_key}#PROJECTS")
-}
-
 fn project_key(tenant_key: &str, name: &str) -> Item {
     Item::from([
         ("pk".to_string(), s(projects_pk(tenant_key))),
         ("sk".to_string(), s(format!("PROJECT#{name}"))),
     ])
-}
-
-fn tasks_pk(tenant_key: &str, project: &str) -> String {
-    format!("{tenant_key}#TASKS#{project}")
-}
-
-fn task_sk(task_id: &str) -> String {
-    format!("TASK#{task_id}")
 }
 
 fn task_key(tenant_key: &str, project: &str, task_id: &str) -> Item {

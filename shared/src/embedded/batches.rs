@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use super::EmbeddedRecords;
 use super::images::{RECORD, ttl_from_now};
@@ -13,27 +12,15 @@ use super::queues;
 use crate::batch::model::{BatchMessage, BatchRecord, BatchRef, ItemCounts, ItemOutcome};
 use crate::error::PortError;
 use crate::ports::{BatchSort, BatchStore};
+use crate::record_keys::{batch_failures_pk as failures_pk, batch_item_pk as item_pk, batches_pk};
 use crate::task::model::imm_time;
-
-fn batches_pk(tenant_key: &str, project: &str) -> String {
-    format!("{tenant_key}#BATCHES#{project}")
-}
 
 fn batch_sk(id: &str) -> String {
     format!("BATCH#{id}")
 }
 
-fn item_pk(batch_id: &str, key: &str) -> String {
-    let hash = Sha256::digest(key.as_bytes());
-    format!("BATCHITEM#{batch_id}#{}", hex::encode(&hash[..16]))
-}
-
 fn counts_pk(batch_id: &str, run: u32) -> String {
     format!("BATCHCOUNT#{batch_id}#{run}")
-}
-
-fn failures_pk(batch_id: &str, run: u32) -> String {
-    format!("BATCHFAIL#{batch_id}#{run}")
 }
 
 /// Outcomes outlive the batch record's own week by a day, so a resumed batch still knows

@@ -10,12 +10,9 @@ use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
 use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
+use crate::record_keys::image_pk;
 
-pub(super) const RECORD: &str = "RECORD";
-
-fn image_pk(tenant_key: &str, image_id: &str) -> String {
-    format!("{tenant_key}#IMAGE#{image_id}")
-}
+pub(super) use crate::record_keys::RECORD;
 
 pub(super) fn ttl_from_now() -> i64 {
     Utc::now().timestamp() + RECORD_TTL.as_secs() as i64

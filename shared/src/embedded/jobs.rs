@@ -16,27 +16,12 @@ use crate::jobs::model::{
     PairRecord,
 };
 use crate::ports::{JobState, JobStore};
+use crate::record_keys::{input_ref, job_pk as pk, jobs_of, output_ref, pair_sk};
 
 const JOB: &str = "JOB";
 const REF: &str = "REF";
 const UPLOADING: &str = "UPLOADING#";
 const RESERVED: &str = "RESERVED#";
-
-fn pk(job_id: &str) -> String {
-    format!("JOB#{job_id}")
-}
-
-fn jobs_of(tenant_key: &str) -> String {
-    format!("{tenant_key}#JOBS")
-}
-
-fn pair_sk(input_id: &str, conversion_id: &str) -> String {
-    format!("PAIR#{input_id}#{conversion_id}")
-}
-
-fn output_sk(output_id: &str) -> String {
-    format!("OUTPUT#{output_id}")
-}
 
 fn job_item(job: &JobRecord) -> Result<Item, PortError> {
     Ok(Item::of(pk(&job.id), JOB, job)?
@@ -83,7 +68,7 @@ fn output_in(
     job_id: &str,
     output_id: &str,
 ) -> Result<Option<(Item, OutputRecord)>, PortError> {
-    let Some(item) = items::get(tx, &pk(job_id), &output_sk(output_id))? else {
+    let Some(item) = items::get(tx, &pk(job_id), &output_ref(output_id))? else {
         return Ok(None);
     };
     let output = item.record()?;
@@ -313,8 +298,8 @@ impl JobStore for EmbeddedRecords {
         let credits = pair.outcome.credits();
         let mut others = Vec::new();
         if let Some(output) = output {
-            others.push(Item::of(&partition, output_sk(&output.id), output)?.expiring(ttl));
-            others.push(pointer(format!("OUTPUT#{}", output.id), job_id, tenant_key));
+            others.push(Item::of(&partition, output_ref(&output.id), output)?.expiring(ttl));
+            others.push(pointer(output_ref(&output.id), job_id, tenant_key));
         }
         let job_id = job_id.to_string();
         self.db
@@ -479,11 +464,11 @@ impl JobStore for EmbeddedRecords {
     }
 
     async fn find_output(&self, output_id: &str) -> Result<Option<(String, String)>, PortError> {
-        self.follow(format!("OUTPUT#{output_id}")).await
+        self.follow(output_ref(output_id)).await
     }
 
     async fn find_input(&self, input_id: &str) -> Result<Option<(String, String)>, PortError> {
-        self.follow(format!("INPUT#{input_id}")).await
+        self.follow(input_ref(input_id)).await
     }
 
     async fn point_to_inputs(
@@ -494,7 +479,7 @@ impl JobStore for EmbeddedRecords {
     ) -> Result<(), PortError> {
         let pointers: Vec<Item> = input_ids
             .iter()
-            .map(|id| pointer(format!("INPUT#{id}"), job_id, tenant_key))
+            .map(|id| pointer(input_ref(id), job_id, tenant_key))
             .collect();
         self.db
             .write(move |tx| pointers.iter().try_for_each(|item| items::put(tx, item)))

@@ -12,6 +12,7 @@ use super::items::{self, Index, Item};
 use super::queues;
 use crate::error::PortError;
 use crate::ports::{IdempotentCall, ProjectStore, TaskEnd, TaskPage, TaskSort, TaskStore};
+use crate::record_keys::{projects_pk, task_sk, tasks_pk};
 use crate::task::model::{ProjectRecord, TaskMessage, TaskRecord, TaskStatus, imm_time};
 
 /// How long an idempotency key returns the same task.
@@ -19,20 +20,8 @@ const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 /// Sorts after every timestamp: the end of a task still running.
 const NOT_ENDED: &str = "~";
 
-fn projects_pk(tenant_key: &str) -> String {
-    format!("{tenant_key}#PROJECTS")
-}
-
 fn project_sk(name: &str) -> String {
     format!("PROJECT#{name}")
-}
-
-fn tasks_pk(tenant_key: &str, project: &str) -> String {
-    format!("{tenant_key}#TASKS#{project}")
-}
-
-fn task_sk(task_id: &str) -> String {
-    format!("TASK#{task_id}")
 }
 
 fn task_item(task: &TaskRecord) -> Result<Item, PortError> {
