@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS messages (
     grp TEXT,
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
+    interrupted INTEGER NOT NULL DEFAULT 0,
     receipt TEXT UNIQUE,
     held INTEGER NOT NULL DEFAULT 0,
     sent_at INTEGER NOT NULL
@@ -51,6 +52,19 @@ CREATE TABLE IF NOT EXISTS dedup (
     PRIMARY KEY (queue, dedup)
 ) WITHOUT ROWID;
 ";
+
+/// Brings a database made by an earlier Folio up to this schema.
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    let has_interrupted = connection
+        .prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'interrupted'")?
+        .exists([])?;
+    if !has_interrupted {
+        connection.execute_batch(
+            "ALTER TABLE messages ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    Ok(())
+}
 
 /// A database error, as a port sees it.
 pub(crate) fn db_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> PortError {
@@ -87,6 +101,7 @@ impl Database {
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error(context))?;
         writer.execute_batch(SCHEMA).map_err(db_error(context))?;
+        migrate(&writer).map_err(db_error(context))?;
         let readers = (0..READERS)
             .map(|_| {
                 open_connection(

@@ -94,6 +94,12 @@ pub fn spec(name: &str) -> Option<QueueSpec> {
     ALL.into_iter().find(|q| q.name == name)
 }
 
+/// How often a message's handling may be cut short by the process dying before it goes to
+/// its dead-letter queue. A receive cut short that way is not counted against the queue's
+/// own limit (the work never got to fail), but a message that kills the process every time
+/// must still end.
+pub const MAX_INTERRUPTIONS: u32 = 10;
+
 /// The window in which a FIFO queue drops a message sent again with the same id.
 const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 
@@ -216,12 +222,12 @@ impl Queues {
                 // On a FIFO queue only the oldest message of each group may be received:
                 // the next one waits until it is deleted.
                 let sql = if queue.fifo {
-                    "SELECT seq, id, body, grp, receive_count FROM messages m \
+                    "SELECT seq, id, body, grp, receive_count, interrupted FROM messages m \
                      WHERE queue = ?1 AND visible_at <= ?2 AND NOT EXISTS \
                      (SELECT 1 FROM messages e WHERE e.queue = m.queue AND e.grp = m.grp \
                       AND e.seq < m.seq) ORDER BY seq LIMIT ?3"
                 } else {
-                    "SELECT seq, id, body, grp, receive_count FROM messages \
+                    "SELECT seq, id, body, grp, receive_count, interrupted FROM messages \
                      WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT ?3"
                 };
                 let candidates = tx
@@ -234,6 +240,7 @@ impl Queues {
                                 r.get::<_, String>(2)?,
                                 r.get::<_, Option<String>>(3)?,
                                 r.get::<_, u32>(4)?,
+                                r.get::<_, u32>(5)?,
                             ))
                         })?
                         .collect::<rusqlite::Result<Vec<_>>>()
@@ -241,13 +248,13 @@ impl Queues {
                     .map_err(db_error("receiving messages"))?;
                 let mut received = Vec::new();
                 let mut dead_lettered = None;
-                for (seq, id, body, group, count) in candidates {
+                for (seq, id, body, group, count, interrupted) in candidates {
                     let count = count.saturating_add(1);
-                    if count > queue.max_receives
+                    if (count > queue.max_receives || interrupted > MAX_INTERRUPTIONS)
                         && let Some(dlq) = queue.dead_letter
                     {
                         tx.prepare_cached(
-                            "UPDATE messages SET queue = ?2, receive_count = 0, visible_at = ?3, \
+                            "UPDATE messages SET queue = ?2, receive_count = 0, interrupted = 0, visible_at = ?3, \
                              receipt = NULL, held = 0 WHERE seq = ?1",
                         )
                         .and_then(|mut s| s.execute(params![seq, dlq, now]))
@@ -332,12 +339,15 @@ impl Queues {
     }
 
     /// Makes every message held by a consumer visible now: called by the only consumer as
-    /// it starts, so what a dead process held is not waited for. Returns how many.
+    /// it starts, so what a dead process held is not waited for. That receive counts as an
+    /// interruption, not an attempt (see [`MAX_INTERRUPTIONS`]). Returns how many.
     pub async fn release_held(&self) -> Result<usize, PortError> {
         self.db
             .write(|tx| {
                 tx.execute(
-                    "UPDATE messages SET visible_at = ?1, held = 0 WHERE held = 1",
+                    "UPDATE messages SET visible_at = ?1, held = 0, \
+                     receive_count = MAX(receive_count - 1, 0), interrupted = interrupted + 1 \
+                     WHERE held = 1",
                     params![now_ms()],
                 )
                 .map_err(db_error("releasing held messages"))
@@ -643,9 +653,29 @@ mod tests {
         // The only consumer starts again: what it held is visible at once, what it
         // postponed still waits.
         assert_eq!(q.release_held().await.expect("released"), 1);
+        let again = q.receive(WORK, 10).await.expect("received");
+        assert_eq!(bodies(&again), ["held"]);
+        // The receive the dead process held is not counted as an attempt.
+        assert_eq!(again[0].receive_count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_message_that_keeps_killing_its_process_still_ends_in_its_dead_letter_queue() {
+        let q = queues();
+        q.send_to(WORK, vec![Outgoing::now("poison".into())])
+            .await
+            .expect("sent");
+        for _ in 0..=MAX_INTERRUPTIONS {
+            assert_eq!(
+                bodies(&q.receive(WORK, 10).await.expect("received")),
+                ["poison"]
+            );
+            assert_eq!(q.release_held().await.expect("released"), 1);
+        }
+        assert!(q.receive(WORK, 10).await.expect("received").is_empty());
         assert_eq!(
-            bodies(&q.receive(WORK, 10).await.expect("received")),
-            ["held"]
+            bodies(&q.receive(DEAD, 10).await.expect("received")),
+            ["poison"]
         );
     }
 
