@@ -493,7 +493,7 @@ async fn remote_inputs_to_private_addresses_are_refused(home) {
 }
 }
 
-async fn upload(stack: &Stack, job: &Value, name: &str, bytes: Vec<u8>) -> Answer {
+pub(crate) async fn upload(stack: &Stack, job: &Value, name: &str, bytes: Vec<u8>) -> Answer {
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{ALICE, BOB, Stack, jpeg, new_data_folder, png};
-use crate::jobs::{call, create, wait};
+use crate::jobs::{call, create, upload, wait};
 
 /// On one machine a project's role is recorded, not assumed.
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-local";
@@ -184,27 +184,9 @@ async fn an_upload_over_the_cap_stops_with_413_and_nothing_is_kept() {
 
     // A `/v2` upload past the cap is refused in the API's own shape, not as plain text.
     let job = create(&stack, json!({"conversion": [{"target": "png"}]})).await;
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(vec![1u8; 3 << 20]).file_name("big.png"),
-    );
-    let refused = stack
-        .http
-        .post(format!(
-            "{}/upload-file/{}",
-            job["server"].as_str().expect("a server"),
-            job["id"].as_str().expect("an id")
-        ))
-        .header(
-            "X-Api2convert-Token",
-            job["token"].as_str().expect("a token"),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(refused.status(), 413);
-    let body: Value = refused.json().await.expect("a JSON refusal");
+    let refused = upload(&stack, &job, "big.png", vec![1u8; 3 << 20]).await;
+    assert_eq!(refused.status, 413, "{}", refused.text);
+    let body = refused.body;
     assert_eq!(body["code"], 413, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(message.contains("FOLIO_MAX_UPLOAD_BYTES"), "{body}");
@@ -422,31 +404,12 @@ async fn a_job_takes_a_40_mb_upload_and_its_output_downloads() {
         json!({"conversion": [{"target": "png", "options": {"width": 100}}]}),
     )
     .await;
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(photo).file_name("big.png"),
-    );
-    let uploaded = stack
-        .http
-        .post(format!(
-            "{}/upload-file/{}",
-            job["server"].as_str().expect("a server"),
-            job["id"].as_str().expect("an id")
-        ))
-        .header(
-            "X-Api2convert-Token",
-            job["token"].as_str().expect("a token"),
-        )
-        .multipart(form)
-        .timeout(Duration::from_secs(120))
-        .send()
-        .await
-        .expect("answers");
-    let status = uploaded.status();
+    let uploaded = upload(&stack, &job, "big.png", photo).await;
     assert!(
-        status.is_success(),
-        "{status}: {}",
-        uploaded.text().await.unwrap_or_default()
+        uploaded.status < 300,
+        "{}: {}",
+        uploaded.status,
+        uploaded.text
     );
     // A job with its conversions set starts with its first input.
     let id = job["id"].as_str().expect("an id").to_string();
