@@ -5,6 +5,7 @@
 //! streams from disk and honours one byte `Range`.
 
 use std::io::SeekFrom;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use folio_shared::embedded::queues::{Outgoing, UPLOADS};
 use folio_shared::embedded::{Buckets, Grant, Queues};
 use folio_shared::error::PortError;
+use folio_shared::image::uploaded::{CreatedObject, UploadWorker};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -25,6 +27,8 @@ const UPLOAD_EVENT_HOLD: std::time::Duration = std::time::Duration::from_secs(30
 #[derive(Clone)]
 pub struct FileRoutes {
     pub buckets: Buckets,
+    /// Records an upload refused here as the upload worker records an oversized one in AWS.
+    pub uploads: Arc<UploadWorker>,
     pub queues: Queues,
     pub upload_buckets: Vec<String>,
     pub max_upload_bytes: u64,
@@ -115,14 +119,24 @@ pub async fn put(
         .await;
     let staged = match staged {
         Ok(staged) => staged,
-        Err(PortError::TooLarge { limit, .. }) => {
-            return refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "EntityTooLarge",
-                format!(
-                    "the upload is larger than {limit} bytes (FOLIO_MAX_UPLOAD_BYTES); nothing was kept"
-                ),
+        Err(PortError::TooLarge { size, limit }) => {
+            let message = format!(
+                "the upload is larger than {limit} bytes (FOLIO_MAX_UPLOAD_BYTES); nothing was kept"
             );
+            if routes.upload_buckets.contains(&bucket) {
+                // The image's record says why, as it does in AWS, where the upload worker
+                // finds the oversized object: `UploadFail` with the reason, announced.
+                let refused = CreatedObject {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    etag: Some(format!("refused-{}", uuid::Uuid::new_v4().simple())),
+                    size: Some(size),
+                };
+                if let Err(e) = routes.uploads.give_up(&refused, &message).await {
+                    tracing::error!(%bucket, %key, error = %e, "a refused upload could not be recorded");
+                }
+            }
+            return refusal(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", message);
         }
         Err(e) => return port_refusal(e),
     };

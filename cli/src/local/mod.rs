@@ -228,19 +228,22 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         );
     }
     let sdk = folio_shared::aws::sdk_config().await;
-    let files = files::FileRoutes {
-        buckets: buckets.clone(),
-        queues: queues.clone(),
-        upload_buckets: config.upload_buckets.clone(),
-        max_upload_bytes: config.max_upload_bytes,
-    };
+    let upload_buckets = config.upload_buckets.clone();
+    let max_upload_bytes = config.max_upload_bytes;
     let app = Arc::new(embedded::app(
         config,
         &folder,
-        buckets,
+        buckets.clone(),
         queues.clone(),
         &sdk,
     ));
+    let files = files::FileRoutes {
+        buckets,
+        uploads: Arc::new(UploadWorker { app: app.clone() }),
+        queues: queues.clone(),
+        upload_buckets,
+        max_upload_bytes,
+    };
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![server::spawn(
