@@ -435,7 +435,6 @@ async fn reply(response: reqwest::Response) -> Reply {
     Reply { status, body }
 }
 
-/// `UserData` naming a webhook, as VOD defines it.
 /// A queue of the emulator that no poller of the stack reads: a test hands its messages
 /// to a worker itself.
 pub async fn unpolled_queue() -> String {
@@ -450,6 +449,7 @@ pub async fn unpolled_queue() -> String {
         .expect("a queue URL")
 }
 
+/// `UserData` naming a webhook, as VOD defines it.
 pub fn callback_to(url: &str) -> String {
     json!({"MessageCallback": {"CallbackURL": url}}).to_string()
 }

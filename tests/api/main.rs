@@ -11,6 +11,7 @@ mod jobs_sdk;
 mod keys;
 mod notifications;
 mod one_machine;
+mod queue_contract;
 mod receiver;
 mod storage;
 mod tasks;
