@@ -298,7 +298,17 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             });
         }
         let tenant = &request.tenant;
-        if let Some(wait) = app.rates.admit(tenant.key(), op).await? {
+        let wait = match app.rates.admit(tenant.key(), op).await {
+            Ok(wait) => wait,
+            // A store that cannot take writes now (a full disk) must not refuse reads too:
+            // the call goes through unmetered, and any write it makes is refused on its own.
+            Err(crate::error::PortError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "the call is not rate-limited");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(wait) = wait {
             return Err(ApiError::Throttled {
                 operation: op.name(),
                 per_second: crate::rate::limit_of(op),

@@ -20,6 +20,10 @@ pub enum PortError {
     /// The object is larger than the caller would read.
     #[error("the object is {size} bytes, over the limit of {limit}")]
     TooLarge { size: u64, limit: u64 },
+    /// The backend cannot take the work now, for a reason its operator can fix (the data
+    /// folder's disk is full); nothing was written, and the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else the backend said: network, throttling, permissions, bugs.
     #[error("{context}: {source}")]
     Backend {
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::UnknownOperation(_) => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists(_) | ApiError::InvalidState(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Internal(PortError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +111,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => "ResourceAlreadyExists",
             ApiError::InvalidState(_) => "InvalidState",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
+            ApiError::Internal(PortError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -113,6 +119,7 @@ impl ApiError {
     /// The `Message` field: the reason for a caller's error, nothing internal for ours.
     pub fn message(&self) -> String {
         match self {
+            ApiError::Internal(PortError::Unavailable(reason)) => shorten(reason, MAX_MESSAGE),
             ApiError::Internal(_) => {
                 "The service failed to handle the request; quote the RequestId when reporting it."
                     .to_string()

@@ -75,6 +75,11 @@ fn port_refusal(error: PortError) -> Response {
     match error {
         PortError::NotFound => refusal(StatusCode::NOT_FOUND, "NoSuchKey", "no such object".into()),
         PortError::Denied(reason) => refusal(StatusCode::BAD_REQUEST, "InvalidObjectName", reason),
+        PortError::Unavailable(reason) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            reason,
+        ),
         other => {
             let request_id = uuid::Uuid::new_v4().to_string();
             tracing::error!(%request_id, error = %other, "a file request failed");

@@ -85,6 +85,11 @@ pub fn key_problem(key: &str) -> Option<&'static str> {
 fn io_error(context: &'static str) -> impl FnOnce(std::io::Error) -> PortError {
     move |e| match e.kind() {
         std::io::ErrorKind::NotFound => PortError::NotFound,
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            PortError::Unavailable(format!(
+                "the data folder's disk is full ({context}); nothing was kept: free space and retry"
+            ))
+        }
         _ => PortError::backend(context, e),
     }
 }

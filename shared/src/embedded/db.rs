@@ -66,9 +66,14 @@ fn migrate(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// A database error, as a port sees it.
+/// A database error, as a port sees it: a full disk is the operator's to fix, and says so.
 pub(crate) fn db_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> PortError {
-    move |e| PortError::backend(context, e)
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => PortError::Unavailable(format!(
+            "the data folder's disk is full ({context}); nothing was written: free space and retry"
+        )),
+        _ => PortError::backend(context, e),
+    }
 }
 
 struct Inner {

@@ -76,7 +76,10 @@ pub enum DataFolderError {
     InUse(String),
     #[error(transparent)]
     MasterKey(#[from] MasterKeyError),
-    #[error("opening the database in {path}: {source}")]
+    #[error(
+        "opening the database {path}: {source} (nothing was changed in it; if it is not \
+         Folio's, move it aside; if it is damaged, restore the data folder from its backup)"
+    )]
     Database {
         path: String,
         #[source]
@@ -127,11 +130,11 @@ impl DataFolder {
             None
         };
         let master = MasterKey::load_or_create(&root.join("master.key"))?;
-        let db =
-            Database::open(&root.join("folio.db")).map_err(|source| DataFolderError::Database {
-                path: root.display().to_string(),
-                source,
-            })?;
+        let path = root.join("folio.db");
+        let db = Database::open(&path).map_err(|source| DataFolderError::Database {
+            path: path.display().to_string(),
+            source,
+        })?;
         Ok(DataFolder {
             root: root.to_path_buf(),
             db,

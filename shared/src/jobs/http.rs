@@ -113,6 +113,7 @@ impl V2Error {
             V2Error::Conflict(_) => StatusCode::CONFLICT,
             V2Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             V2Error::Gone { .. } => StatusCode::GONE,
+            V2Error::Internal(PortError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             V2Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +125,10 @@ impl V2Error {
                 error_code,
                 message,
             } => json!({"error_code": error_code, "message": message}),
+            V2Error::Internal(PortError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "a /v2 request could not be taken");
+                json!({"code": 503, "message": reason})
+            }
             V2Error::Internal(e) => {
                 tracing::error!(error = %e, "a /v2 request failed");
                 json!({"code": 500, "message": "Internal error; the request can be retried."})

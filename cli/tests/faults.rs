@@ -1,7 +1,13 @@
-//! `folio serve` on one machine, killed with SIGKILL at random points of a batch, a PDF task
-//! and uploads, then started again on the same data folder: every accepted item ends
-//! exactly once, counts are exact, one end notification each (by event id), no partial
-//! file at any output key, no message left on any queue.
+//! `folio serve` on one machine when things go wrong around it:
+//!
+//! - killed with SIGKILL at random points of a batch, a PDF task and uploads, then started
+//!   again on the same data folder: every accepted item ends exactly once, counts are exact,
+//!   one end notification each (by event id), no partial file at any output key, no message
+//!   left on any queue;
+//! - its data folder's disk full: what needs space is refused with a 503 that says so,
+//!   nothing half-written stays, what was accepted before is intact, and it works again
+//!   once space is freed;
+//! - a database file that is not one: `folio serve` stops at once, naming the file.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -31,12 +37,18 @@ fn free_port() -> u16 {
 }
 
 fn start(data: &Path, state: &Path, port: u16) -> Server {
+    start_in(Command::new(env!("CARGO_BIN_EXE_folio")), data, state, port)
+}
+
+/// `folio serve` run by `launcher` (the binary itself, or a wrapper that ends by running
+/// the arguments it is given).
+fn start_in(mut launcher: Command, data: &Path, state: &Path, port: u16) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(data.with_extension("log"))
         .expect("a log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_folio"))
+    let child = launcher
         .args([
             "serve",
             "--addr",
@@ -474,4 +486,199 @@ async fn killed_at_random_points_every_accepted_item_ends_exactly_once() {
     }
     assert!(left.is_empty(), "messages left: {left:?}");
     server.kill();
+}
+
+/// The wrapper that runs `folio serve` in a mount namespace of its own, its data folder on
+/// a tmpfs of `size`: a disk that fills, seen by no one else and gone with the process.
+fn on_a_small_disk(size: &str) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut launcher = Command::new("unshare");
+    if !root {
+        launcher.args(["--user", "--map-root-user"]);
+    }
+    launcher.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &format!("mount -t tmpfs -o size={size} folio-small-disk \"$1\" && shift && exec \"$@\""),
+        "sh",
+    ]);
+    launcher
+}
+
+/// Writes into `path` until the disk is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).expect("a filler file");
+    let block = vec![0u8; 64 << 10];
+    loop {
+        if let Err(e) = file.write_all(&block) {
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+            return;
+        }
+    }
+}
+
+async fn create_upload(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    http.post(format!("{base}/CreateUploadImage"))
+        .bearer_auth(KEY)
+        .json(&json!({"ImageType": "default", "ImageExt": "png"}))
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+/// The image id and upload URL of a `CreateUploadImage` answer.
+async fn upload_target(created: reqwest::Response) -> (String, String) {
+    use base64::Engine;
+    let created: Value = created.json().await.expect("JSON");
+    let auth: Value = base64::engine::general_purpose::STANDARD
+        .decode(created["UploadAuth"].as_str().expect("an UploadAuth"))
+        .ok()
+        .and_then(|a| serde_json::from_slice(&a).ok())
+        .expect("UploadAuth is Base64 JSON");
+    (
+        created["ImageId"].as_str().expect("an ImageId").to_string(),
+        auth["UploadURL"]
+            .as_str()
+            .expect("an UploadURL")
+            .to_string(),
+    )
+}
+
+async fn status_of(http: &reqwest::Client, base: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = query(http, base, "GetImageInfos", &[("ImageIds", id)]).await;
+        if Instant::now() > deadline {
+            return info.unwrap_or_default();
+        }
+        let image = info.map(|i| i["ImageInfo"][0].clone()).unwrap_or_default();
+        // No image in the answer: throttled (the per-tenant rate), asked again.
+        let settled = image["Status"].is_string() && image["Status"] != "Uploading";
+        if settled || Instant::now() > deadline {
+            return image;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A 503 that names the full disk, in Folio's error shape.
+async fn says_disk_full(response: reqwest::Response, what: &str) {
+    let status = response.status();
+    let body: Value = response.json().await.expect("a JSON refusal");
+    assert_eq!(status, 503, "{what}: {body}");
+    assert_eq!(body["Code"], "ServiceUnavailable", "{what}: {body}");
+    let message = body["Message"].as_str().unwrap_or_default();
+    assert!(message.contains("disk is full"), "{what}: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_refused_clearly_and_loses_nothing() {
+    let root = std::env::temp_dir().join(format!("folio-full-{}", uuid::Uuid::new_v4()));
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).expect("a folder");
+    let state = root.join("local.json");
+    LocalState::new(&[(KEY, "tenant-full")], "full-master-secret")
+        .save(&state)
+        .expect("a state file");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client");
+    let mut launcher = on_a_small_disk("24m");
+    launcher.arg(&data).arg(env!("CARGO_BIN_EXE_folio"));
+    let server = start_in(launcher, &data, &state, free_port());
+    let base = server.base.clone();
+    ready(&http, &base).await;
+    // The data folder as the server sees it, on its own disk.
+    let seen = PathBuf::from(format!("/proc/{}/root", server.child.id())).join(
+        data.strip_prefix("/")
+            .expect("an absolute temporary folder"),
+    );
+
+    // Accepted before the disk fills.
+    let kept = png(120, 80, 1);
+    let (kept_id, url) = upload_target(create_upload(&http, &base).await).await;
+    let put = http
+        .put(&url)
+        .body(kept.clone())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(put.status(), 200);
+    assert_eq!(status_of(&http, &base, &kept_id).await["Status"], "Normal");
+    let (late_id, late_url) = upload_target(create_upload(&http, &base).await).await;
+
+    fill(&seen.join("filler"));
+    // An upload needs space: refused, saying why, nothing of it left behind.
+    let refused = http
+        .put(&late_url)
+        .body(png(400, 300, 2))
+        .send()
+        .await
+        .expect("answers");
+    says_disk_full(refused, "an upload on a full disk").await;
+    let staged: Vec<_> = files_under(&seen.join("tmp"));
+    assert!(staged.is_empty(), "{staged:?}");
+    // Calls that write answer 200 (the database had room) or the same 503; never a 500.
+    for _ in 0..5 {
+        let answer = create_upload(&http, &base).await;
+        if answer.status() != 200 {
+            says_disk_full(answer, "CreateUploadImage on a full disk").await;
+        }
+    }
+    // What was accepted is intact and readable.
+    let image = status_of(&http, &base, &kept_id).await;
+    assert_eq!(image["Status"], "Normal", "{image}");
+    let download = image["URL"].as_str().expect("a URL").to_string();
+    let bytes = http
+        .get(&download)
+        .send()
+        .await
+        .expect("answers")
+        .bytes()
+        .await;
+    assert_eq!(bytes.expect("the file").to_vec(), kept);
+
+    // Space freed: the same upload URL works, and its image is processed.
+    std::fs::remove_file(seen.join("filler")).expect("the filler removed");
+    let put = http
+        .put(&late_url)
+        .body(png(40, 30, 3))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(put.status(), 200);
+    assert_eq!(status_of(&http, &base, &late_id).await["Status"], "Normal");
+    server.kill();
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_database_that_is_not_one_stops_the_server_naming_the_file() {
+    let root = std::env::temp_dir().join(format!("folio-garbled-{}", uuid::Uuid::new_v4()));
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).expect("a folder");
+    let db = data.join("folio.db");
+    std::fs::write(&db, vec![0x5a; 8192]).expect("a garbled database");
+    let out = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(&data)
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("folio serve runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(stderr.contains("not a database"), "{stderr}");
+    // The file is left as it was, for its owner to look at.
+    assert_eq!(std::fs::read(&db).expect("the file"), vec![0x5a; 8192]);
+    let _ = std::fs::remove_dir_all(&root);
 }
