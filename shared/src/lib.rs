@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod batch;
+pub mod blocking;
 pub mod config;
 pub mod dead_letter;
 pub mod edge;

@@ -271,7 +271,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
                 queue,
                 worker.clone(),
                 stopped.clone(),
-            ));
+            )?);
         }
         if let Some(dlq) = queue.dead_letter.and_then(queues::spec) {
             tasks.push(pollers::spawn_embedded(
@@ -279,7 +279,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
                 dlq,
                 dead_letters.clone(),
                 stopped.clone(),
-            ));
+            )?);
         }
     }
     tasks.push(spawn_sweeper(

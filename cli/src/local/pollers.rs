@@ -86,17 +86,18 @@ pub fn spawn(
 /// Drives a worker from a queue of the data folder's database, as Lambda's SQS event source
 /// does: one message at a time (several pollers share a queue), deleted when handled, left
 /// for redelivery when not. An idle poller sleeps until a message is sent or the next one
-/// becomes visible.
+/// becomes visible. Each poller has a thread of its own, where its database calls and
+/// conversions run in place ([`folio_shared::blocking`]).
 pub fn spawn_embedded(
     queues: Queues,
     queue: QueueSpec,
     worker: Arc<dyn QueueWorker>,
     mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
+) -> std::io::Result<JoinHandle<()>> {
     /// The longest nap of an idle poller (a message whose delay ends wakes nobody).
     const IDLE: Duration = Duration::from_secs(5);
     let waker = queues.waker(queue.name).unwrap_or_default();
-    tokio::spawn(async move {
+    folio_shared::blocking::run_as_poller(&format!("poll-{}", queue.name), async move {
         loop {
             // Listen before looking, so a message sent in between is not slept through.
             let notified = waker.notified();

@@ -410,7 +410,7 @@ async fn convert_object(app: &App, batch: &BatchRecord, key: &str) -> Result<Ite
         plan.target.format = output.format_for(key);
         let limits = app.config.image_limits();
         let bytes = data.clone();
-        let converted = tokio::task::spawn_blocking(move || convert(&bytes, &plan, &limits))
+        let converted = crate::blocking::run(move || convert(&bytes, &plan, &limits))
             .await
             .map_err(|e| Retry(PortError::backend("converting an object", e)))?;
         let converted = match converted {

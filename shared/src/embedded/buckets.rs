@@ -107,7 +107,7 @@ fn etag_of(metadata: &std::fs::Metadata) -> String {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, PortError> + Send + 'static,
 ) -> Result<T, PortError> {
-    tokio::task::spawn_blocking(work)
+    crate::blocking::run(work)
         .await
         .map_err(|e| PortError::backend("a file operation", e))?
 }

@@ -173,7 +173,7 @@ impl Database {
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, PortError> + Send + 'static,
 ) -> Result<T, PortError> {
-    tokio::task::spawn_blocking(work)
+    crate::blocking::run(work)
         .await
         .map_err(|e| PortError::backend("running a database call", e))?
 }

@@ -415,7 +415,7 @@ async fn run_pair(
         Err(e) => return fail(codes::UNREADABLE, format!("{}: {}", e.field, e.reason)),
     };
     let limits = app.config.image_limits();
-    let converted = tokio::task::spawn_blocking(move || convert_owned(data, &plan, &limits))
+    let converted = crate::blocking::run(move || convert_owned(data, &plan, &limits))
         .await
         .map_err(|e| WorkerError::Retry(e.to_string()))?;
     let converted = match converted {
