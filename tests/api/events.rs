@@ -10,9 +10,7 @@ use serde_json::Value;
 use crate::harness::Stack;
 
 fn read(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(name);
+    let path = crate::harness::crate_dir().join("../events").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

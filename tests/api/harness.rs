@@ -435,6 +435,14 @@ async fn reply(response: reqwest::Response) -> Reply {
     Reply { status, body }
 }
 
+/// The tests crate's folder where the tests run: cargo says so at run time. The path compiled
+/// in would be that of whichever clone built the binary (clones share `CARGO_TARGET_DIR`).
+pub fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// A queue of the emulator that no poller of the stack reads: a test hands its messages
 /// to a worker itself.
 pub async fn unpolled_queue() -> String {

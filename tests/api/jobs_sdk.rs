@@ -4,7 +4,6 @@
 //! the errors it maps, and its cloud helpers with GCS, Azure and FTPS. This side checks
 //! what the jobs left in the stack.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,10 +25,10 @@ async fn the_api2convert_sdk_works_unchanged(home) {
         serve_file("127.0.0.1", jpeg(64, 64)).await
     );
 
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let python = crate::harness::crate_dir().join("../.venv/bin/python");
     assert!(python.exists(), "`make test` installs the SDK into .venv");
     let output = tokio::process::Command::new(python)
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sdk/api2convert_sdk.py"))
+        .arg(crate::harness::crate_dir().join("sdk/api2convert_sdk.py"))
         .env("FOLIO_V2_BASE", format!("{}/v2", stack.base))
         .env("FOLIO_API_KEY", ALICE)
         .env("FOLIO_WEBHOOK_SECRET", alice_webhook_secret())

@@ -4,8 +4,6 @@
 //! pyftpdlib, plain and explicit FTPS. What lands is read back with each provider's own
 //! client (tests/sdk/storage_peer.py).
 
-use std::path::PathBuf;
-
 use http::Method;
 use serde_json::{Value, json};
 
@@ -79,7 +77,7 @@ pub(crate) fn config() -> Vec<(&'static str, String)> {
 }
 
 fn peer(args: &[&str]) -> std::process::Output {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = crate::harness::crate_dir();
     std::process::Command::new(root.join("../.venv/bin/python"))
         .arg(root.join("sdk/storage_peer.py"))
         .args(args)

@@ -13,7 +13,7 @@ use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Home, 
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-tests";
 
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let venv = crate::harness::crate_dir().join("../.venv/bin/python");
     assert!(
         venv.exists(),
         "{} is missing: `make test` installs the vendors' SDKs there",
@@ -147,7 +147,7 @@ async fn run_script(stack: &Stack, bucket: &str, output_bucket: &str, topic_name
 
     let endpoint = stack.base.trim_start_matches("http://").to_string();
     let output = tokio::process::Command::new(python())
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sdk/alibaba_sdks.py"))
+        .arg(crate::harness::crate_dir().join("sdk/alibaba_sdks.py"))
         .env("FOLIO_ENDPOINT", &endpoint)
         .env("FOLIO_ACCESS_KEY_ID", ALICE_ACCESS_KEY_ID)
         .env("FOLIO_ACCESS_KEY_SECRET", ALICE_ACCESS_KEY_SECRET)

@@ -5,8 +5,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// The crate's folder where the test runs: cargo says so at run time. The path compiled in
+/// would be that of whichever clone built the binary (clones share `CARGO_TARGET_DIR`).
+fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let venv = crate_dir().join("../.venv/bin/python");
     assert!(
         venv.exists(),
         "{} is missing: `make test` creates it with Pillow (scripts/requirements.txt)",
@@ -51,7 +59,7 @@ pub enum Request<'a> {
 
 /// Pillow's answers, one a request, in order: the words after "ok", or the error.
 pub fn ask(requests: &[Request<'_>]) -> Vec<Result<Vec<String>, String>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/compare.py");
+    let script = crate_dir().join("tests/support/compare.py");
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())
