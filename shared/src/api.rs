@@ -4,6 +4,7 @@
 use http::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::batch::handlers as batches;
@@ -229,10 +230,37 @@ impl ApiResponse {
 }
 
 /// An error answer: `{"RequestId", "Code", "Message"}` with its status.
+/// A refusal's answer, logged once (bounded) under its `RequestId`.
 pub fn refusal(status: StatusCode, code: &str, message: String) -> ApiResponse {
+    refused(status, code, message, None)
+}
+
+/// A refusal caused by a failure of ours: the answer says what the caller may know, the log
+/// line under the same `RequestId` says the cause.
+pub fn refusal_because(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    cause: &dyn std::fmt::Display,
+) -> ApiResponse {
+    refused(status, code, message, Some(cause))
+}
+
+fn refused(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    cause: Option<&dyn std::fmt::Display>,
+) -> ApiResponse {
+    let request_id = new_request_id();
+    let message = crate::error::bounded(&message);
+    match cause {
+        Some(cause) => tracing::error!(%request_id, code, %message, %cause, "request refused"),
+        None => tracing::info!(%request_id, code, %message, "request refused"),
+    }
     ApiResponse {
         status,
-        body: error_body(&new_request_id(), code, &message),
+        body: error_body(&request_id, code, &message),
         retry_after: None,
     }
 }
@@ -290,7 +318,8 @@ async fn dispatch(
 pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiResponse {
     let request_id = new_request_id();
     let span = tracing::info_span!("request", operation = op.name(), request_id = %request_id);
-    let _enter = span.enter();
+    // Instrumented, not entered: a guard held across an await would lend this request's id to
+    // whatever else the thread runs meanwhile.
     let result = async {
         if !op.allows(&request.method) {
             return Err(ApiError::MethodNotAllowed {
@@ -323,6 +352,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
         let params = Params::parse(query, request.content_type, request.body)?;
         dispatch(app, op, tenant, &params, request.idempotency_key).await
     }
+    .instrument(span.clone())
     .await;
     match result {
         Ok(mut value) => {
@@ -336,10 +366,14 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
             }
         }
         Err(error) => {
-            match &error {
-                ApiError::Internal(source) => tracing::error!(error = %source, "request failed"),
-                other => tracing::info!(code = other.code(), message = %other, "request refused"),
-            }
+            span.in_scope(|| match &error {
+                ApiError::Internal(source) => {
+                    tracing::error!(error = %source, "request failed")
+                }
+                other => {
+                    tracing::info!(code = other.code(), message = %other.message(), "request refused")
+                }
+            });
             let retry_after = match &error {
                 ApiError::Throttled { wait, .. } => Some(*wait),
                 _ => None,

@@ -39,6 +39,11 @@ pub struct Config {
     /// `FOLIO_PUBLIC_URL`: the base URL callers reach the API at, for the upload and
     /// download URLs of jobs (`server`, output `uri`); the request's host when unset.
     pub public_url: Option<String>,
+    /// `FOLIO_TRUST_FORWARDED_HEADERS` (default off): take the public host from
+    /// `X-Forwarded-Host`, for a deployment behind a proxy that sets it (and drops what
+    /// callers send). Off, a caller cannot choose the host of the URLs Folio hands out;
+    /// `FOLIO_PUBLIC_URL` wins either way.
+    pub trust_forwarded_headers: bool,
     /// `FOLIO_MAX_JOB_INPUTS` (default 100): the most inputs a job may have.
     pub max_job_inputs: u64,
     /// `FOLIO_NOTIFICATION_TARGET_PREFIX` (default `folio-`): the start of the names of the
@@ -168,6 +173,8 @@ impl Config {
                 },
             },
             public_url: get("FOLIO_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
+            trust_forwarded_headers: get("FOLIO_TRUST_FORWARDED_HEADERS")
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
             max_job_inputs: match number("FOLIO_MAX_JOB_INPUTS", 100)? {
                 n @ 1..=MAX_JOB_INPUTS => n,
                 n => {

@@ -86,9 +86,11 @@ pub async fn authenticate(
         }
         None => Err(AuthError::Missing),
     };
-    checked.map_err(|refused| {
-        tracing::info!(code = refused.code(), reason = %refused, "request not authenticated");
-        api::refusal(refused.status(), refused.code(), refused.to_string())
+    checked.map_err(|refused| match &refused {
+        AuthError::Store(cause) => {
+            api::refusal_because(refused.status(), refused.code(), refused.to_string(), cause)
+        }
+        _ => api::refusal(refused.status(), refused.code(), refused.to_string()),
     })
 }
 

@@ -136,6 +136,11 @@ const MAX_MESSAGE: usize = 300;
 /// The longest quoted value in a message.
 const MAX_QUOTED: usize = 100;
 
+/// A message as sent back and logged: at most `MAX_MESSAGE` characters.
+pub fn bounded(text: &str) -> String {
+    shorten(text, MAX_MESSAGE)
+}
+
 /// `text` cut to at most `max` characters, with how long it was when cut.
 fn shorten(text: &str, max: usize) -> String {
     let count = text.chars().count();
@@ -161,6 +166,18 @@ pub fn quote<S: AsRef<str> + ?Sized>(value: &S) -> String {
         .flat_map(char::escape_debug)
         .collect();
     format!("\"{kept}...\" ({count} characters)")
+}
+
+/// A caller's JSON value named in a message: a scalar quoted short, a list or an object by
+/// its size (never reprinted whole).
+pub fn shown(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => quote(s),
+        Value::Array(items) => format!("a list of {} items", items.len()),
+        Value::Object(fields) => format!("an object of {} fields", fields.len()),
+        other => quote(&other.to_string()),
+    }
 }
 
 #[cfg(test)]

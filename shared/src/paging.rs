@@ -13,6 +13,11 @@ use crate::params::Params;
 /// everything returns fewer records and a `NextToken` to go on.
 const MAX_PAGES_PER_CALL: usize = 10;
 
+/// The longest `NextToken` taken, and the longest position in one: a position becomes part
+/// of a store's sort key (DynamoDB caps those at 1,024 bytes); Folio's own are far shorter.
+const MAX_TOKEN: usize = 1_024;
+const MAX_AFTER: usize = 512;
+
 /// Where a listing continues: the order it was made in, and the position after which to go
 /// on. Encoded into `NextToken`, so a token cannot be used with another order.
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -36,8 +41,12 @@ impl<S: Serialize + DeserializeOwned + PartialEq> Cursor<S> {
     /// The position a token of this order continues after; `None` for a token of another
     /// order or no token at all.
     fn after(token: &str, sort: &S, descending: bool) -> Option<String> {
+        if token.len() > MAX_TOKEN {
+            return None;
+        }
         Cursor::<S>::decode(token)
             .filter(|c| c.sort == *sort && c.descending == descending)
+            .filter(|c| c.after.len() <= MAX_AFTER)
             .map(|c| c.after)
     }
 

@@ -110,6 +110,11 @@ pub trait DeliveryQueue: Send + Sync {
 pub trait DeliveryLog: Send + Sync {
     async fn record_attempt(&self, delivery: &Delivery, attempt: &Attempt)
     -> Result<(), PortError>;
+    /// Whether this event's delivery to this target has ended (delivered, or stopped for
+    /// good): a later copy of it is dropped, however late it comes.
+    async fn has_ended(&self, delivery: &Delivery) -> Result<bool, PortError>;
+    /// Notes that this event's delivery to this target has ended.
+    async fn record_end(&self, delivery: &Delivery) -> Result<(), PortError>;
 }
 
 /// The AWS channels a notification can go to besides webhooks.

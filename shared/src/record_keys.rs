@@ -6,6 +6,36 @@ use sha2::{Digest, Sha256};
 /// The sort key of a partition's one record.
 pub const RECORD: &str = "RECORD";
 
+/// The record a notification is about: its delivery log lives in that record's partition.
+pub fn delivery_pk(delivery: &crate::notify::delivery::Delivery) -> String {
+    use crate::notify::delivery::SubjectKind;
+    let kind = match delivery.subject.kind {
+        SubjectKind::Image => "IMAGE",
+        SubjectKind::Task => "TASK",
+        SubjectKind::Job => "JOB",
+        SubjectKind::Batch => "BATCH",
+    };
+    format!("{}#{kind}#{}", delivery.tenant_key, delivery.subject.id)
+}
+
+/// One attempt of a delivery (an event to a target).
+pub fn delivery_attempt_sk(delivery: &crate::notify::delivery::Delivery, number: u32) -> String {
+    format!(
+        "DELIVERY#{}#{}#{number:03}",
+        delivery.event_id,
+        delivery.target.label()
+    )
+}
+
+/// The end of a delivery (an event to a target): delivered, or stopped for good.
+pub fn delivery_end_sk(delivery: &crate::notify::delivery::Delivery) -> String {
+    format!(
+        "DELIVERED#{}#{}",
+        delivery.event_id,
+        delivery.target.label()
+    )
+}
+
 pub fn image_pk(tenant_key: &str, image_id: &str) -> String {
     format!("{tenant_key}#IMAGE#{image_id}")
 }

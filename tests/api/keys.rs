@@ -243,6 +243,20 @@ async fn a_signed_request_through_the_lambda_edge() {
         (status, reply["Code"].as_str()),
         (400, Some("SignatureDoesNotMatch"))
     );
+    // A nonce too long for a store key: refused before any store sees it, naming it.
+    let (status, reply) = send(event(&"n".repeat(3000), &body)).await;
+    assert_eq!(
+        (status, reply["Code"].as_str()),
+        (400, Some("InvalidParameter")),
+        "{reply}"
+    );
+    assert!(
+        reply["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("SignatureNonce"),
+        "{reply}"
+    );
     let project = stack
         .get(
             crate::harness::ALICE,

@@ -4,7 +4,9 @@
 mod batches;
 mod contract;
 mod events;
+mod fuzz;
 mod harness;
+mod hostile;
 mod image_library;
 mod jobs;
 mod jobs_sdk;

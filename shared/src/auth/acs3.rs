@@ -147,6 +147,7 @@ pub(super) async fn verify(
         }
     }
     let payload_hash = hex::encode(Sha256::digest(request.body));
+    super::check_access_key_id(auth.access_key_id)?;
     let key = keys
         .signing_key(auth.access_key_id)
         .await?

@@ -123,6 +123,9 @@ pub enum AuthError {
     Stale,
     #[error("the signature nonce was used already")]
     NonceUsed,
+    /// A credential part out of bounds, refused before any store sees it.
+    #[error("{0}")]
+    Malformed(&'static str),
     #[error("the key store could not be read")]
     Store(#[source] PortErrorText),
 }
@@ -150,6 +153,7 @@ impl AuthError {
             AuthError::BadDate => "InvalidTimeStamp.Format",
             AuthError::Stale => "InvalidTimeStamp.Expired",
             AuthError::NonceUsed => "SignatureNonceUsed",
+            AuthError::Malformed(_) => "InvalidParameter",
             AuthError::Store(_) => "ServiceUnavailable",
         }
     }
@@ -163,6 +167,24 @@ impl AuthError {
             _ => StatusCode::BAD_REQUEST,
         }
     }
+}
+
+/// The longest `AccessKeyId` taken: it is part of a store key (Folio's are 24 characters).
+pub const MAX_ACCESS_KEY_ID: usize = 128;
+/// The longest `SignatureNonce` taken: it is part of a store key (the SDKs send 32 to 36
+/// characters; DynamoDB caps a partition key at 2,048 bytes).
+pub const MAX_NONCE: usize = 256;
+/// The longest Bearer key taken (Folio's are 43 characters).
+const MAX_BEARER: usize = 256;
+
+/// An `AccessKeyId` of a length a store key can hold.
+pub(crate) fn check_access_key_id(id: &str) -> Result<(), AuthError> {
+    if id.len() > MAX_ACCESS_KEY_ID {
+        return Err(AuthError::Malformed(
+            "AccessKeyId is longer than 128 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// What a verified signature established: the key and the nonce to record.
@@ -182,6 +204,9 @@ pub async fn authenticate(
 ) -> Result<Tenant, AuthError> {
     let authorization = request.header("authorization").map(str::trim);
     let verified = if let Some(bearer) = authorization.and_then(|a| a.strip_prefix("Bearer ")) {
+        if bearer.trim().len() > MAX_BEARER {
+            return Err(AuthError::BadBearer);
+        }
         return keys
             .bearer(bearer.trim())
             .await?
@@ -193,6 +218,11 @@ pub async fn authenticate(
     } else {
         return Err(AuthError::Missing);
     };
+    if verified.nonce.len() > MAX_NONCE {
+        return Err(AuthError::Malformed(
+            "SignatureNonce is longer than 256 characters",
+        ));
+    }
     let until = now + chrono::Duration::from_std(CLOCK_SKEW * 2).unwrap_or_default();
     if !nonces
         .first_use(&verified.access_key_id, &verified.nonce, now, until)

@@ -71,6 +71,7 @@ pub(super) async fn verify(
         }
         None => return Err(AuthError::Incomplete("SignatureMethod is missing")),
     }
+    super::check_access_key_id(access_key_id)?;
     let key = keys
         .signing_key(access_key_id)
         .await?

@@ -12,9 +12,9 @@ use super::describe;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
-use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
+use crate::notify::delivery::{Attempt, Delivery};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
-use crate::record_keys::image_pk;
+use crate::record_keys::{delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk};
 
 pub(super) use crate::record_keys::RECORD;
 
@@ -490,33 +490,35 @@ impl DeliveryLog for DynamoRecords {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), PortError> {
-        let kind = match delivery.subject.kind {
-            SubjectKind::Image => "IMAGE",
-            SubjectKind::Task => "TASK",
-            SubjectKind::Job => "JOB",
-            SubjectKind::Batch => "BATCH",
-        };
         let mut item = to_item(attempt)?;
-        item.insert(
-            "pk".into(),
-            s(format!(
-                "{}#{kind}#{}",
-                delivery.tenant_key, delivery.subject.id
-            )),
-        );
+        item.insert("pk".into(), s(delivery_pk(delivery)));
         item.insert(
             "sk".into(),
-            s(format!(
-                "DELIVERY#{}#{}#{:03}",
-                delivery.event_id,
-                delivery.target.label(),
-                attempt.number
-            )),
+            s(delivery_attempt_sk(delivery, attempt.number)),
         );
         item.insert("EventId".into(), s(&delivery.event_id));
         item.insert("EventType".into(), s(&delivery.event_type));
         item.insert("Target".into(), s(delivery.target.label()));
         self.put_expiring(item, "recording a delivery attempt")
             .await
+    }
+
+    async fn has_ended(&self, delivery: &Delivery) -> Result<bool, PortError> {
+        let key = HashMap::from([
+            ("pk".to_string(), s(delivery_pk(delivery))),
+            ("sk".to_string(), s(delivery_end_sk(delivery))),
+        ]);
+        let item = self.get_item(key, "reading a delivery's end").await?;
+        Ok(item.is_some())
+    }
+
+    async fn record_end(&self, delivery: &Delivery) -> Result<(), PortError> {
+        let item = HashMap::from([
+            ("pk".to_string(), s(delivery_pk(delivery))),
+            ("sk".to_string(), s(delivery_end_sk(delivery))),
+            ("EventId".to_string(), s(&delivery.event_id)),
+            ("Target".to_string(), s(delivery.target.label())),
+        ]);
+        self.put_expiring(item, "recording a delivery's end").await
     }
 }

@@ -72,6 +72,8 @@ pub fn parse(value: &Value) -> Result<(Recipe, FastFail), ApiError> {
             "must hold at least one action",
         ));
     }
+    super::limits::check_size("Actions", value)?;
+    super::limits::check_count("Actions", list, super::limits::MAX_ACTIONS)?;
     let mut plan = Plan::default();
     let mut format = None;
     let mut outputs = Vec::new();
@@ -84,15 +86,25 @@ pub fn parse(value: &Value) -> Result<(Recipe, FastFail), ApiError> {
             .ok_or_else(|| ApiError::missing(format!("{field}.Name")))?;
         let parameters: Vec<String> = match action.get("Parameters") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(j, p)| {
-                    p.as_str().map(str::to_string).ok_or_else(|| {
-                        ApiError::invalid(format!("{field}.Parameters[{j}]"), "must be a string")
+            Some(Value::Array(items)) => {
+                super::limits::check_count(
+                    &format!("{field}.Parameters"),
+                    items,
+                    super::limits::MAX_PARAMETERS,
+                )?;
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| {
+                        p.as_str().map(str::to_string).ok_or_else(|| {
+                            ApiError::invalid(
+                                format!("{field}.Parameters[{j}]"),
+                                "must be a string",
+                            )
+                        })
                     })
-                })
-                .collect::<Result<_, _>>()?,
+                    .collect::<Result<_, _>>()?
+            }
             Some(_) => {
                 return Err(ApiError::invalid(
                     format!("{field}.Parameters"),
@@ -395,8 +407,15 @@ impl Step<'_> {
                     "is required (jpg, png, webp, avif, gif, tiff, bmp, pdf)",
                 )
             })?;
-        let format =
-            Format::parse(&name.to_ascii_lowercase()).map_err(|e| self.bad("format", e))?;
+        let format = Format::parse(&name.to_ascii_lowercase()).map_err(|_| {
+            self.bad(
+                "format",
+                format!(
+                    "{} is not a format (jpg, png, webp, avif, gif, tiff, bmp, pdf)",
+                    crate::error::quote(name)
+                ),
+            )
+        })?;
         let quality = self.number("quality", &["q"], 1.0, 100.0)?.map(|q| q as u8);
         Ok((format, quality))
     }

@@ -8,10 +8,10 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::actions;
 use super::announce::{FAILURES_SHOWN, failures_json, statistic};
 use super::matching::Matcher;
 use super::model::{BatchInput, BatchMessage, BatchRecord, BatchState, ItemCounts, ScanPosition};
+use super::{actions, limits};
 use crate::app::App;
 use crate::config::RECORD_TTL;
 use crate::error::{ApiError, PortError, quote};
@@ -32,6 +32,7 @@ fn expiry() -> i64 {
 /// `Input`: `{"OSS": {"Bucket", "Prefix", "MatchExpressions"}}`, or `S3` with the same
 /// fields.
 fn input(value: &Value) -> Result<BatchInput, ApiError> {
+    limits::check_size("Input", value)?;
     let (name, source) = match (value.get("OSS"), value.get("S3")) {
         (Some(oss), None) => ("OSS", oss),
         (None, Some(s3)) => ("S3", s3),
@@ -66,14 +67,30 @@ fn input(value: &Value) -> Result<BatchInput, ApiError> {
     };
     let expressions: Vec<String> = match source.get("MatchExpressions") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|e| {
-                e.as_str().map(str::to_string).ok_or_else(|| {
-                    ApiError::invalid(field("MatchExpressions"), "must be a list of strings")
+        Some(Value::Array(items)) => {
+            limits::check_count(
+                &field("MatchExpressions"),
+                items,
+                limits::MAX_MATCH_EXPRESSIONS,
+            )?;
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, e)| match e.as_str() {
+                    Some(e) if e.chars().count() <= limits::MAX_EXPRESSION_CHARS => {
+                        Ok(e.to_string())
+                    }
+                    Some(_) => Err(ApiError::invalid(
+                        format!("{}[{i}]", field("MatchExpressions")),
+                        format!("is longer than {} characters", limits::MAX_EXPRESSION_CHARS),
+                    )),
+                    None => Err(ApiError::invalid(
+                        field("MatchExpressions"),
+                        "must be a list of strings",
+                    )),
                 })
-            })
-            .collect::<Result<_, _>>()?,
+                .collect::<Result<_, _>>()?
+        }
         Some(_) => {
             return Err(ApiError::invalid(
                 field("MatchExpressions"),
@@ -95,6 +112,7 @@ fn name_and_id(params: &Params) -> Result<(String, String), ApiError> {
     let name = params.req_str("ProjectName")?;
     validate::project_name("ProjectName", &name)?;
     let id = params.req_str("Id")?;
+    validate::record_id("Id", &id)?;
     Ok((name, id))
 }
 
@@ -136,10 +154,11 @@ pub async fn create(app: &App, tenant: &Tenant, params: &Params) -> Result<Creat
     recipe
         .check_no_loop(&input.bucket, &input.prefix)
         .map_err(|reason| ApiError::invalid("Actions", reason))?;
-    let notification = create::notification(params, &app.config)?;
     let notification_echo = params
         .opt_json::<Value>("Notification")?
         .unwrap_or(Value::Null);
+    limits::check_size("Notification", &notification_echo)?;
+    let notification = create::notification(params, &app.config)?;
     let tags = validate::tags("Tags", params.value("Tags"))?;
     let role = params
         .opt_str("ServiceRole")?

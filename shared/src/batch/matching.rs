@@ -75,7 +75,7 @@ fn glob(pattern: &str) -> Result<GlobMatcher, String> {
         .literal_separator(true)
         .build()
         .map(|g: Glob| g.compile_matcher())
-        .map_err(|e| format!("is not a valid glob: {e}"))
+        .map_err(|e| format!("is not a valid glob: {}", e.kind()))
 }
 
 impl Matcher {

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod announce;
 pub mod handlers;
+pub mod limits;
 pub mod matching;
 pub mod model;
 pub mod worker;

@@ -8,9 +8,9 @@ use super::items::{self, Item};
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
-use crate::notify::delivery::{Attempt, Delivery, SubjectKind};
+use crate::notify::delivery::{Attempt, Delivery};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
-use crate::record_keys::image_pk;
+use crate::record_keys::{delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk};
 
 pub(super) use crate::record_keys::RECORD;
 
@@ -169,25 +169,29 @@ impl DeliveryLog for EmbeddedRecords {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), PortError> {
-        let kind = match delivery.subject.kind {
-            SubjectKind::Image => "IMAGE",
-            SubjectKind::Task => "TASK",
-            SubjectKind::Job => "JOB",
-            SubjectKind::Batch => "BATCH",
-        };
         let mut item = Item::of(
-            format!("{}#{kind}#{}", delivery.tenant_key, delivery.subject.id),
-            format!(
-                "DELIVERY#{}#{}#{:03}",
-                delivery.event_id,
-                delivery.target.label(),
-                attempt.number
-            ),
+            delivery_pk(delivery),
+            delivery_attempt_sk(delivery, attempt.number),
             attempt,
         )?
         .expiring(ttl_from_now());
         item.set("EventId", delivery.event_id.clone());
         item.set("EventType", delivery.event_type.clone());
+        item.set("Target", delivery.target.label());
+        self.db.write(move |tx| items::put(tx, &item)).await
+    }
+
+    async fn has_ended(&self, delivery: &Delivery) -> Result<bool, PortError> {
+        let (pk, sk) = (delivery_pk(delivery), delivery_end_sk(delivery));
+        self.db
+            .read(move |tx| Ok(items::get_live(tx, &pk, &sk)?.is_some()))
+            .await
+    }
+
+    async fn record_end(&self, delivery: &Delivery) -> Result<(), PortError> {
+        let mut item =
+            Item::new(delivery_pk(delivery), delivery_end_sk(delivery)).expiring(ttl_from_now());
+        item.set("EventId", delivery.event_id.clone());
         item.set("Target", delivery.target.label());
         self.db.write(move |tx| items::put(tx, &item)).await
     }

@@ -47,7 +47,7 @@ struct MessageCallback {
 }
 
 /// The callback URL in `UserData`, checked; `None` when there is none.
-fn callback_url(user_data: &str) -> Result<Option<String>, ApiError> {
+fn callback_url(user_data: &str, allowed: &[ipnet::IpNet]) -> Result<Option<String>, ApiError> {
     let parsed: UserData = serde_json::from_str(user_data).map_err(|e| {
         ApiError::invalid(
             "UserData",
@@ -57,7 +57,7 @@ fn callback_url(user_data: &str) -> Result<Option<String>, ApiError> {
     let Some(url) = parsed.message_callback.and_then(|c| c.callback_url) else {
         return Ok(None);
     };
-    url_guard::check_syntax(&url)
+    url_guard::check_accepted(&url, allowed)
         .map_err(|e| ApiError::invalid("UserData.MessageCallback.CallbackURL", e.to_string()))?;
     Ok(Some(url))
 }
@@ -124,7 +124,7 @@ pub async fn handle(
     let callback_url = match &user_data {
         Some(data) => {
             max_bytes("UserData", data, MAX_USER_DATA_BYTES)?;
-            callback_url(data)?
+            callback_url(data, &app.config.allowed_private_networks)?
         }
         None => None,
     };
@@ -197,20 +197,24 @@ mod tests {
 
     #[test]
     fn callback_urls_are_checked() {
-        assert_eq!(callback_url(r#"{"Extend":{"a":1}}"#).unwrap(), None);
+        assert_eq!(callback_url(r#"{"Extend":{"a":1}}"#, &[]).unwrap(), None);
         assert_eq!(
-            callback_url(r#"{"MessageCallback":{"CallbackURL":"https://example.com/cb"}}"#)
-                .unwrap(),
+            callback_url(
+                r#"{"MessageCallback":{"CallbackURL":"https://example.com/cb"}}"#,
+                &[]
+            )
+            .unwrap(),
             Some("https://example.com/cb".to_string())
         );
-        let err = callback_url(r#"{"MessageCallback":{"CallbackURL":"ftp://x"}}"#).unwrap_err();
+        let err =
+            callback_url(r#"{"MessageCallback":{"CallbackURL":"ftp://x"}}"#, &[]).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("UserData.MessageCallback.CallbackURL:"),
             "{err}"
         );
         assert!(
-            callback_url("[]")
+            callback_url("[]", &[])
                 .unwrap_err()
                 .to_string()
                 .starts_with("UserData:")

@@ -9,6 +9,7 @@ use super::http::V2Error;
 use super::model::JobRecord;
 use super::transfer::Upload;
 use crate::app::App;
+use crate::error::quote;
 
 /// `bytes <start>-<end>/<total>`, inclusive, as HTTP writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct ChunkRange {
 
 impl ChunkRange {
     pub fn parse(text: &str) -> Result<ChunkRange, String> {
-        let bad = || format!("{text:?} is not bytes <start>-<end>/<total>");
+        let bad = || format!("{} is not bytes <start>-<end>/<total>", quote(text));
         let spec = text.trim().strip_prefix("bytes ").ok_or_else(bad)?;
         let (span, total) = spec.split_once('/').ok_or_else(bad)?;
         let (start, end) = span.split_once('-').ok_or_else(bad)?;
@@ -31,7 +32,7 @@ impl ChunkRange {
             total: number(total)?,
         };
         if range.start > range.end || range.end >= range.total {
-            return Err(format!("{text:?}: the range is not within the file"));
+            return Err(format!("{}: the range is not within the file", quote(text)));
         }
         Ok(range)
     }

@@ -12,7 +12,7 @@ use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
 use super::model::{InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus};
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
-use crate::error::PortError;
+use crate::error::{PortError, quote};
 use crate::ports::JobState;
 
 pub struct Ctx<'a> {
@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
 }
 
 const PER_PAGE: usize = 50;
+/// The last page a list may ask for: far past any list, and no arithmetic on it overflows.
+const MAX_PAGE: usize = 1_000_000;
 /// The most conversions a job may have (the job, its inputs and conversions are one record).
 const MAX_CONVERSIONS: usize = 50;
 
@@ -39,8 +41,13 @@ fn page(request: &V2Request<'_>) -> Result<usize, V2Error> {
         Some(p) => p
             .parse::<usize>()
             .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| V2Error::bad("page", format!("{p:?} is not a page number from 1"))),
+            .filter(|p| (1..=MAX_PAGE).contains(p))
+            .ok_or_else(|| {
+                V2Error::bad(
+                    "page",
+                    format!("{} is not a page number from 1 to {MAX_PAGE}", quote(p)),
+                )
+            }),
     }
 }
 
@@ -53,7 +60,7 @@ pub fn catalog(request: &V2Request<'_>) -> Result<V2Response, V2Error> {
         .iter()
         .filter(|t| target.is_none_or(|w| options::find(w, None).is_some_and(|f| f.id == t.id)))
         .filter(|t| category.is_none_or(|c| c.eq_ignore_ascii_case(t.category)))
-        .skip((page - 1) * PER_PAGE)
+        .skip((page - 1).saturating_mul(PER_PAGE))
         .take(PER_PAGE)
         .map(options::describe)
         .collect();
@@ -385,7 +392,7 @@ async fn list(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
         Some(code) => Some(JobStatus::parse(code).ok_or_else(|| {
             V2Error::bad(
                 "status",
-                format!("{code:?} is not a status (see GET /v2/statuses)"),
+                format!("{} is not a status (see GET /v2/statuses)", quote(code)),
             )
         })?),
     };
@@ -509,7 +516,11 @@ pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
     check_size(job, &[])
 }
 
-fn apply_settings(job: &mut JobRecord, body: &Map<String, Value>) -> Result<(), V2Error> {
+fn apply_settings(
+    job: &mut JobRecord,
+    body: &Map<String, Value>,
+    allowed: &[ipnet::IpNet],
+) -> Result<(), V2Error> {
     job.process = parse::boolean(body, "process", job.process)?;
     job.fail_on_input_error = parse::boolean(body, "fail_on_input_error", job.fail_on_input_error)?;
     job.fail_on_conversion_error = parse::boolean(
@@ -518,7 +529,7 @@ fn apply_settings(job: &mut JobRecord, body: &Map<String, Value>) -> Result<(), 
         job.fail_on_conversion_error,
     )?;
     job.notify_status = parse::boolean(body, "notify_status", job.notify_status)?;
-    if let Some(callback) = parse::callback(body)? {
+    if let Some(callback) = parse::callback(body, allowed)? {
         job.callback = callback;
     }
     if let Some(passwords) = parse::passwords(body)? {
@@ -566,7 +577,7 @@ async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
         spent: 0,
         notified: false,
     };
-    apply_settings(&mut job, &body)?;
+    apply_settings(&mut job, &body, &ctx.app.config.allowed_private_networks)?;
     if let Some(c) = body.get("conversion").filter(|v| !v.is_null()) {
         job.conversions = parse::one_or_many(c, "conversion", parse::conversion)?;
     }
@@ -715,7 +726,10 @@ async fn settle_open(ctx: &Ctx<'_>, id: &str) -> Result<(), V2Error> {
 
 async fn patch(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
     let body = body_object(ctx)?;
-    let (state, ()) = change_open(ctx, id, |job| apply_settings(job, &body)).await?;
+    let (state, ()) = change_open(ctx, id, |job| {
+        apply_settings(job, &body, &ctx.app.config.allowed_private_networks)
+    })
+    .await?;
     Ok(V2Response::json(StatusCode::OK, &super::document(&state)))
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{handlers, transfer};
 use crate::app::App;
-use crate::error::PortError;
+use crate::error::{PortError, quote};
 use crate::tenant::Tenant;
 
 pub struct V2Request<'a> {
@@ -133,7 +133,9 @@ impl V2Error {
                 tracing::error!(error = %e, "a /v2 request failed");
                 json!({"code": 500, "message": "Internal error; the request can be retried."})
             }
-            other => json!({"code": status.as_u16(), "message": other.to_string()}),
+            other => {
+                json!({"code": status.as_u16(), "message": crate::error::bounded(&other.to_string())})
+            }
         };
         V2Response::json(status, &body)
     }
@@ -189,17 +191,38 @@ pub async fn caller(app: &App, request: &V2Request<'_>) -> Result<Caller, V2Erro
     ))
 }
 
-/// The public base URL of the API: configured, or the request's host.
+/// The public base URL of the API: configured; or the request's host (the forwarded one only
+/// when the deployment trusts its proxy), if it has the shape of one; or `localhost`. The
+/// scheme is the forwarded one when it is `http` or `https` (API Gateway sets it; a caller
+/// who forges it only changes the scheme of its own job's URLs).
 pub fn base_url(app: &App, request: &V2Request<'_>) -> String {
     if let Some(url) = &app.config.public_url {
         return url.clone();
     }
-    let host = request
-        .header("x-forwarded-host")
+    let forwarded = |name| {
+        request
+            .header(name)
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
+    let host = forwarded("x-forwarded-host")
+        .filter(|_| app.config.trust_forwarded_headers)
         .or_else(|| request.header("host"))
+        .filter(|h| host_shaped(h))
         .unwrap_or("localhost");
-    let scheme = request.header("x-forwarded-proto").unwrap_or("http");
+    let scheme = forwarded("x-forwarded-proto")
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or("http");
     format!("{scheme}://{host}")
+}
+
+/// A host name or address with an optional port, as a `Host` header carries it.
+fn host_shaped(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 /// Serves one `/v2/...` request.
@@ -209,7 +232,9 @@ pub async fn handle(app: &App, request: V2Request<'_>) -> V2Response {
         Ok(response) => response,
         Err(e) => {
             if !matches!(e, V2Error::Internal(_)) {
-                tracing::info!(path = request.path, reason = %e, "/v2 request refused");
+                let path = quote(request.path);
+                let reason = crate::error::bounded(&e.to_string());
+                tracing::info!(%path, %reason, "/v2 request refused");
             }
             e.response()
         }
@@ -224,6 +249,7 @@ async fn route(app: &App, request: &V2Request<'_>) -> Result<V2Response, V2Error
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    check_ids(&segments)?;
     let method = request.method.clone();
     let not_allowed = || Err(V2Error::MethodNotAllowed(method.to_string()));
     match segments.as_slice() {
@@ -268,7 +294,50 @@ async fn route(app: &App, request: &V2Request<'_>) -> Result<V2Response, V2Error
         }
         _ => Err(V2Error::NotFound(format!(
             "No route {} {}",
-            request.method, request.path
+            quote(request.method.as_str()),
+            quote(request.path)
         ))),
     }
+}
+
+/// Every id in a `/v2` path has the shape of Folio's ids (UUIDs, as online-convert's are),
+/// checked before any store sees it: a malformed one is a 400 naming it, a well-formed
+/// unknown one stays a 404.
+fn check_ids(segments: &[&str]) -> Result<(), V2Error> {
+    let ids: Vec<(String, &str)> = match segments {
+        ["jobs", job, rest @ ..] => {
+            let mut ids = vec![("job id".to_string(), *job)];
+            if let [kind, id, ..] = rest {
+                let what = match *kind {
+                    "conversions" => "conversion id",
+                    "output" => "output id",
+                    _ => "input id",
+                };
+                ids.push((what.to_string(), *id));
+            }
+            ids
+        }
+        ["dl", job, kind, rest @ ..] => {
+            let mut ids = vec![("job id".to_string(), *job)];
+            if let [id, ..] = rest {
+                let what = if *kind == "download-file" {
+                    "output id"
+                } else {
+                    "job id"
+                };
+                ids.push((what.to_string(), *id));
+            }
+            ids
+        }
+        _ => Vec::new(),
+    };
+    for (field, id) in ids {
+        if uuid::Uuid::try_parse(id).is_err() {
+            return Err(V2Error::bad(
+                field,
+                format!("{} is not an id (a UUID)", quote(id)),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! the validator and the echo of a conversion's options all read this table, and the
 //! validated options become the engine's [`Plan`].
 
+use crate::error::{quote, shown};
 use folio_engine::convert::{Color, Crop, Fit, Format, Plan, Resize};
 use serde_json::{Map, Value, json};
 
@@ -264,7 +265,9 @@ fn check(spec: &OptionSpec, value: &Value) -> Result<Value, OptionError> {
                         .map(|f| f as i64)
                 })
                 .or_else(|| text.and_then(|t| t.parse().ok()))
-                .ok_or_else(|| refuse(spec.name, format!("{value} is not a whole number")))?;
+                .ok_or_else(|| {
+                    refuse(spec.name, format!("{} is not a whole number", shown(value)))
+                })?;
             if !(min..=max).contains(&n) {
                 return Err(refuse(
                     spec.name,
@@ -278,7 +281,7 @@ fn check(spec: &OptionSpec, value: &Value) -> Result<Value, OptionError> {
                 .as_f64()
                 .or_else(|| text.and_then(|t| t.parse().ok()))
                 .filter(|f: &f64| f.is_finite())
-                .ok_or_else(|| refuse(spec.name, format!("{value} is not a number")))?;
+                .ok_or_else(|| refuse(spec.name, format!("{} is not a number", shown(value))))?;
             if !(min..=max).contains(&n) {
                 return Err(refuse(
                     spec.name,
@@ -295,9 +298,10 @@ fn check(spec: &OptionSpec, value: &Value) -> Result<Value, OptionError> {
                 _ => None,
             })
             .map(Value::Bool)
-            .ok_or_else(|| refuse(spec.name, format!("{value} is not true or false"))),
+            .ok_or_else(|| refuse(spec.name, format!("{} is not true or false", shown(value)))),
         Kind::Enum(values) => {
-            let t = text.ok_or_else(|| refuse(spec.name, format!("{value} is not a string")))?;
+            let t =
+                text.ok_or_else(|| refuse(spec.name, format!("{} is not a string", shown(value))))?;
             values
                 .iter()
                 .find(|v| v.eq_ignore_ascii_case(t))
@@ -305,7 +309,7 @@ fn check(spec: &OptionSpec, value: &Value) -> Result<Value, OptionError> {
                 .ok_or_else(|| {
                     refuse(
                         spec.name,
-                        format!("{t:?} is not one of {}", values.join(", ")),
+                        format!("{} is not one of {}", quote(t), values.join(", ")),
                     )
                 })
         }
@@ -320,7 +324,12 @@ pub fn normalise(spec: &TargetSpec, given: &Value) -> Result<Map<String, Value>,
         Value::Null => Map::new(),
         Value::Array(a) if a.is_empty() => Map::new(),
         Value::Object(m) => m.clone(),
-        other => return Err(refuse("options", format!("{other} is not an object"))),
+        other => {
+            return Err(refuse(
+                "options",
+                format!("{} is not an object", shown(other)),
+            ));
+        }
     };
     for name in given.keys() {
         if !spec.options.iter().any(|o| o.name == name) {

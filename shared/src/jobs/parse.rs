@@ -8,6 +8,7 @@ use super::model::{
     ConversionRecord, FileFacts, InputKind, InputRecord, InputStatus, JobLimits, OutputTarget,
 };
 use super::options;
+use crate::error::{quote, shown};
 use crate::notify::url_guard;
 use crate::storage::Location;
 
@@ -35,7 +36,7 @@ fn object(value: Option<&Value>, field: &str) -> Result<Map<String, Value>, Fiel
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Array(a)) if a.is_empty() => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(refuse(field, format!("{other} is not an object"))),
+        Some(other) => Err(refuse(field, format!("{} is not an object", shown(other)))),
     }
 }
 
@@ -45,7 +46,10 @@ pub fn boolean(body: &Map<String, Value>, name: &str, default: bool) -> Result<b
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::String(s)) if s == "true" || s == "1" => Ok(true),
         Some(Value::String(s)) if s == "false" || s == "0" => Ok(false),
-        Some(other) => Err(refuse(name, format!("{other} is not true or false"))),
+        Some(other) => Err(refuse(
+            name,
+            format!("{} is not true or false", shown(other)),
+        )),
     }
 }
 
@@ -57,19 +61,23 @@ fn string<'a>(
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(refuse(field, format!("{other} is not a string"))),
+        Some(other) => Err(refuse(field, format!("{} is not a string", shown(other)))),
     }
 }
 
 /// `callback`: empty, or an http(s) URL without credentials.
-pub fn callback(body: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+pub fn callback(
+    body: &Map<String, Value>,
+    allowed: &[ipnet::IpNet],
+) -> Result<Option<String>, FieldError> {
     let Some(url) = string(body, "callback", "callback")? else {
         return Ok(None);
     };
     if url.trim().is_empty() {
         return Ok(Some(String::new()));
     }
-    url_guard::check_syntax(url).map_err(|e| refuse("callback", format!("the URL {e}")))?;
+    url_guard::check_accepted(url, allowed)
+        .map_err(|e| refuse("callback", format!("the URL {e}")))?;
     Ok(Some(url.to_string()))
 }
 
@@ -116,7 +124,12 @@ pub fn limits(body: &Map<String, Value>) -> Result<Option<JobLimits>, FieldError
             let n = v
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                .ok_or_else(|| refuse(&field, format!("{v} is not a whole number of 0 or more")))?;
+                .ok_or_else(|| {
+                    refuse(
+                        &field,
+                        format!("{} is not a whole number of 0 or more", shown(v)),
+                    )
+                })?;
             let slot = match (section.as_str(), name.as_str()) {
                 ("job", "max_credit") => &mut out.max_credit,
                 ("job", "max_inputs") => &mut out.max_inputs,
@@ -146,9 +159,10 @@ pub fn conversion(value: &Value, field: &str) -> Result<ConversionRecord, FieldE
         refuse(
             format!("{field}.target"),
             format!(
-                "Folio does not convert to {target:?}{}; its targets are {}",
+                "Folio does not convert to {}{}; its targets are {}",
+                quote(target),
                 category
-                    .map(|c| format!(" in category {c:?}"))
+                    .map(|c| format!(" in category {}", quote(c)))
                     .unwrap_or_default(),
                 targets.join(", ")
             ),
@@ -227,7 +241,8 @@ pub fn input(value: &Value, field: &str) -> Result<InputRecord, FieldError> {
         refuse(
             format!("{field}.type"),
             format!(
-                "{kind_text:?} is not an input type (remote, cloud, output, input_id, upload, base64)"
+                "{} is not an input type (remote, cloud, output, input_id, upload, base64)",
+                quote(kind_text)
             ),
         )
     })?;

@@ -120,6 +120,16 @@ impl QueueWorker for Notifier {
                 return Ok(());
             }
         };
+        // A copy of a delivery that already ended (the work that queued it was redone after
+        // the queue's deduplication window) is dropped: one delivery per event and target.
+        match self.log.has_ended(&delivery).await {
+            Ok(true) => {
+                tracing::info!(event_id = %delivery.event_id, target = delivery.target.label(), "a copy of an ended delivery dropped");
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(error) => return Err(error.into()),
+        }
         let number = message.receive_count.max(1);
         let (outcome, status_code, detail) = match self.try_once(&delivery).await {
             Tried::Delivered(status) => (AttemptOutcome::Delivered, status, String::new()),
@@ -153,6 +163,11 @@ impl QueueWorker for Notifier {
             tracing::warn!(event_id = %delivery.event_id, %error, "delivery attempt not recorded");
         }
         if outcome != AttemptOutcome::Retrying {
+            // Recorded after the attempt: a crash in between may send it once more, never
+            // lose it. A FIFO group holds one copy at a time, so two cannot race here.
+            if let Err(error) = self.log.record_end(&delivery).await {
+                tracing::warn!(event_id = %delivery.event_id, %error, "a delivery's end not recorded");
+            }
             return Ok(());
         }
         let delay = backoff(self.config.webhook_retry_base, number);

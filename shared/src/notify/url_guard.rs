@@ -20,7 +20,12 @@ pub enum GuardError {
     Unresolved(String),
     #[error("resolves to {0}, a private or reserved address")]
     Private(IpAddr),
+    #[error("is longer than {MAX_URL} characters")]
+    TooLong,
 }
+
+/// The longest URL a request may name.
+pub const MAX_URL: usize = 2_048;
 
 /// Checks what can be checked without the network; used when a request names a URL.
 pub fn check_syntax(raw: &str) -> Result<Url, GuardError> {
@@ -33,6 +38,34 @@ pub fn check_syntax(raw: &str) -> Result<Url, GuardError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(GuardError::Credentials);
+    }
+    Ok(url)
+}
+
+/// What can be checked when a request names a URL, before anything is stored or queued: its
+/// length and syntax, and its host when that is an address or `localhost` (a private one is
+/// refused unless allowed). A host name is resolved and checked at every connection instead,
+/// since what it resolves to may change.
+pub fn check_accepted(raw: &str, allowed: &[IpNet]) -> Result<Url, GuardError> {
+    if raw.len() > MAX_URL {
+        return Err(GuardError::TooLong);
+    }
+    let url = check_syntax(raw)?;
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            (name == "localhost" || name.ends_with(".localhost"))
+                .then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        }
+        None => None,
+    };
+    if let Some(ip) = ip.map(canonical)
+        && !is_public(ip)
+        && !allowed.iter().any(|net| net.contains(&ip))
+    {
+        return Err(GuardError::Private(ip));
     }
     Ok(url)
 }
@@ -167,6 +200,29 @@ mod tests {
             resolve(&url, &allowed).await.unwrap(),
             vec!["127.0.0.1:8080".parse().unwrap()]
         );
+    }
+
+    #[test]
+    fn private_hosts_are_refused_when_a_request_names_them() {
+        for raw in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.0.0.7/hook",
+            "http://[::1]:8080/",
+            "http://localhost/hook",
+            "http://api.localhost./hook",
+            "http://2130706433/", // 127.0.0.1 as one number
+        ] {
+            assert!(
+                matches!(check_accepted(raw, &[]), Err(GuardError::Private(_))),
+                "{raw}"
+            );
+        }
+        let loopback: IpNet = "127.0.0.0/8".parse().unwrap();
+        assert!(check_accepted("http://localhost:9/hook", &[loopback]).is_ok());
+        // A name is resolved (and checked) at each connection, not here.
+        assert!(check_accepted("https://hooks.example.com/x", &[]).is_ok());
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL));
+        assert_eq!(check_accepted(&long, &[]), Err(GuardError::TooLong));
     }
 
     #[tokio::test]

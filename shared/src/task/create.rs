@@ -101,15 +101,10 @@ pub(crate) fn notification(params: &Params, config: &Config) -> Result<Notificat
         match name.as_str() {
             "Webhook" => {
                 let url = text("URL")?;
-                let parsed = url::Url::parse(&url).map_err(|e| {
-                    ApiError::invalid("Notification.Webhook.URL", format!("is not a URL: {e}"))
-                })?;
-                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                    return Err(ApiError::invalid(
-                        "Notification.Webhook.URL",
-                        "must be an http or https URL with a host",
-                    ));
-                }
+                crate::notify::url_guard::check_accepted(&url, &config.allowed_private_networks)
+                    .map_err(|e| {
+                        ApiError::invalid("Notification.Webhook.URL", format!("the URL {e}"))
+                    })?;
                 spec.webhook_url = Some(url);
             }
             "SNS" => {

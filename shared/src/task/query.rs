@@ -82,6 +82,7 @@ pub async fn get(app: &App, tenant: &Tenant, params: &Params) -> Result<TaskView
     let name = params.req_str("ProjectName")?;
     super::validate::project_name("ProjectName", &name)?;
     let task_id = params.req_str("TaskId")?;
+    super::validate::record_id("TaskId", &task_id)?;
     task_type(params, "TaskType")?;
     let with_request = params.opt_bool("RequestDefinition")?.unwrap_or(false);
     project::require(app, tenant, &name).await?;

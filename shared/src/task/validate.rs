@@ -25,6 +25,29 @@ pub fn project_name(field: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The longest id of a task or a batch a caller may name: Folio's own are under 50
+/// characters, and an id becomes part of a store key.
+pub const MAX_ID: usize = 128;
+
+/// The id of a task or a batch as a caller names it: 1 to 128 letters, digits, `-`, `_` or
+/// `.`. Anything else cannot be one of Folio's ids and is refused before a store sees it;
+/// an unknown id of this shape is a 404.
+pub fn record_id(field: &str, id: &str) -> Result<(), ApiError> {
+    let shaped = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if id.is_empty() || id.len() > MAX_ID || !shaped {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "is not an id (1 to {MAX_ID} letters, digits, -, _ or .); got {}",
+                crate::error::quote(id)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path and name>`.
 pub fn role_arn(field: &str, arn: &str) -> Result<(), ApiError> {
     let bad = || {
