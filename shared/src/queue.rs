@@ -60,6 +60,17 @@ pub trait QueueWorker: Send + Sync {
     async fn release(&self, _message: &QueueMessage) {}
 }
 
+/// Hands `message` to `worker` inside a span naming the message: every line the handling logs
+/// carries its id, and no other message's or request's.
+pub async fn handle_traced(
+    worker: &dyn QueueWorker,
+    message: &QueueMessage,
+) -> Result<(), WorkerError> {
+    use tracing::Instrument;
+    let span = tracing::info_span!("message", message_id = %message.id);
+    worker.handle(message).instrument(span).await
+}
+
 /// Runs a Lambda SQS event through a worker and reports the failed messages only
 /// (`ReportBatchItemFailures`), so one bad message does not redeliver its batch. On a FIFO
 /// queue, the messages after a failed one in its group are reported failed unhandled.
@@ -79,7 +90,7 @@ pub async fn handle_sqs_event(worker: &dyn QueueWorker, event: SqsEvent) -> SqsB
             group: record.attributes.get("MessageGroupId").cloned(),
         };
         let outcome = if order.may_handle(&message) {
-            worker.handle(&message).await
+            handle_traced(worker, &message).await
         } else {
             worker.release(&message).await;
             Err(WorkerError::Retry(

@@ -451,10 +451,26 @@ async fn remote_inputs_to_private_addresses_are_refused(home) {
     .await;
     let base = serve_file("127.0.0.2", jpeg(32, 32)).await;
     let port = base.rsplit(':').next().unwrap();
-    let refused = [
+    // An address in the URL itself is refused when the job is created, naming the input.
+    for url in [
         format!("http://127.0.0.1:{port}/a.jpg"),
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://10.0.0.1/a.jpg".to_string(),
+    ] {
+        let answer = call(
+            &stack,
+            ALICE,
+            Method::POST,
+            "/jobs",
+            Some(json!({"input": [remote(&url)], "conversion": [{"target": "png"}]})),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{url}: {}", answer.text);
+        assert!(answer.text.contains("input[0].source"), "{}", answer.text);
+        assert!(answer.text.contains("private or reserved"), "{}", answer.text);
+    }
+    // A public-looking URL that redirects to one is refused when it is fetched.
+    let refused = [
         format!("{base}/redirect?to=http://127.0.0.1:{port}/b.jpg"),
         format!("{base}/redirect?to=http://169.254.169.254/latest/"),
     ];

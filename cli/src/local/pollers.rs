@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use folio_shared::embedded::{QueueSpec, Queues};
-use folio_shared::queue::{GroupOrder, QueueMessage, QueueWorker};
+use folio_shared::queue::{GroupOrder, QueueMessage, QueueWorker, handle_traced};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -61,7 +61,7 @@ pub fn spawn(
                     worker.release(&queued).await;
                     continue;
                 }
-                match worker.handle(&queued).await {
+                match handle_traced(worker.as_ref(), &queued).await {
                     Ok(()) => {
                         let deleted = sqs
                             .delete_message()
@@ -131,7 +131,7 @@ pub fn spawn_embedded(
                 continue;
             }
             for message in messages {
-                match worker.handle(&message).await {
+                match handle_traced(worker.as_ref(), &message).await {
                     Ok(()) => {
                         let receipt = message.receipt_handle.as_deref().unwrap_or_default();
                         if let Err(error) = queues.delete(queue, receipt).await {

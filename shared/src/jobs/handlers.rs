@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::announce::announce;
 use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
-use super::model::{InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus};
+use super::model::{
+    InputKind, InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus,
+};
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
 use crate::error::{PortError, quote};
@@ -499,6 +501,21 @@ fn check_size(job: &JobRecord, more: &[InputRecord]) -> Result<(), V2Error> {
 }
 
 /// Refuses a job with more inputs than its limit allows (the contract's 402).
+/// Remote inputs naming a private address (or `localhost`) are refused when named; a host
+/// name is checked again at each fetch, since what it resolves to may change.
+fn check_remote_sources(app: &App, inputs: &[InputRecord]) -> Result<(), V2Error> {
+    for (i, input) in inputs.iter().enumerate() {
+        if input.kind == InputKind::Remote {
+            crate::notify::url_guard::check_accepted(
+                &input.source,
+                &app.config.allowed_private_networks,
+            )
+            .map_err(|e| V2Error::bad(format!("input[{i}].source"), format!("the URL {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
     if job.conversions.len() > MAX_CONVERSIONS {
         return Err(V2Error::bad(
@@ -583,6 +600,7 @@ async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
     }
     if let Some(i) = body.get("input").filter(|v| !v.is_null()) {
         job.inputs = parse::one_or_many(i, "input", parse::input)?;
+        check_remote_sources(ctx.app, &job.inputs)?;
     }
     check_inputs(ctx.app, &job)?;
     let first = job.open_status();
@@ -785,6 +803,7 @@ async fn add_inputs(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> {
         .ok_or_else(|| V2Error::bad("body", "an input (or a list of them) is required"))?;
     let many = body.is_array();
     let inputs = parse::one_or_many(&body, "input", parse::input)?;
+    check_remote_sources(ctx.app, &inputs)?;
     let job = load_job(ctx, id).await?;
     let added = append_inputs(ctx, &job, inputs).await?;
     let docs = added.iter().map(wire::input).collect();

@@ -130,8 +130,12 @@ impl V2Error {
                 json!({"code": 503, "message": reason})
             }
             V2Error::Internal(e) => {
-                tracing::error!(error = %e, "a /v2 request failed");
-                json!({"code": 500, "message": "Internal error; the request can be retried."})
+                // The answer names the id the log line carries, so a report finds its cause.
+                let request_id = crate::api::new_request_id();
+                tracing::error!(%request_id, error = %e, "a /v2 request failed");
+                json!({"code": 500, "message": format!(
+                    "Internal error (request {request_id}); the request can be retried."
+                )})
             }
             other => {
                 json!({"code": status.as_u16(), "message": crate::error::bounded(&other.to_string())})
