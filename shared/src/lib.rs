@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod error;
 pub mod image;
 pub mod jobs;
+pub mod limits;
 pub mod notify;
 pub mod paging;
 pub mod params;

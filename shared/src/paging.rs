@@ -15,7 +15,7 @@ const MAX_PAGES_PER_CALL: usize = 10;
 
 /// The longest `NextToken` taken, and the longest position in one: a position becomes part
 /// of a store's sort key (DynamoDB caps those at 1,024 bytes); Folio's own are far shorter.
-const MAX_TOKEN: usize = 1_024;
+pub const MAX_TOKEN: usize = 1_024;
 const MAX_AFTER: usize = 512;
 
 /// Where a listing continues: the order it was made in, and the position after which to go

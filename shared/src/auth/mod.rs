@@ -175,7 +175,7 @@ pub const MAX_ACCESS_KEY_ID: usize = 128;
 /// characters; DynamoDB caps a partition key at 2,048 bytes).
 pub const MAX_NONCE: usize = 256;
 /// The longest Bearer key taken (Folio's are 43 characters).
-const MAX_BEARER: usize = 256;
+pub const MAX_BEARER: usize = 256;
 
 /// An `AccessKeyId` of a length a store key can hold.
 pub(crate) fn check_access_key_id(id: &str) -> Result<(), AuthError> {

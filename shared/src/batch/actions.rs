@@ -47,7 +47,7 @@ pub const VARIABLES: [&str; 7] = [
 ];
 
 /// The largest number of outputs one object may have.
-const MAX_OUTPUTS: usize = 10;
+pub const MAX_OUTPUTS: usize = 10;
 
 /// One parameter, `key=value`, `key_value` or a lone value.
 fn split(parameter: &str) -> (Option<&str>, &str) {

@@ -17,7 +17,7 @@ use crate::params::{Params, max_bytes};
 use crate::tenant::Tenant;
 
 pub const DEFAULT_APP_ID: &str = "app-1000000";
-const MAX_USER_DATA_BYTES: usize = 2048;
+pub const MAX_USER_DATA_BYTES: usize = 2048;
 
 #[derive(Serialize, Debug)]
 pub struct CreateUploadImageResponse {

@@ -8,4 +8,4 @@ pub mod model;
 pub mod probe;
 pub mod update_infos;
 pub mod uploaded;
-mod validate;
+pub(crate) mod validate;

@@ -25,9 +25,9 @@ pub struct Ctx<'a> {
 
 const PER_PAGE: usize = 50;
 /// The last page a list may ask for: far past any list, and no arithmetic on it overflows.
-const MAX_PAGE: usize = 1_000_000;
+pub const MAX_PAGE: usize = 1_000_000;
 /// The most conversions a job may have (the job, its inputs and conversions are one record).
-const MAX_CONVERSIONS: usize = 50;
+pub const MAX_CONVERSIONS: usize = 50;
 
 pub fn statuses() -> V2Response {
     let list: Vec<Value> = JobStatus::ALL
@@ -475,7 +475,7 @@ fn max_inputs(app: &App, job: &JobRecord) -> u64 {
 
 /// The most a job's record may hold, in bytes of JSON: DynamoDB keeps at most 400 KB in
 /// one item, and a job and its inputs are one item.
-const MAX_RECORD_BYTES: usize = 350_000;
+pub const MAX_RECORD_BYTES: usize = 350_000;
 
 /// Refuses a job whose record (with `more` inputs) would not fit in one item: cloud
 /// credentials, a service account's key file above all, stay with each input and output

@@ -19,7 +19,7 @@ use crate::tenant::Tenant;
 
 pub const MAX_SOURCES: usize = 100;
 const MAX_ROLE_CHAIN: usize = 3;
-const MAX_IDEMPOTENCY_KEY: usize = 255;
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "PascalCase")]

@@ -7,12 +7,15 @@ use serde_json::Value;
 use super::model::S3Location;
 use crate::error::ApiError;
 
+/// The longest project name, as IMM allows.
+pub const MAX_PROJECT_NAME: usize = 128;
+
 /// IMM's project names: a letter, then letters, digits, `-` or `_`; 1 to 128 in all.
 pub fn project_name(field: &str, name: &str) -> Result<(), ApiError> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !first_ok || !rest_ok || name.len() > 128 {
+    if !first_ok || !rest_ok || name.len() > MAX_PROJECT_NAME {
         return Err(ApiError::invalid(
             field,
             format!(
