@@ -300,3 +300,87 @@ async fn a_late_copy_of_a_delivered_notification_is_dropped(home) {
     stack.stop().await;
 }
 }
+
+/// Every refusal's `RequestId` is in the log, on the line that says why, and a worker's lines
+/// carry its message's id, never a request's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn log_lines_carry_their_own_request_or_message_id() {
+    let logs = crate::jobs::captured_logs();
+    let stack = Stack::embedded().await;
+    let name = project(&stack).await;
+    let mut refused_ids = Vec::new();
+    let bad_key = stack
+        .http
+        .get(format!("{}/ListProjects", stack.base))
+        .bearer_auth("not-a-key")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(bad_key.status(), 401);
+    let body: Value = bad_key.json().await.expect("a JSON refusal");
+    refused_ids.push(body["RequestId"].as_str().expect("a RequestId").to_string());
+    let bad_id = stack
+        .get(
+            ALICE,
+            "GetTask",
+            &[("ProjectName", &name), ("TaskId", "not an id")],
+        )
+        .await;
+    assert_eq!(bad_id.status, 400);
+    refused_ids.push(
+        bad_id.body["RequestId"]
+            .as_str()
+            .expect("a RequestId")
+            .to_string(),
+    );
+    // Uploads side by side: their requests and the upload worker's messages interleave.
+    let uploads: Vec<_> = (0..6)
+        .map(|i| {
+            stack.upload(
+                ALICE,
+                json!({"ImageType": "default", "ImageExt": "jpg", "Title": format!("t{i}")}),
+                crate::harness::jpeg(40 + i, 30),
+            )
+        })
+        .collect();
+    let ids = futures_util::future::join_all(uploads).await;
+    for id in &ids {
+        stack.wait_processed(ALICE, id).await;
+    }
+    stack.stop().await;
+    let text = without_colours(&String::from_utf8_lossy(&logs.lock().expect("the logs")));
+    for id in &refused_ids {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("request refused")),
+            "no refusal line names {id}"
+        );
+    }
+    let recorded: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("upload recorded") && ids.iter().any(|id| l.contains(id.as_str())))
+        .collect();
+    assert_eq!(recorded.len(), ids.len(), "{recorded:?}");
+    for line in recorded {
+        assert!(line.contains("message_id="), "{line}");
+        assert!(!line.contains("request_id="), "{line}");
+    }
+}
+
+/// `text` without ANSI colour sequences (`ESC [ ... m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
