@@ -227,7 +227,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
             "messages a stopped process held are visible again"
         );
     }
-    let sdk = folio_shared::aws::sdk_config().await;
+    let sdk = folio_shared::aws::sdk_config_off_aws().await;
     let upload_buckets = config.upload_buckets.clone();
     let max_upload_bytes = config.max_upload_bytes;
     let app = Arc::new(embedded::app(

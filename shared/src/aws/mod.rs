@@ -33,6 +33,21 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
+/// The SDK configuration on one machine, where AWS is reached only for what a request names
+/// (a job's S3 input or output with its own credentials and region): a region from the
+/// environment if it gives one, else `us-east-1`, so that starting does not look for instance
+/// metadata (and log three warnings about it) on a laptop.
+pub async fn sdk_config_off_aws() -> SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let named = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !named {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    loader.load().await
+}
+
 /// An S3 client; path-style addressing when an endpoint is set (emulators need it).
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)
