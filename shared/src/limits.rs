@@ -66,10 +66,10 @@ pub fn markdown_table() -> String {
             format!("1 to {} characters", us(MAX_IDEMPOTENCY_KEY)),
         ),
         (
-            "webhook, callback and remote input URLs (`Notification.Webhook.URL`, `UserData...CallbackURL`, `/v2` `callback` and `input[].source`)",
+            "webhook, callback and remote input URLs (`Notification.Webhook.URL`, `UserData...CallbackURL`, `/v2` `callback` and `input[].source`), FTP hosts (`parameters.host`)",
             format!(
-                "http(s), at most {} characters, no credentials; a private, loopback, \
-                 link-local or reserved address (or `localhost`) is refused when named unless \
+                "URLs http(s), at most {} characters, no credentials; a host at a private, \
+                 loopback, link-local or reserved address (or `localhost`) is refused when named unless \
                  `FOLIO_ALLOWED_PRIVATE_NETWORKS` allows it, and every address a host name \
                  resolves to is checked again at each connection",
                 us(MAX_URL)

@@ -7,7 +7,7 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Stack, jpeg};
+use crate::harness::{ALICE, Stack, jpeg};
 use crate::jobs::{call, captured_logs, create, job_record, wait};
 use crate::on_both_backends;
 use crate::receiver::Receiver;
@@ -474,17 +474,27 @@ async fn storage_descriptors_are_checked_before_the_job_and_hosts_by_the_guard(h
         big.text
     );
 
-    // An FTP host on a private network is refused like any remote URL (only loopback is
-    // allowed in the local stack).
-    let (_, done) = run_job(
-        &stack,
-        json!({"input": [{"type": "cloud", "source": "ftp",
-                          "parameters": {"host": "169.254.169.254", "file": "a.jpg"},
-                          "credentials": {"username": "u", "password": "p"}}],
-               "conversion": [{"target": "png"}]}),
-    )
-    .await;
-    assert_failed(&done, 403, "is refused");
+    // An FTP host at a private address is refused when the job names it, like any remote URL
+    // (only loopback is allowed in the local stack), as an input and as an output target.
+    let ftp = json!({"host": "169.254.169.254", "file": "a.jpg"});
+    let login = json!({"username": "u", "password": "p"});
+    for (body, field) in [
+        (
+            json!({"input": [{"type": "cloud", "source": "ftp", "parameters": ftp, "credentials": login}],
+                   "conversion": [{"target": "png"}]}),
+            "input[0].parameters.host",
+        ),
+        (
+            json!({"conversion": [{"target": "png", "output_target": [
+                {"type": "ftp", "parameters": ftp, "credentials": login}]}]}),
+            "conversion[0].output_target[0].parameters.host",
+        ),
+    ] {
+        let refused = call(&stack, ALICE, Method::POST, "/jobs", Some(body)).await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        assert!(refused.text.contains(field), "{}", refused.text);
+        assert!(refused.text.contains("private or reserved"), "{}", refused.text);
+    }
     stack.stop().await;
 }
 }

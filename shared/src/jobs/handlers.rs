@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use super::announce::announce;
 use super::http::{Caller, V2Error, V2Request, V2Response, base_url};
 use super::model::{
-    InputKind, InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus,
+    ConversionRecord, InputKind, InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord,
+    OutputStatus,
 };
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
@@ -501,19 +502,50 @@ fn check_size(job: &JobRecord, more: &[InputRecord]) -> Result<(), V2Error> {
 }
 
 /// Refuses a job with more inputs than its limit allows (the contract's 402).
-/// Remote inputs naming a private address (or `localhost`) are refused when named; a host
-/// name is checked again at each fetch, since what it resolves to may change.
+/// Remote inputs and FTP servers naming a private address (or `localhost`) are refused when
+/// named; a host name is checked again at each connection, since what it resolves to may
+/// change.
 fn check_remote_sources(app: &App, inputs: &[InputRecord]) -> Result<(), V2Error> {
+    use crate::notify::url_guard;
+    let allowed = &app.config.allowed_private_networks;
     for (i, input) in inputs.iter().enumerate() {
-        if input.kind == InputKind::Remote {
-            crate::notify::url_guard::check_accepted(
-                &input.source,
-                &app.config.allowed_private_networks,
-            )
-            .map_err(|e| V2Error::bad(format!("input[{i}].source"), format!("the URL {e}")))?;
+        match input.kind {
+            InputKind::Remote => {
+                url_guard::check_accepted(&input.source, allowed).map_err(|e| {
+                    V2Error::bad(format!("input[{i}].source"), format!("the URL {e}"))
+                })?;
+            }
+            InputKind::Cloud if input.source == "ftp" => {
+                check_ftp_host(&input.parameters, allowed, &format!("input[{i}]"))?
+            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+/// The FTP servers of conversions' output targets, as [`check_remote_sources`] checks inputs'.
+fn check_target_hosts(app: &App, conversions: &[ConversionRecord]) -> Result<(), V2Error> {
+    let allowed = &app.config.allowed_private_networks;
+    for (i, conversion) in conversions.iter().enumerate() {
+        for (j, target) in conversion.output_targets.iter().enumerate() {
+            if target.kind == "ftp" {
+                let field = format!("conversion[{i}].output_target[{j}]");
+                check_ftp_host(&target.parameters, allowed, &field)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_ftp_host(
+    parameters: &Map<String, Value>,
+    allowed: &[ipnet::IpNet],
+    field: &str,
+) -> Result<(), V2Error> {
+    let host = parameters.get("host").and_then(Value::as_str).unwrap_or("");
+    crate::notify::url_guard::check_named_host(host, allowed)
+        .map_err(|e| V2Error::bad(format!("{field}.parameters.host"), format!("the host {e}")))
 }
 
 pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
@@ -597,6 +629,7 @@ async fn create(ctx: &Ctx<'_>) -> Result<V2Response, V2Error> {
     apply_settings(&mut job, &body, &ctx.app.config.allowed_private_networks)?;
     if let Some(c) = body.get("conversion").filter(|v| !v.is_null()) {
         job.conversions = parse::one_or_many(c, "conversion", parse::conversion)?;
+        check_target_hosts(ctx.app, &job.conversions)?;
     }
     if let Some(i) = body.get("input").filter(|v| !v.is_null()) {
         job.inputs = parse::one_or_many(i, "input", parse::input)?;
@@ -819,6 +852,7 @@ async fn add_conversion(ctx: &Ctx<'_>, id: &str) -> Result<V2Response, V2Error> 
         .json()?
         .ok_or_else(|| V2Error::bad("body", "a conversion is required"))?;
     let conversion = parse::conversion(&body, "conversion")?;
+    check_target_hosts(ctx.app, std::slice::from_ref(&conversion))?;
     let (state, added) = change_open(ctx, id, |job| {
         job.conversions.push(conversion.clone());
         Ok(conversion.clone())

@@ -51,15 +51,20 @@ pub fn check_accepted(raw: &str, allowed: &[IpNet]) -> Result<Url, GuardError> {
         return Err(GuardError::TooLong);
     }
     let url = check_syntax(raw)?;
-    let ip = match url.host() {
-        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            (name == "localhost" || name.ends_with(".localhost"))
-                .then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        }
-        None => None,
+    check_named_host(url.host_str().unwrap_or_default(), allowed)?;
+    Ok(url)
+}
+
+/// The host part of [`check_accepted`], for hosts named outside a URL (an FTP server's): an
+/// address, or `localhost`, that is private is refused unless allowed; a name passes, to be
+/// resolved and checked at each connection.
+pub fn check_named_host(host: &str, allowed: &[IpNet]) -> Result<(), GuardError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => (name == "localhost" || name.ends_with(".localhost"))
+            .then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
     if let Some(ip) = ip.map(canonical)
         && !is_public(ip)
@@ -67,7 +72,7 @@ pub fn check_accepted(raw: &str, allowed: &[IpNet]) -> Result<Url, GuardError> {
     {
         return Err(GuardError::Private(ip));
     }
-    Ok(url)
+    Ok(())
 }
 
 /// Resolves the URL's host once and returns the addresses to connect to (pin them: never
