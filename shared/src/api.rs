@@ -229,8 +229,8 @@ impl ApiResponse {
     }
 }
 
-/// An error answer: `{"RequestId", "Code", "Message"}` with its status.
-/// A refusal's answer, logged once (bounded) under its `RequestId`.
+/// An error answer, `{"RequestId", "Code", "Message"}` with its status, logged once (bounded)
+/// under its `RequestId`.
 pub fn refusal(status: StatusCode, code: &str, message: String) -> ApiResponse {
     refused(status, code, message, None)
 }

@@ -16,6 +16,7 @@ use super::model::{
 use super::{enter, files_prefix, options, parse, wire};
 use crate::app::App;
 use crate::error::{PortError, quote};
+use crate::notify::url_guard;
 use crate::ports::JobState;
 
 pub struct Ctx<'a> {
@@ -501,12 +502,10 @@ fn check_size(job: &JobRecord, more: &[InputRecord]) -> Result<(), V2Error> {
     Ok(())
 }
 
-/// Refuses a job with more inputs than its limit allows (the contract's 402).
 /// Remote inputs and FTP servers naming a private address (or `localhost`) are refused when
 /// named; a host name is checked again at each connection, since what it resolves to may
 /// change.
 fn check_remote_sources(app: &App, inputs: &[InputRecord]) -> Result<(), V2Error> {
-    use crate::notify::url_guard;
     let allowed = &app.config.allowed_private_networks;
     for (i, input) in inputs.iter().enumerate() {
         match input.kind {
@@ -544,10 +543,11 @@ fn check_ftp_host(
     field: &str,
 ) -> Result<(), V2Error> {
     let host = parameters.get("host").and_then(Value::as_str).unwrap_or("");
-    crate::notify::url_guard::check_named_host(host, allowed)
+    url_guard::check_named_host(host, allowed)
         .map_err(|e| V2Error::bad(format!("{field}.parameters.host"), format!("the host {e}")))
 }
 
+/// Refuses a job with more inputs than its limit allows (the contract's 402).
 pub fn check_inputs(app: &App, job: &JobRecord) -> Result<(), V2Error> {
     if job.conversions.len() > MAX_CONVERSIONS {
         return Err(V2Error::bad(

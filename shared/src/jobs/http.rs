@@ -308,28 +308,28 @@ async fn route(app: &App, request: &V2Request<'_>) -> Result<V2Response, V2Error
 /// checked before any store sees it: a malformed one is a 400 naming it, a well-formed
 /// unknown one stays a 404.
 fn check_ids(segments: &[&str]) -> Result<(), V2Error> {
-    let ids: Vec<(String, &str)> = match segments {
+    let ids: Vec<(&str, &str)> = match segments {
         ["jobs", job, rest @ ..] => {
-            let mut ids = vec![("job id".to_string(), *job)];
+            let mut ids = vec![("job id", *job)];
             if let [kind, id, ..] = rest {
                 let what = match *kind {
                     "conversions" => "conversion id",
                     "output" => "output id",
                     _ => "input id",
                 };
-                ids.push((what.to_string(), *id));
+                ids.push((what, *id));
             }
             ids
         }
         ["dl", job, kind, rest @ ..] => {
-            let mut ids = vec![("job id".to_string(), *job)];
+            let mut ids = vec![("job id", *job)];
             if let [id, ..] = rest {
                 let what = if *kind == "download-file" {
                     "output id"
                 } else {
                     "job id"
                 };
-                ids.push((what.to_string(), *id));
+                ids.push((what, *id));
             }
             ids
         }

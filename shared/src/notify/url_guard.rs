@@ -66,10 +66,13 @@ pub fn check_named_host(host: &str, allowed: &[IpNet]) -> Result<(), GuardError>
         Err(_) => (name == "localhost" || name.ends_with(".localhost"))
             .then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
-    if let Some(ip) = ip.map(canonical)
-        && !is_public(ip)
-        && !allowed.iter().any(|net| net.contains(&ip))
-    {
+    ip.map_or(Ok(()), |ip| usable(ip, allowed))
+}
+
+/// An address Folio may connect to: public, or in a network the configuration allows.
+fn usable(ip: IpAddr, allowed: &[IpNet]) -> Result<(), GuardError> {
+    let ip = canonical(ip);
+    if !is_public(ip) && !allowed.iter().any(|net| net.contains(&ip)) {
         return Err(GuardError::Private(ip));
     }
     Ok(())
@@ -107,10 +110,7 @@ pub async fn resolve_host(
     // Every address must be acceptable: a name that resolves to a public and a private
     // address is refused, so a rebinding trick cannot pick the private one.
     for addr in &addrs {
-        let ip = canonical(addr.ip());
-        if !is_public(ip) && !allowed.iter().any(|net| net.contains(&ip)) {
-            return Err(GuardError::Private(ip));
-        }
+        usable(addr.ip(), allowed)?;
     }
     Ok(addrs)
 }
