@@ -2,9 +2,16 @@
 //! emulator's queue, GetBatch's counts, the end message; abort, suspend and resume,
 //! redelivered messages, and the refusals.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
+use folio_shared::app::App;
+use folio_shared::batch::model::{BatchRecord, BatchRef, ItemCounts, ItemOutcome};
 use folio_shared::batch::worker::BatchWorker;
+use folio_shared::error::PortError;
+use folio_shared::ports::{BatchSort, BatchStore};
 use folio_shared::queue::{QueueMessage, QueueWorker};
 use serde_json::{Value, json};
 
@@ -333,9 +340,7 @@ impl Driven {
             ("FOLIO_BATCH_CHECK_SECONDS", "1".into()),
         ])
         .await;
-        let worker = BatchWorker {
-            app: stack.running.app.clone(),
-        };
+        let worker = BatchWorker::new(stack.running.app.clone());
         Driven {
             stack,
             queue,
@@ -397,6 +402,19 @@ impl Driven {
         (out, id)
     }
 
+    /// The same stack, its worker's batch store counting the reads of batch records.
+    async fn counting_reads() -> (Driven, Arc<CountedReads>) {
+        let mut driven = Driven::start().await;
+        let mut app = App::new(driven.stack.running.app.config.clone(), &driven.stack.sdk);
+        let counted = Arc::new(CountedReads {
+            inner: app.batches.clone(),
+            reads: AtomicUsize::new(0),
+        });
+        app.batches = counted.clone();
+        driven.worker = BatchWorker::new(Arc::new(app));
+        (driven, counted)
+    }
+
     async fn handle(&self, message: &QueueMessage) {
         self.worker
             .handle(message)
@@ -428,6 +446,71 @@ impl Driven {
             }
             handled += messages.len();
         }
+    }
+}
+
+/// A batch store that counts the batch records read through it.
+struct CountedReads {
+    inner: Arc<dyn BatchStore>,
+    reads: AtomicUsize,
+}
+
+#[async_trait]
+impl BatchStore for CountedReads {
+    async fn create(&self, batch: &BatchRecord) -> Result<(), PortError> {
+        self.inner.create(batch).await
+    }
+    async fn get(
+        &self,
+        tenant_key: &str,
+        project: &str,
+        batch_id: &str,
+        consistent: bool,
+    ) -> Result<Option<BatchRecord>, PortError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .get(tenant_key, project, batch_id, consistent)
+            .await
+    }
+    async fn replace(&self, batch: &BatchRecord) -> Result<BatchRecord, PortError> {
+        self.inner.replace(batch).await
+    }
+    async fn delete(&self, batch: &BatchRecord) -> Result<(), PortError> {
+        self.inner.delete(batch).await
+    }
+    async fn page(
+        &self,
+        tenant_key: &str,
+        project: &str,
+        sort: BatchSort,
+        descending: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, BatchRecord)>, bool), PortError> {
+        self.inner
+            .page(tenant_key, project, sort, descending, after, limit)
+            .await
+    }
+    async fn settle(&self, batch: &BatchRef, outcome: &ItemOutcome) -> Result<bool, PortError> {
+        self.inner.settle(batch, outcome).await
+    }
+    async fn outcome(
+        &self,
+        batch_id: &str,
+        key: &str,
+    ) -> Result<Option<(u32, ItemOutcome)>, PortError> {
+        self.inner.outcome(batch_id, key).await
+    }
+    async fn counts(&self, batch_id: &str, run: u32) -> Result<ItemCounts, PortError> {
+        self.inner.counts(batch_id, run).await
+    }
+    async fn failures(
+        &self,
+        batch_id: &str,
+        run: u32,
+        limit: usize,
+    ) -> Result<Vec<ItemOutcome>, PortError> {
+        self.inner.failures(batch_id, run, limit).await
     }
 }
 
@@ -570,6 +653,35 @@ async fn suspend_then_resume_ends_as_an_uninterrupted_run_and_redeliveries_count
         stack.batch_call(ALICE, "SuspendBatch", &id).await.status,
         409
     );
+    driven.stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_items_of_a_run_share_one_read_of_the_batch_record() {
+    let (driven, counted) = Driven::counting_reads().await;
+    let stack = &driven.stack;
+    let (out, id) = driven.new_batch(8, 0, false).await;
+    let scan = driven.take().await;
+    driven.handle(&scan[0]).await;
+    let page = driven.take().await;
+    let items: Vec<&QueueMessage> = page.iter().filter(|m| kind(m) == "Item").collect();
+    assert_eq!(items.len(), 4);
+    counted.reads.store(0, Ordering::SeqCst);
+    for m in &items {
+        driven.handle(m).await;
+    }
+    assert_eq!(
+        counted.reads.load(Ordering::SeqCst),
+        1,
+        "four objects of one run read the batch record once"
+    );
+    for m in page.iter().filter(|m| kind(m) != "Item") {
+        driven.handle(m).await;
+    }
+    driven.run_all().await;
+    let batch = stack.wait_batch(ALICE, &id, "Succeeded").await;
+    assert_eq!(statistic(&batch), (8, 2, 8, 0, 8), "{batch}");
+    assert_eq!(stack.keys_under(&out, "").await.len(), 8);
     driven.stack.stop().await;
 }
 

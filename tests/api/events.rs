@@ -118,7 +118,7 @@ async fn every_sample_event_runs_through_its_handler() {
     // The batch worker's sample (a scanner page and an item of a batch no stack has) is
     // consumed, not failed.
     let batches: SqsEvent = serde_json::from_str(&read("batch-worker.json")).unwrap();
-    let worker = folio_shared::batch::worker::BatchWorker { app: app.clone() };
+    let worker = folio_shared::batch::worker::BatchWorker::new(app.clone());
     assert!(
         handle_sqs_event(&worker, batches)
             .await

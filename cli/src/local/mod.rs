@@ -262,7 +262,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         (queues::NOTIFICATIONS, Arc::new(app.notifier())),
         (queues::PDF_TASKS, Arc::new(PdfWorker { app: app.clone() })),
         (queues::JOBS, Arc::new(JobWorker { app: app.clone() })),
-        (queues::BATCHES, Arc::new(BatchWorker { app: app.clone() })),
+        (queues::BATCHES, Arc::new(BatchWorker::new(app.clone()))),
     ];
     for (queue, worker) in work {
         for _ in 0..workers {
@@ -405,7 +405,7 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         tasks.push(pollers::spawn(
             sqs.clone(),
             provisioned.batches_queue_url.clone(),
-            Arc::new(BatchWorker { app: app.clone() }),
+            Arc::new(BatchWorker::new(app.clone())),
             stopped.clone(),
         ));
     }

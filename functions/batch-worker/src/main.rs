@@ -9,5 +9,5 @@ use folio_shared::batch::worker::BatchWorker;
 async fn main() -> Result<(), lambda_runtime::Error> {
     folio_shared::telemetry::init();
     let app = Arc::new(folio_shared::App::from_env().await?);
-    folio_shared::queue::run_lambda(BatchWorker { app }).await
+    folio_shared::queue::run_lambda(BatchWorker::new(app)).await
 }

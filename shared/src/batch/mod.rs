@@ -9,4 +9,5 @@ pub mod handlers;
 pub mod limits;
 pub mod matching;
 pub mod model;
+pub mod runs;
 pub mod worker;

@@ -8,7 +8,8 @@
 //!   queues what follows.
 //! - An item converts one object and counts its outcome once per run (`settle`). While a
 //!   batch is suspended its queued items still run, as IMM's do; once it failed they are
-//!   dropped (a resume scans again).
+//!   dropped (a resume scans again). Items share one read of their run's record
+//!   (`runs.rs`), so an object does not read the whole record.
 //! - A check ends the run when every submitted item is counted, and otherwise comes back
 //!   after `FOLIO_BATCH_CHECK_SECONDS`. The run ends by one conditional write, so it ends
 //!   once, with one message.
@@ -25,6 +26,7 @@ use super::announce::announce;
 use super::model::{
     BatchMessage, BatchRecord, BatchRef, BatchState, FastFail, ItemOutcome, ScanPosition,
 };
+use super::runs::RunCache;
 use crate::app::App;
 use crate::error::PortError;
 use crate::ports::TaskStorage;
@@ -36,6 +38,17 @@ const WRITE_ATTEMPTS: usize = 5;
 
 pub struct BatchWorker {
     pub app: Arc<App>,
+    /// The records of the runs this process serves, shared by their items.
+    runs: RunCache,
+}
+
+impl BatchWorker {
+    pub fn new(app: Arc<App>) -> BatchWorker {
+        BatchWorker {
+            app,
+            runs: RunCache::default(),
+        }
+    }
 }
 
 #[async_trait]
@@ -51,7 +64,7 @@ impl QueueWorker for BatchWorker {
         async {
             match &batch_message {
                 BatchMessage::Scan { batch, page } => scan(&self.app, batch, *page).await,
-                BatchMessage::Item { batch, key } => item(&self.app, batch, key).await,
+                BatchMessage::Item { batch, key } => item(&self.app, &self.runs, batch, key).await,
                 BatchMessage::Check { batch } => check(&self.app, batch).await,
             }
         }
@@ -296,21 +309,10 @@ async fn announce_end(app: &App, mut batch: BatchRecord) -> Result<(), PortError
     Ok(())
 }
 
-async fn item(app: &App, at: &BatchRef, key: &str) -> Result<(), WorkerError> {
-    // Every object reads the record: an eventually consistent read is half the price. A
-    // state a moment old only lets an item run just after a failure; before an item is
-    // dropped (the batch gone, another run, an end) the record is read again consistently,
-    // since a stale copy would otherwise lose the item of a run just resumed.
-    let fresh = match current(app, at, false).await? {
-        Some(batch) if !batch.has_ended() => Some(batch),
-        _ => current(app, at, true).await?,
-    };
-    let Some(batch) = fresh else {
+async fn item(app: &App, runs: &RunCache, at: &BatchRef, key: &str) -> Result<(), WorkerError> {
+    let Some(batch) = run_of(app, runs, at).await? else {
         return Ok(());
     };
-    if batch.has_ended() {
-        return Ok(());
-    }
     let earlier = match batch.run {
         1 => None,
         _ => app.batches.outcome(&batch.id, key).await?,
@@ -323,16 +325,51 @@ async fn item(app: &App, at: &BatchRef, key: &str) -> Result<(), WorkerError> {
             Err(Retry(e)) => return Err(e.into()),
         },
     };
-    settle(app, at, &batch, outcome).await
+    let ended = settle(app, at, &batch, outcome).await?;
+    if ended {
+        runs.forget(at);
+    }
+    Ok(())
 }
 
-/// Counts the outcome; the first failure of an `abort` batch fails its run.
+/// The record of the item's run while the run goes on; `None` once it ended or moved on.
+/// A copy this process read a moment ago serves (see `runs.rs`); otherwise an eventually
+/// consistent read, which is half the price. Before an item is dropped (the batch gone,
+/// another run, an end) the record is read again consistently, since a stale copy would
+/// otherwise lose the item of a run just resumed.
+async fn run_of(
+    app: &App,
+    runs: &RunCache,
+    at: &BatchRef,
+) -> Result<Option<Arc<BatchRecord>>, PortError> {
+    if let Some(batch) = runs.fresh(at) {
+        return Ok(Some(batch));
+    }
+    let fresh = match current(app, at, false).await? {
+        Some(batch) if !batch.has_ended() => Some(batch),
+        _ => current(app, at, true).await?,
+    };
+    match fresh {
+        Some(batch) if !batch.has_ended() => {
+            let batch = Arc::new(batch);
+            runs.keep(at, batch.clone());
+            Ok(Some(batch))
+        }
+        _ => {
+            runs.forget(at);
+            Ok(None)
+        }
+    }
+}
+
+/// Counts the outcome; the first failure of an `abort` batch fails its run. Returns
+/// whether this ended the run.
 pub async fn settle(
     app: &App,
     at: &BatchRef,
     batch: &BatchRecord,
     outcome: ItemOutcome,
-) -> Result<(), WorkerError> {
+) -> Result<bool, WorkerError> {
     let counted = app.batches.settle(at, &outcome).await?;
     match &outcome.failure {
         None => tracing::debug!(key = %outcome.key, counted, "object converted"),
@@ -340,14 +377,15 @@ pub async fn settle(
             tracing::info!(key = %outcome.key, code = %f.code, message = %f.message, counted, "object failed");
             if counted && batch.fast_fail == FastFail::Abort {
                 let Some(latest) = read(app, at, true).await? else {
-                    return Ok(());
+                    return Ok(true);
                 };
                 let error = format!("{}: {}: {}", outcome.key, f.code, f.message);
                 end_run(app, latest, BatchState::Failed, error).await?;
+                return Ok(true);
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A failure worth another delivery of the item.
@@ -440,7 +478,7 @@ pub async fn give_up_item(app: &App, at: &BatchRef, key: &str) -> Result<(), Wor
         "ProcessingFailed",
         "the object could not be processed after repeated attempts",
     );
-    settle(app, at, &batch, outcome).await
+    settle(app, at, &batch, outcome).await.map(|_| ())
 }
 
 /// A batch message that kept failing: an item counts as failed, a scanner page fails the
