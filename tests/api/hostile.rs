@@ -343,7 +343,38 @@ async fn log_lines_carry_their_own_request_or_message_id() {
             )
         })
         .collect();
-    let ids = futures_util::future::join_all(uploads).await;
+    // Refusals side by side too: each request's lines must carry its id alone, however the
+    // runtime interleaves them.
+    let refusals: Vec<_> = (0..32)
+        .map(|i| {
+            let task_id = format!("not an id {i}");
+            let name = name.clone();
+            let stack = &stack;
+            async move {
+                stack
+                    .get(
+                        ALICE,
+                        "GetTask",
+                        &[("ProjectName", &name), ("TaskId", &task_id)],
+                    )
+                    .await
+            }
+        })
+        .collect();
+    let (ids, refused) = futures_util::future::join(
+        futures_util::future::join_all(uploads),
+        futures_util::future::join_all(refusals),
+    )
+    .await;
+    for reply in refused {
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        refused_ids.push(
+            reply.body["RequestId"]
+                .as_str()
+                .expect("a RequestId")
+                .to_string(),
+        );
+    }
     for id in &ids {
         stack.wait_processed(ALICE, id).await;
     }
@@ -356,6 +387,12 @@ async fn log_lines_carry_their_own_request_or_message_id() {
             "no refusal line names {id}"
         );
     }
+    for line in text.lines() {
+        assert!(
+            line.matches("request_id=").count() <= 1,
+            "a line carries two requests' ids: {line}"
+        );
+    }
     let recorded: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("upload recorded") && ids.iter().any(|id| l.contains(id.as_str())))
@@ -365,6 +402,68 @@ async fn log_lines_carry_their_own_request_or_message_id() {
         assert!(line.contains("message_id="), "{line}");
         assert!(!line.contains("request_id="), "{line}");
     }
+}
+
+/// A key store that cannot be read.
+struct BrokenKeys;
+
+#[async_trait::async_trait]
+impl folio_shared::auth::KeyStore for BrokenKeys {
+    async fn bearer(
+        &self,
+        _key: &str,
+    ) -> Result<Option<folio_shared::tenant::Tenant>, folio_shared::error::PortError> {
+        Err(folio_shared::error::PortError::backend(
+            "reading a key",
+            "the key table's disk is on fire",
+        ))
+    }
+    async fn signing_key(
+        &self,
+        _access_key_id: &str,
+    ) -> Result<Option<folio_shared::auth::SigningKey>, folio_shared::error::PortError> {
+        Err(folio_shared::error::PortError::backend(
+            "reading a key",
+            "the key table's disk is on fire",
+        ))
+    }
+}
+
+/// A key store that fails answers 503 without its cause, and the log line under the same
+/// `RequestId` says the cause.
+#[tokio::test]
+async fn a_key_store_failure_is_logged_with_its_cause_under_the_request_id() {
+    let logs = crate::jobs::captured_logs();
+    let stack = Stack::embedded().await;
+    let mut app = folio_shared::app::App::new(stack.running.app.config.clone(), &stack.sdk);
+    app.keys = Some(std::sync::Arc::new(BrokenKeys));
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_static("Bearer folio_someone"),
+    );
+    let uri: http::Uri = "/ListProjects".parse().expect("a path");
+    let Err(refusal) =
+        folio_shared::edge::authenticate(&app, &http::Method::GET, &uri, &headers, b"").await
+    else {
+        panic!("a caller was let in while the key store failed");
+    };
+    assert_eq!(refusal.status, 503);
+    let body: Value = serde_json::from_str(&refusal.body).expect("a JSON refusal");
+    assert_eq!(body["Code"], "ServiceUnavailable");
+    assert!(
+        !refusal.body.contains("on fire"),
+        "the cause stays in the log: {}",
+        refusal.body
+    );
+    let request_id = body["RequestId"].as_str().expect("a RequestId");
+    stack.stop().await;
+    let text = without_colours(&String::from_utf8_lossy(&logs.lock().expect("the logs")));
+    assert!(
+        text.lines()
+            .any(|l| l.contains(request_id) && l.contains("the key table's disk is on fire")),
+        "no line names {request_id} with the cause"
+    );
 }
 
 /// `text` without ANSI colour sequences (`ESC [ ... m`).
