@@ -86,6 +86,11 @@ pub struct Config {
     /// Where buckets are served when S3 does not serve them: `folio serve`'s `/files` on
     /// one machine (set there, not read from the environment).
     pub files_url: Option<String>,
+    /// `FOLIO_OSS_ENDPOINT`: where the OSS SDKs upload (`UploadAddress.Endpoint`), a bare
+    /// `scheme://host[:port]` that reaches Folio's OSS endpoint at its root. `folio serve`
+    /// sets its own address when this is unset; unset in AWS, `UploadAddress` names the
+    /// bucket's S3 URL and only `UploadAuth.UploadURL` uploads.
+    pub oss_endpoint: Option<String>,
     /// `FOLIO_GCS_ENDPOINT` (default `https://storage.googleapis.com`): where Google Cloud
     /// Storage inputs and output targets go (an emulator's URL locally).
     pub gcs_endpoint: String,
@@ -208,6 +213,7 @@ impl Config {
                 .unwrap_or_else(|| "us-east-1".to_string()),
             endpoint_url: get("AWS_ENDPOINT_URL"),
             files_url: None,
+            oss_endpoint: get("FOLIO_OSS_ENDPOINT").map(|u| u.trim_end_matches('/').to_string()),
             account_id: get("FOLIO_ACCOUNT_ID"),
             keys_kms_key: get("FOLIO_KEYS_KMS_KEY"),
             gcs_endpoint: get("FOLIO_GCS_ENDPOINT")

@@ -156,8 +156,18 @@ pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_htt
 }
 
 /// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
-/// one of `ops`; otherwise answers 404.
+/// one of `ops`; otherwise answers 404. A function serving every operation (`rpc`) also
+/// serves the OSS upload endpoint.
 pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
+    if ops.len() == Operation::ALL.len()
+        && crate::oss::is_oss_request(
+            request.uri().path(),
+            request.headers(),
+            &app.config.upload_buckets,
+        )
+    {
+        return handle_oss(app, &request).await;
+    }
     let query = query_pairs(request.uri());
     let header = |name: &str| {
         request
@@ -179,6 +189,28 @@ pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Re
             refused.message(),
         )),
     }
+}
+
+/// One API Gateway request to the OSS upload endpoint.
+pub async fn handle_oss(app: &App, request: &Request) -> Response<Body> {
+    let answer = crate::oss::handle(
+        app,
+        crate::oss::OssRequest {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            raw_query: request.uri().query().unwrap_or_default(),
+            headers: request.headers(),
+            body: request.body().as_ref(),
+        },
+    )
+    .await;
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        builder = builder.header(*name, value);
+    }
+    builder
+        .body(Body::Text(answer.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
 /// The whole `main` of the `jobs` function: every `/v2/...` request through the jobs API,

@@ -16,6 +16,7 @@ pub mod image;
 pub mod jobs;
 pub mod limits;
 pub mod notify;
+pub mod oss;
 pub mod paging;
 pub mod params;
 pub mod ports;

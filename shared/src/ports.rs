@@ -95,6 +95,15 @@ pub trait ObjectStore: Send + Sync {
         max_bytes: u64,
     ) -> Result<ObjectHead, PortError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
+    /// Writes a whole object whose key is free (`ConditionFailed` when one is there), and
+    /// in an upload bucket sets off the upload trigger as any upload does.
+    async fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError>;
 }
 
 /// The notifications queue, as producers see it.
@@ -505,6 +514,8 @@ pub trait FileStore: Send + Sync {
     ) -> Result<(), PortError>;
     /// Deletes every object under `prefix`.
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<(), PortError>;
+    /// The keys under `prefix`, at most 10,001 of them, in no set order.
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError>;
     async fn presign_get(
         &self,
         bucket: &str,

@@ -255,6 +255,35 @@ async fn a_batch_converts_every_matching_object_once_and_reports_the_corrupt_one
 }
 
 on_both_backends! {
+/// A batch written for IMM, its input `OSS` and its outputs `oss://`, runs unchanged.
+async fn a_batch_of_oss_uris_runs_and_answers_them_as_sent(home) {
+    let stack = Stack::at(home, Vec::new()).await;
+    stack.project(ALICE, PROJECT).await;
+    let bucket = stack.bucket_of(&objects(2, 0)).await;
+    let out = stack.bucket_with("batch-out-", &[]).await;
+    let actions = json!([
+        {"Name": "image/resize", "Parameters": ["w_16", "h_16"]},
+        {"Name": "image/format", "Parameters": ["webp"]},
+        {"Name": "sys/saveas", "Parameters": [format!("uri=oss://{out}/out/{{barename}}.{{autoext}}")]},
+    ]);
+    let id = stack
+        .create_batch(ALICE, request(&bucket, &out, json!({"Actions": actions})))
+        .await;
+    let batch = stack.wait_batch(ALICE, &id, "Succeeded").await;
+    assert_eq!(statistic(&batch), (2, 2, 2, 0, 2), "{batch}");
+    assert_eq!(batch["Input"]["OSS"]["Bucket"], bucket.as_str(), "{batch}");
+    assert_eq!(
+        batch["Actions"][2]["Parameters"][0],
+        format!("uri=oss://{out}/out/{{barename}}.{{autoext}}")
+    );
+    let mut written = stack.keys_under(&out, "").await;
+    written.sort();
+    assert_eq!(written, ["out/ok-000.webp", "out/ok-001.webp"]);
+    stack.stop().await;
+}
+}
+
+on_both_backends! {
 async fn bad_batches_are_refused_naming_the_field(home) {
     let stack = Stack::at(home, Vec::new()).await;
     stack.project(ALICE, PROJECT).await;

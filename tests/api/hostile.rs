@@ -387,9 +387,11 @@ async fn log_lines_carry_their_own_request_or_message_id() {
             "no refusal line names {id}"
         );
     }
+    // Folio's request span, nested in another's on a line, would show twice (the AWS SDK's
+    // own `request_id=` fields on its debug lines are not Folio's).
     for line in text.lines() {
         assert!(
-            line.matches("request_id=").count() <= 1,
+            line.matches("request{operation=").count() <= 1,
             "a line carries two requests' ids: {line}"
         );
     }

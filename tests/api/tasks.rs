@@ -191,6 +191,56 @@ async fn three_images_become_one_pdf_and_one_signed_imm_message(home) {
 }
 
 on_both_backends! {
+/// A request written for IMM, every URI `oss://`, runs unchanged; answers, the message and
+/// failures give the URIs back as `oss://`.
+async fn oss_uris_name_the_same_buckets_and_come_back_as_sent(home) {
+    let stack = Stack::at(home, Vec::new()).await;
+    let hook = Receiver::start(&[]).await;
+    stack.project(ALICE, "oss").await;
+    let bucket = stack
+        .bucket(&[("in/photo.jpg", jpeg(64, 32)), ("in/alpha.png", png(20, 10))])
+        .await;
+    let id = stack
+        .create_task(
+            ALICE,
+            json!({
+                "ProjectName": "oss",
+                "Sources": [
+                    {"URI": format!("oss://{bucket}/in/photo.jpg")},
+                    {"URI": format!("oss://{bucket}/in/alpha.png")},
+                ],
+                "TargetURI": format!("oss://{bucket}/out/album.pdf"),
+                "Notification": {"Webhook": {"URL": hook.url}},
+            }),
+        )
+        .await;
+    let task = stack.wait_task(ALICE, "oss", &id).await;
+    assert_eq!(task["Status"], "Succeeded", "{task}");
+    assert_eq!(task["Output"]["URI"], format!("oss://{bucket}/out/album.pdf"));
+    assert_eq!(task["Output"]["PageCount"], 2);
+    assert!(stack.object(&bucket, "out/album.pdf").await.is_some());
+    let message = hook.wait_for(1, 20).await[0].json();
+    assert_eq!(message["Output"]["URI"], format!("oss://{bucket}/out/album.pdf"));
+
+    let missing = stack
+        .create_task(
+            ALICE,
+            json!({
+                "ProjectName": "oss",
+                "Sources": [{"URI": format!("oss://{bucket}/in/missing.jpg")}],
+                "TargetURI": format!("oss://{bucket}/out/none.pdf"),
+            }),
+        )
+        .await;
+    let failed = stack.wait_task(ALICE, "oss", &missing).await;
+    assert_eq!(failed["Status"], "Failed", "{failed}");
+    let why = failed["Message"].as_str().unwrap_or_default();
+    assert!(why.contains(&format!("oss://{bucket}/in/missing.jpg")), "{why}");
+    stack.stop().await;
+}
+}
+
+on_both_backends! {
 async fn bad_requests_are_refused_naming_the_field(home) {
     let stack = Stack::at(home, Vec::new()).await;
     stack.project(ALICE, "checks").await;

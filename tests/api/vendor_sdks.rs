@@ -12,7 +12,7 @@ use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Home, 
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-tests";
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let venv = crate::harness::crate_dir().join("../.venv/bin/python");
     assert!(
         venv.exists(),

@@ -9,9 +9,7 @@ first unexpected answer.
 import base64
 import json
 import os
-import sys
 import time
-import traceback
 
 import requests
 
@@ -21,6 +19,8 @@ from alibabacloud_tea_openapi import exceptions as tea_exceptions
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_vod20170321 import models as vod_models
 from alibabacloud_vod20170321.client import Client as VodClient
+
+import report
 
 ENDPOINT = os.environ["FOLIO_ENDPOINT"]
 AK = os.environ["FOLIO_ACCESS_KEY_ID"]
@@ -365,21 +365,13 @@ def older_sdk_call(seen):
     seen["older_sdk"] = "ok"
 
 
-def main():
-    seen = {}
-    try:
-        imm_calls(seen)
-        batch_calls(seen)
-        vod_calls(seen)
-        older_sdk_call(seen)
-        audit(seen)
-    except Exception as e:  # noqa: BLE001 - every failure is reported with what was seen
-        print(json.dumps(seen))
-        traceback.print_exc()
-        print(f"FAILED: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(seen))
+def all_calls(seen):
+    imm_calls(seen)
+    batch_calls(seen)
+    vod_calls(seen)
+    older_sdk_call(seen)
+    audit(seen)
 
 
 if __name__ == "__main__":
-    main()
+    report.run(all_calls, {})

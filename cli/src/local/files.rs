@@ -11,17 +11,12 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use folio_shared::embedded::queues::{Outgoing, UPLOADS};
-use folio_shared::embedded::{Buckets, Grant, Queues};
+use folio_shared::embedded::{Buckets, Grant, UploadBuckets};
 use folio_shared::error::PortError;
 use folio_shared::image::uploaded::{CreatedObject, UploadWorker};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-
-/// How long an upload's message waits for its object to be placed, at most (only a
-/// process killed between the two leaves it waiting that long).
-const UPLOAD_EVENT_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the routes need.
 #[derive(Clone)]
@@ -29,7 +24,8 @@ pub struct FileRoutes {
     pub buckets: Buckets,
     /// Records an upload refused here as the upload worker records an oversized one in AWS.
     pub uploads: Arc<UploadWorker>,
-    pub queues: Queues,
+    /// Places uploads, with the upload trigger's message in an upload bucket.
+    pub store: UploadBuckets,
     pub upload_buckets: Vec<String>,
     pub max_upload_bytes: u64,
 }
@@ -95,19 +91,6 @@ fn port_refusal(error: PortError) -> Response {
     }
 }
 
-/// The S3 notification an upload makes, as the upload worker reads it.
-fn created_event(bucket: &str, key: &str, size: u64, etag: &str) -> String {
-    json!({"Records": [{
-        "eventSource": "folio:files",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": bucket},
-            "object": {"key": urlencoding::encode(key), "size": size, "eTag": etag}
-        }
-    }]})
-    .to_string()
-}
-
 pub async fn put(
     State(routes): State<FileRoutes>,
     Path((bucket, key)): Path<(String, String)>,
@@ -146,33 +129,11 @@ pub async fn put(
         Err(e) => return port_refusal(e),
     };
     // In an upload bucket the upload worker's message is sent before the object is placed,
-    // held back until it is: a process killed in between still processes the upload (or
-    // finds no object, and does nothing).
-    let event = routes.upload_buckets.contains(&bucket).then(|| Outgoing {
-        id: Some(format!("upload:{}", uuid::Uuid::new_v4())),
-        delay: UPLOAD_EVENT_HOLD,
-        ..Outgoing::now(created_event(
-            &bucket,
-            &key,
-            staged.info.size,
-            &staged.info.etag,
-        ))
-    });
-    if let Some(event) = &event
-        && let Err(e) = routes.queues.send_to(UPLOADS, vec![event.clone()]).await
-    {
-        return port_refusal(e);
-    }
-    let info = match routes.buckets.place_staged(staged).await {
+    // held back until it is.
+    let info = match routes.store.place(&bucket, &key, staged, false).await {
         Ok(info) => info,
         Err(e) => return port_refusal(e),
     };
-    if let Some(id) = event.and_then(|e| e.id)
-        && let Err(e) = routes.queues.release(UPLOADS, &id).await
-    {
-        // The message still arrives once its hold ends.
-        tracing::warn!(error = %e, "an upload's message waits for its hold to end");
-    }
     tracing::info!(%bucket, %key, size = info.size, "object uploaded");
     (
         StatusCode::OK,

@@ -212,6 +212,9 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         "{base_url}{}",
         folio_shared::embedded::FILES_PATH.trim_end_matches('/')
     ));
+    config
+        .oss_endpoint
+        .get_or_insert_with(|| oss_endpoint(&base_url));
     for bucket in &config.upload_buckets {
         buckets
             .create_bucket(bucket)
@@ -238,9 +241,13 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         &sdk,
     ));
     let files = files::FileRoutes {
+        store: embedded::UploadBuckets::new(
+            Arc::new(buckets.clone()),
+            Arc::new(queues.clone()),
+            upload_buckets.clone(),
+        ),
         buckets,
         uploads: Arc::new(UploadWorker { app: app.clone() }),
-        queues: queues.clone(),
         upload_buckets,
         max_upload_bytes,
     };
@@ -331,6 +338,22 @@ fn spawn_sweeper(
 }
 
 /// Provisions what is missing in the emulator, then serves the API and polls its queues.
+/// The OSS SDKs' endpoint for a server at `base_url`: its scheme, host and port (the SDKs
+/// drop any path).
+fn oss_endpoint(base_url: &str) -> String {
+    match url::Url::parse(base_url) {
+        Ok(url) => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}",
+                url.scheme(),
+                url.host_str().unwrap_or("localhost")
+            )
+        }
+        Err(_) => base_url.to_string(),
+    }
+}
+
 async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Running> {
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         bail!(
@@ -345,7 +368,7 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         .context("provisioning the local stack")?;
     let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
 
-    let config = config_for(
+    let mut config = config_for(
         &options,
         &provisioned.config_defaults(&state.webhook_secret),
     )?;
@@ -363,13 +386,20 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         .import_into(&keys)
         .await
         .context("putting the keys file's keys into the key store")?;
-    let app = Arc::new(App::new(config, &sdk));
-
-    let (stop, stopped) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("binding {}", options.addr))?;
     let addr = listener.local_addr()?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    config
+        .oss_endpoint
+        .get_or_insert_with(|| oss_endpoint(&base_url));
+    let app = Arc::new(App::new(config, &sdk));
+
+    let (stop, stopped) = watch::channel(false);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut tasks = vec![
         server::spawn(listener, app.clone(), None, stopped.clone()),

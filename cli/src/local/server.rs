@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use folio_shared::edge;
 use folio_shared::jobs::http as jobs;
+use folio_shared::oss;
 
 struct Gateway {
     app: Arc<App>,
@@ -53,6 +54,16 @@ fn respond_v2(response: jobs::V2Response) -> Response {
     (response.status, headers, response.body).into_response()
 }
 
+fn respond_oss(response: oss::OssResponse) -> Response {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &response.headers {
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    (response.status, headers, response.body).into_response()
+}
+
 async fn route(
     State(gateway): State<Arc<Gateway>>,
     method: Method,
@@ -62,6 +73,7 @@ async fn route(
 ) -> Response {
     let query = edge::query_pairs(&uri);
     let is_v2 = uri.path() == "/v2" || uri.path().starts_with("/v2/");
+    let is_oss = oss::is_oss_request(uri.path(), &headers, &gateway.app.config.upload_buckets);
     let body: Bytes = match axum::body::to_bytes(body, gateway.body_limit).await {
         Ok(body) => body,
         Err(cause) => {
@@ -72,6 +84,21 @@ async fn route(
             );
             let path: String = uri.path().chars().take(200).collect();
             tracing::warn!(%path, %message, "request body refused");
+            if is_oss {
+                let request_id = folio_shared::api::new_request_id();
+                return (
+                    StatusCode::BAD_REQUEST,
+                    [
+                        (header::CONTENT_TYPE, "application/xml".to_string()),
+                        (
+                            header::HeaderName::from_static("x-oss-request-id"),
+                            request_id.clone(),
+                        ),
+                    ],
+                    oss::xml::error("EntityTooLarge", &message, &request_id),
+                )
+                    .into_response();
+            }
             if is_v2 {
                 let body = serde_json::json!({"code": 413, "message": message}).to_string();
                 return (
@@ -84,6 +111,21 @@ async fn route(
             return error(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", message);
         }
     };
+    if is_oss {
+        return respond_oss(
+            oss::handle(
+                &gateway.app,
+                oss::OssRequest {
+                    method: method.as_str(),
+                    path: uri.path(),
+                    raw_query: uri.query().unwrap_or_default(),
+                    headers: &headers,
+                    body: &body,
+                },
+            )
+            .await,
+        );
+    }
     if is_v2 {
         return respond_v2(
             jobs::handle(

@@ -57,7 +57,7 @@ pub(super) async fn put_whole(
 
 /// Writes a whole object in one request; with `new_only`, only if its key is free
 /// (`ConditionFailed` otherwise).
-async fn put_object(
+pub(super) async fn put_object(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
@@ -200,6 +200,19 @@ impl FileStore for S3Files {
             if token.is_none() {
                 return Ok(());
             }
+        }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let mut keys = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (page, more) = list_keys(&self.client, bucket, prefix, &after, 1000).await?;
+            keys.extend(page);
+            if !more || keys.len() > 10_000 {
+                return Ok(keys);
+            }
+            after = keys.last().cloned().unwrap_or_default();
         }
     }
 

@@ -38,6 +38,17 @@ fn total_from_range(range: &str) -> Option<u64> {
 
 #[async_trait]
 impl ObjectStore for S3Objects {
+    async fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        // S3 sends the upload trigger's event itself.
+        super::files::put_object(&self.client, bucket, key, bytes, content_type, true).await
+    }
+
     async fn presign_put(
         &self,
         bucket: &str,

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::model::FastFail;
 use crate::error::ApiError;
+use crate::task::model::UriScheme;
 
 /// One output: the plan so far, and where it goes.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -431,15 +432,16 @@ impl Step<'_> {
     }
 }
 
-/// The bucket and key parts of a `sys/saveas` URI.
+/// The bucket and key parts of a `sys/saveas` URI (`s3://` or `oss://`).
 fn parts(uri: &str) -> Option<(&str, &str)> {
-    uri.strip_prefix("s3://")?.split_once('/')
+    UriScheme::split(uri)?.1.split_once('/')
 }
 
 fn check_template(uri: &str) -> Result<(), String> {
     let (bucket, key) = parts(uri).ok_or_else(|| {
         format!(
-            "must be s3://bucket/key (with variables such as {{dirname}}), got {}",
+            "must be s3://bucket/key or oss://bucket/key (with variables such as \
+             {{dirname}}), got {}",
             crate::error::quote(uri)
         )
     })?;
@@ -520,6 +522,7 @@ impl OutputSpec {
                 out_bucket.to_string()
             },
             key,
+            scheme: UriScheme::split(&self.uri).map_or_else(Default::default, |(s, _)| s),
         }
     }
 }
@@ -619,7 +622,7 @@ mod tests {
                 .contains("{name} is not a variable")
         );
         assert!(
-            message(json!([{"Name": "sys/saveas", "Parameters": ["uri=oss://b/x"]}]))
+            message(json!([{"Name": "sys/saveas", "Parameters": ["uri=gs://bkt/x"]}]))
                 .starts_with("Actions[0].Parameters.uri")
         );
         assert!(

@@ -177,6 +177,15 @@ impl BatchRecord {
         }
     }
 
+    /// How the request named the input (`Input.OSS` or `Input.S3`): object URIs in answers
+    /// take that form.
+    pub fn input_scheme(&self) -> crate::task::model::UriScheme {
+        match self.input_echo.get("OSS") {
+            Some(_) => crate::task::model::UriScheme::Oss,
+            None => crate::task::model::UriScheme::S3,
+        }
+    }
+
     /// The event id of the run's end: one per run, the same on a repeat.
     pub fn end_event_id(&self) -> String {
         format!("{}-run{}", self.id, self.run)

@@ -437,6 +437,7 @@ async fn convert_object(app: &App, batch: &BatchRecord, key: &str) -> Result<Ite
     let source = S3Location {
         bucket: batch.input.bucket.clone(),
         key: key.to_string(),
+        scheme: batch.input_scheme(),
     };
     let data = match storage.get(&source, app.config.max_source_bytes).await {
         Ok(data) => Arc::new(data),

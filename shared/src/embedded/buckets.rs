@@ -277,6 +277,17 @@ impl Buckets {
         .await
     }
 
+    /// Puts a staged upload in place if its key is free: `ConditionFailed` when an object
+    /// is there (nothing changes then).
+    pub async fn place_staged_new(&self, staged: Staged) -> Result<ObjectInfo, PortError> {
+        let this = self.clone();
+        blocking(move || {
+            this.place(&staged.path, &staged.dest, true)?;
+            Ok(staged.info)
+        })
+        .await
+    }
+
     /// An object's file, opened for reading, and what it is.
     pub fn open(&self, bucket: &str, key: &str) -> Result<(std::fs::File, ObjectInfo), PortError> {
         let path = self.object_path(bucket, key)?;
@@ -395,6 +406,18 @@ impl Buckets {
 
 #[async_trait]
 impl ObjectStore for Buckets {
+    /// Sets off no upload trigger: the image library's store is `UploadBuckets`, which
+    /// does.
+    async fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        FileStore::put_new(self, bucket, key, bytes, content_type).await
+    }
+
     async fn presign_put(
         &self,
         bucket: &str,
@@ -502,6 +525,17 @@ impl FileStore for Buckets {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let this = self.clone();
+        let (bucket, prefix) = (bucket.to_string(), prefix.to_string());
+        blocking(move || {
+            let mut keys = this.keys(&bucket, &prefix)?;
+            keys.truncate(10_001);
+            Ok(keys)
         })
         .await
     }

@@ -22,6 +22,7 @@ mod master_key;
 pub mod queues;
 mod signed_urls;
 mod tasks;
+mod uploads;
 
 pub use buckets::{Buckets, ObjectInfo, Staged, key_problem, valid_bucket};
 pub use db::Database;
@@ -29,6 +30,7 @@ pub use keys::{EmbeddedGuards, EmbeddedKeys};
 pub use master_key::{MasterKey, MasterKeyError};
 pub use queues::{QueueSpec, Queues};
 pub use signed_urls::{FILES_PATH, Grant, UrlError, UrlSigner};
+pub use uploads::{UPLOAD_EVENT_HOLD, UploadBuckets, created_event};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -193,9 +195,14 @@ pub fn app(
     let guards = Arc::new(EmbeddedGuards::new(folder.db.clone()));
     let queues = Arc::new(queues);
     let buckets = Arc::new(buckets);
+    let uploads = UploadBuckets::new(
+        buckets.clone(),
+        queues.clone(),
+        config.upload_buckets.clone(),
+    );
     App {
         images: records.clone(),
-        objects: buckets.clone(),
+        objects: Arc::new(uploads),
         deliveries: queues.clone(),
         delivery_log: records.clone(),
         channels: Arc::new(NoChannels),

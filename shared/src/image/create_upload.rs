@@ -1,5 +1,6 @@
 //! `CreateUploadImage`: validates the request, records the image as `Uploading`, and returns
-//! an upload URL that can write that one object only, for 3000 seconds.
+//! what writes that one object only, for 3000 seconds: an STS-style credential for the OSS
+//! SDKs (`UploadAuth`, with `UploadAddress`) and a presigned URL for plain HTTP.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,6 +14,7 @@ use crate::app::App;
 use crate::config::{RECORD_TTL, UPLOAD_AUTH_TTL};
 use crate::error::{ApiError, PortError};
 use crate::notify::url_guard;
+use crate::oss::credential::{Grant, Issuer};
 use crate::params::{Params, max_bytes};
 use crate::tenant::Tenant;
 
@@ -167,13 +169,30 @@ pub async fn handle(
         other => ApiError::Internal(other),
     })?;
 
+    // VOD's shape: the OSS SDKs upload with `UploadAddress` and `UploadAuth` decoded (an
+    // STS credential for this one object); `UploadURL` serves plain HTTP clients.
     let address = json!({
-        "Endpoint": app.config.bucket_url(&bucket),
+        "Endpoint": app
+            .config
+            .oss_endpoint
+            .clone()
+            .unwrap_or_else(|| app.config.bucket_url(&bucket)),
         "Bucket": bucket,
         "FileName": object_key,
     });
     let expires = now + chrono::Duration::seconds(UPLOAD_AUTH_TTL.as_secs() as i64);
+    let credentials = Issuer::new(&app.config.webhook_secret).issue(&Grant {
+        bucket: bucket.clone(),
+        key: object_key.clone(),
+        tenant_key: tenant.key().to_string(),
+        image_id: image_id.clone(),
+        expires: expires.timestamp(),
+        max_bytes: app.config.max_upload_bytes,
+    });
     let auth = json!({
+        "AccessKeyId": credentials.access_key_id,
+        "AccessKeySecret": credentials.access_key_secret,
+        "SecurityToken": credentials.security_token,
         "UploadURL": upload_url,
         "Method": "PUT",
         "Expiration": UPLOAD_AUTH_TTL.as_secs().to_string(),

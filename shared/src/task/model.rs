@@ -43,17 +43,48 @@ impl TaskStatus {
 
 pub const IMAGE_TO_PDF: &str = "ImageToPDF";
 
-/// An object in S3, from an `s3://bucket/key` URI.
+/// How a URI named its object: `s3://` or IMM's `oss://`. Both name the same buckets;
+/// answers use the caller's form.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UriScheme {
+    #[default]
+    S3,
+    Oss,
+}
+
+impl UriScheme {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            UriScheme::S3 => "s3://",
+            UriScheme::Oss => "oss://",
+        }
+    }
+
+    /// The scheme of `uri` and what follows it, for `s3://` and `oss://` URIs.
+    pub fn split(uri: &str) -> Option<(UriScheme, &str)> {
+        [UriScheme::S3, UriScheme::Oss]
+            .into_iter()
+            .find_map(|scheme| Some((scheme, uri.strip_prefix(scheme.prefix())?)))
+    }
+
+    fn is_s3(&self) -> bool {
+        *self == UriScheme::S3
+    }
+}
+
+/// An object in a bucket, from an `s3://bucket/key` or `oss://bucket/key` URI.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct S3Location {
     pub bucket: String,
     pub key: String,
+    #[serde(default, skip_serializing_if = "UriScheme::is_s3")]
+    pub scheme: UriScheme,
 }
 
 impl S3Location {
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        format!("{}{}/{}", self.scheme.prefix(), self.bucket, self.key)
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::model::S3Location;
+use super::model::{S3Location, UriScheme};
 use crate::error::ApiError;
 
 /// The longest project name, as IMM allows.
@@ -85,22 +85,13 @@ pub fn role_arn(field: &str, arn: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// An `s3://bucket/key` URI. `oss://` URIs get a message that says what to use instead.
+/// An `s3://bucket/key` or `oss://bucket/key` URI (IMM's form; the same buckets).
 pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
-    if uri.starts_with("oss://") {
-        return Err(ApiError::invalid(
-            field,
-            format!(
-                "{} is an OSS URI; Folio reads and writes S3: use s3://bucket/key",
-                crate::error::quote(uri)
-            ),
-        ));
-    }
-    let rest = uri.strip_prefix("s3://").ok_or_else(|| {
+    let (scheme, rest) = UriScheme::split(uri).ok_or_else(|| {
         ApiError::invalid(
             field,
             format!(
-                "must be an s3://bucket/key URI, got {}",
+                "must be an s3://bucket/key or oss://bucket/key URI, got {}",
                 crate::error::quote(uri)
             ),
         )
@@ -123,7 +114,8 @@ pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
         return Err(ApiError::invalid(
             field,
             format!(
-                "must name an object (s3://{bucket}/<key>), got {}",
+                "must name an object ({}{bucket}/<key>), got {}",
+                scheme.prefix(),
                 crate::error::quote(uri)
             ),
         ));
@@ -131,6 +123,7 @@ pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
     Ok(S3Location {
         bucket: bucket.to_string(),
         key: key.to_string(),
+        scheme,
     })
 }
 
@@ -251,16 +244,24 @@ mod tests {
     }
 
     #[test]
-    fn s3_uris_and_oss_hint() {
+    fn s3_and_oss_uris_name_the_same_buckets_and_keep_their_form() {
         let at = s3_uri("TargetURI", "s3://my-bucket/out/a.pdf").unwrap();
         assert_eq!(
             (at.bucket.as_str(), at.key.as_str()),
             ("my-bucket", "out/a.pdf")
         );
-        let err = s3_uri("Sources[0].URI", "oss://b/k.jpg").unwrap_err();
-        assert!(err.to_string().contains("use s3://"), "{err}");
-        assert!(err.to_string().starts_with("Sources[0].URI"));
+        assert_eq!(at.uri(), "s3://my-bucket/out/a.pdf");
+        let oss = s3_uri("Sources[0].URI", "oss://my-bucket/out/a.pdf").unwrap();
+        assert_eq!(
+            (oss.bucket.as_str(), oss.key.as_str()),
+            ("my-bucket", "out/a.pdf")
+        );
+        assert_eq!(oss.uri(), "oss://my-bucket/out/a.pdf");
+        let err = s3_uri("Sources[0].URI", "gs://b/k.jpg").unwrap_err();
+        assert!(err.to_string().starts_with("Sources[0].URI"), "{err}");
         for bad in [
+            "oss://",
+            "oss://b/k",
             "s3://",
             "s3://b/k",
             "s3://bucket",
