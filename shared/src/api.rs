@@ -25,6 +25,7 @@ pub enum Operation {
     CreateProject,
     GetProject,
     ListProjects,
+    UpdateProject,
     DeleteProject,
     CreateImageToPDFTask,
     GetTask,
@@ -39,7 +40,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::CreateUploadImage,
         Operation::GetImageInfos,
         Operation::UpdateImageInfos,
@@ -48,6 +49,7 @@ impl Operation {
         Operation::CreateProject,
         Operation::GetProject,
         Operation::ListProjects,
+        Operation::UpdateProject,
         Operation::DeleteProject,
         Operation::CreateImageToPDFTask,
         Operation::GetTask,
@@ -71,6 +73,7 @@ impl Operation {
             Operation::CreateProject => "CreateProject",
             Operation::GetProject => "GetProject",
             Operation::ListProjects => "ListProjects",
+            Operation::UpdateProject => "UpdateProject",
             Operation::DeleteProject => "DeleteProject",
             Operation::CreateImageToPDFTask => "CreateImageToPDFTask",
             Operation::GetTask => "GetTask",
@@ -107,6 +110,7 @@ impl Operation {
             Operation::CreateProject
             | Operation::GetProject
             | Operation::ListProjects
+            | Operation::UpdateProject
             | Operation::DeleteProject
             | Operation::CreateImageToPDFTask
             | Operation::GetTask
@@ -299,6 +303,7 @@ async fn dispatch(
         Operation::CreateProject => to_value(project::create(app, tenant, params).await?),
         Operation::GetProject => to_value(project::get(app, tenant, params).await?),
         Operation::ListProjects => to_value(project::list(app, tenant, params).await?),
+        Operation::UpdateProject => to_value(project::update(app, tenant, params).await?),
         Operation::DeleteProject => to_value(project::delete(app, tenant, params).await?),
         Operation::CreateImageToPDFTask => {
             to_value(create::handle(app, tenant, params, idempotency_key).await?)

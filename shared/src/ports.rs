@@ -156,6 +156,9 @@ pub trait ProjectStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<ProjectRecord>, bool), PortError>;
+    /// Replaces the project's record; `NotFound` if there is no such project (deleted
+    /// meanwhile). The last of two updates at once wins.
+    async fn replace(&self, project: &ProjectRecord) -> Result<(), PortError>;
     /// `NotFound` if there is no such project.
     async fn delete(&self, tenant_key: &str, name: &str) -> Result<(), PortError>;
 }

@@ -5,12 +5,17 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use folio_shared::Operation;
 use folio_shared::oss::credential::{Grant, Issuer};
+use folio_shared::oss::signature::{SignedRequest, v1_string_to_sign};
+use hmac::{Hmac, Mac};
 use image::{ImageEncoder, RgbImage};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::harness::{ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Stack, jpeg};
+use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Stack, jpeg};
 use crate::on_both_backends;
 
 /// The upload cap of these stacks: above the large JPEG, below the file that is too large.
@@ -137,4 +142,123 @@ async fn vods_documented_upload_works_with_the_oss_sdk_and_refuses_what_it_must(
     assert_eq!(stack.object(bucket, refused_key).await, None, "a refused upload was kept");
     stack.stop().await;
 }
+}
+
+/// A `PUT` of `bytes` to the object `UploadAuth`/`UploadAddress` name, signed as the OSS
+/// SDKs sign V1, as API Gateway hands it to a function.
+fn signed_put(auth: &Value, address: &Value, bytes: &[u8]) -> lambda_http::Request {
+    let bucket = address["Bucket"].as_str().expect("Bucket");
+    let key = address["FileName"].as_str().expect("FileName");
+    let headers = vec![
+        ("content-type".to_string(), "image/jpeg".to_string()),
+        (
+            "date".to_string(),
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        ),
+        (
+            "x-oss-security-token".to_string(),
+            auth["SecurityToken"]
+                .as_str()
+                .expect("SecurityToken")
+                .to_string(),
+        ),
+    ];
+    let to_sign = v1_string_to_sign(&SignedRequest {
+        method: "PUT",
+        query: &[],
+        headers: &headers,
+        bucket,
+        key,
+    });
+    let secret = auth["AccessKeySecret"].as_str().expect("AccessKeySecret");
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(to_sign.as_bytes());
+    let signature = BASE64.encode(mac.finalize().into_bytes());
+    let mut request = http::Request::builder()
+        .method("PUT")
+        .uri(format!("https://uploads.example.com/{bucket}/{key}"))
+        .header(
+            "authorization",
+            format!(
+                "OSS {}:{signature}",
+                auth["AccessKeyId"].as_str().expect("AccessKeyId")
+            ),
+        );
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    request
+        .body(lambda_http::Body::Binary(bytes.to_vec()))
+        .expect("a request")
+}
+
+fn decoded(answer: &Value, field: &str) -> Value {
+    let bytes = BASE64
+        .decode(answer[field].as_str().expect("a Base64 field"))
+        .expect("Base64");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// In AWS the `rpc` function serves the OSS endpoint on the keys API: an upload through it
+/// lands and is processed, a second one is refused in OSS's XML, and a function serving
+/// only some operations does not take OSS requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rpc_function_serves_the_oss_endpoint() {
+    let stack = Stack::start().await;
+    let app = stack.running.app.clone();
+    let created = stack
+        .post(
+            ALICE,
+            "CreateUploadImage",
+            json!({"ImageType": "default", "ImageExt": "jpg"}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let (auth, address) = (
+        decoded(&created.body, "UploadAuth"),
+        decoded(&created.body, "UploadAddress"),
+    );
+    let image_id = created.body["ImageId"].as_str().expect("an ImageId");
+    let bytes = jpeg(90, 60);
+
+    let elsewhere = folio_shared::edge::handle_routed(
+        &app,
+        &[Operation::GetTask],
+        signed_put(&auth, &address, &bytes),
+    )
+    .await;
+    assert_eq!(elsewhere.status(), 404, "only the rpc function serves OSS");
+
+    let put = folio_shared::edge::handle_routed(
+        &app,
+        &Operation::ALL,
+        signed_put(&auth, &address, &bytes),
+    )
+    .await;
+    let body = String::from_utf8_lossy(put.body().as_ref()).into_owned();
+    assert_eq!(put.status(), 200, "{body}");
+    assert!(put.headers().contains_key("x-oss-request-id"));
+    let info = stack.wait_processed(ALICE, image_id).await;
+    assert_eq!(info["Status"], "Normal", "{info}");
+    assert_eq!(info["Mezzanine"]["Width"], 90, "{info}");
+
+    let again = folio_shared::edge::handle_routed(
+        &app,
+        &Operation::ALL,
+        signed_put(&auth, &address, &jpeg(10, 10)),
+    )
+    .await;
+    let body = String::from_utf8_lossy(again.body().as_ref()).into_owned();
+    assert_eq!(again.status(), 409, "{body}");
+    assert!(body.contains("<Code>FileAlreadyExists</Code>"), "{body}");
+    let stored = stack
+        .object(
+            address["Bucket"].as_str().unwrap(),
+            address["FileName"].as_str().unwrap(),
+        )
+        .await;
+    assert!(stored == Some(bytes), "the first upload was replaced");
+    stack.stop().await;
 }

@@ -275,7 +275,7 @@ async fn bad_requests_are_refused_naming_the_field(home) {
             "Sources[0].Rotate: must be 0, 90, 180 or 270",
         ),
         (
-            with("Sources", json!([{"URI": "oss://photos-bucket/a.jpg"}])),
+            with("Sources", json!([{"URI": "gs://photos-bucket/a.jpg"}])),
             400,
             "Sources[0].URI",
         ),
@@ -359,7 +359,14 @@ async fn bad_requests_are_refused_naming_the_field(home) {
             with("Sources", json!([{"URI": "oss://b/k.jpg"}])),
         )
         .await;
-    assert!(oss.message().contains("use s3://"), "{}", oss.body);
+    // An oss:// URI is checked as an s3:// one is.
+    assert_eq!(oss.status, 400, "{}", oss.body);
+    assert!(
+        oss.message()
+            .starts_with("Sources[0].URI: \"b\" is not a valid bucket name"),
+        "{}",
+        oss.body
+    );
 
     let project = |name: &str, role: &str| json!({"ProjectName": name, "ServiceRole": role});
     let dup = stack
@@ -902,6 +909,30 @@ async fn projects_are_listed_page_by_page_and_deleted(home) {
         names(&stack.get(BOB, "ListProjects", &[]).await),
         Vec::<String>::new()
     );
+
+    // UpdateProject changes what it is given and keeps the rest; another tenant's project
+    // or a deleted one is not found; bad values are refused naming the field.
+    let update = |body: Value| stack.post(ALICE, "UpdateProject", body);
+    let changed = update(json!({"ProjectName": "p-b", "Description": "now", "Tags": {"k": "v"}})).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let project = &changed.body["Project"];
+    assert_eq!(project["Description"], "now");
+    assert_eq!(project["Tags"], json!([{"TagKey": "k", "TagValue": "v"}]));
+    assert_eq!(project["ServiceRole"], ROLE, "{project}");
+    for (body, status, field) in [
+        (json!({"ProjectName": "p-b", "ServiceRole": "not-a-role"}), 400, "ServiceRole"),
+        (json!({"ProjectName": "p-b", "Description": "x".repeat(300)}), 400, "Description"),
+        (json!({"ProjectName": "p-a", "Description": "gone"}), 404, "ProjectName"),
+        (json!({"Description": "no name"}), 400, "ProjectName"),
+    ] {
+        let reply = update(body).await;
+        assert_eq!(reply.status, status, "{field}: {}", reply.body);
+        assert!(reply.message().contains(field), "{field}: {}", reply.body);
+    }
+    let bob = stack
+        .post(BOB, "UpdateProject", json!({"ProjectName": "p-b", "Description": "mine"}))
+        .await;
+    assert_eq!(bob.status, 404, "{}", bob.body);
     stack.stop().await;
 }
 }

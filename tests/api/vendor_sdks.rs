@@ -122,7 +122,8 @@ async fn the_vendors_python_sdks_work_unchanged() {
     assert_eq!(seen["older_sdk"], "ok");
     // Every answer read back through its SDK model kept each field's value and type.
     assert_eq!(seen["mismatched"], serde_json::json!([]), "{seen}");
-    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(15), "{seen}");
+    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(19), "{seen}");
+    assert_eq!(seen["project_life"], "ok");
     // The batch converted both sources; refusals came back as the SDK's exceptions.
     for key in ["batch/a.webp", "batch/b.webp"] {
         let out = s3.get_object().bucket(&output_bucket).key(key).send().await;
@@ -204,7 +205,8 @@ async fn the_vendors_python_sdks_work_unchanged_on_one_machine() {
     assert_eq!(seen["wrong_secret"], "SignatureDoesNotMatch");
     assert_eq!(seen["older_sdk"], "ok");
     assert_eq!(seen["mismatched"], serde_json::json!([]), "{seen}");
-    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(15), "{seen}");
+    assert_eq!(seen["audited"].as_array().map(Vec::len), Some(19), "{seen}");
+    assert_eq!(seen["project_life"], "ok");
     for key in ["batch/a.webp", "batch/b.webp"] {
         let bytes = stack.object(&output_bucket, key).await.expect(key);
         assert_eq!(

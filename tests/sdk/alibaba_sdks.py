@@ -79,6 +79,10 @@ def audit(seen):
 
     bodies = {
         "CreateProject": imm.CreateProjectResponseBody,
+        "GetProject": imm.GetProjectResponseBody,
+        "ListProjects": imm.ListProjectsResponseBody,
+        "UpdateProject": imm.UpdateProjectResponseBody,
+        "DeleteProject": imm.DeleteProjectResponseBody,
         "CreateImageToPDFTask": imm.CreateImageToPDFTaskResponseBody,
         "GetTask": imm.GetTaskResponseBody,
         "ListTasks": imm.ListTasksResponseBody,
@@ -193,6 +197,53 @@ def imm_calls(seen):
         expect(e.code == "ResourceNotFound", f"unknown task: {e.code}")
         expect(e.request_id and e.request_id != "None", "unknown task: no RequestId")
         seen["not_found"] = e.code
+
+
+def project_calls(seen):
+    """A project through its life: read, listed, changed, deleted."""
+    imm = ImmClient(config())
+    name = "sdk-life-" + str(int(time.time() * 1000))
+    imm.create_project(
+        imm_models.CreateProjectRequest(project_name=name, service_role=ROLE, description="first")
+    )
+    got = imm.get_project(imm_models.GetProjectRequest(project_name=name)).body.project
+    expect(got.project_name == name and got.description == "first", f"GetProject: {got}")
+    expect(got.service_role == ROLE, f"GetProject: ServiceRole {got.service_role}")
+    names, token = [], None
+    while True:
+        page = imm.list_projects(imm_models.ListProjectsRequest(max_results=1, next_token=token)).body
+        names += [p.project_name for p in page.projects]
+        token = page.next_token
+        if not token:
+            break
+    expect(name in names, f"ListProjects: {name} not among {names}")
+    other_role = ROLE.rsplit("/", 1)[0] + "/folio-tests-other"
+    updated = imm.update_project(
+        imm_models.UpdateProjectRequest(
+            project_name=name,
+            description="second",
+            service_role=other_role,
+            tag=[imm_models.UpdateProjectRequestTag(key="stage", value="two")],
+        )
+    ).body.project
+    expect(updated.description == "second", f"UpdateProject: Description {updated.description}")
+    again = imm.get_project(imm_models.GetProjectRequest(project_name=name)).body.project
+    expect(again.service_role == other_role, f"after UpdateProject: {again.service_role}")
+    tags = [(t.tag_key, t.tag_value) for t in again.tags]
+    expect(tags == [("stage", "two")], f"after UpdateProject: Tags {tags}")
+    expect(again.create_time == got.create_time, "UpdateProject changed CreateTime")
+    deleted = imm.delete_project(imm_models.DeleteProjectRequest(project_name=name)).body
+    expect(deleted.request_id, "DeleteProject: no RequestId")
+    for call in (
+        lambda: imm.get_project(imm_models.GetProjectRequest(project_name=name)),
+        lambda: imm.update_project(imm_models.UpdateProjectRequest(project_name=name, description="x")),
+    ):
+        try:
+            call()
+            raise AssertionError("a deleted project answered")
+        except tea_exceptions.ClientException as e:
+            expect(e.code == "ResourceNotFound", f"deleted project: {e.code}")
+    seen["project_life"] = "ok"
 
 
 def wait_batch(imm, project, batch_id, states):
@@ -367,6 +418,7 @@ def older_sdk_call(seen):
 
 def all_calls(seen):
     imm_calls(seen)
+    project_calls(seen)
     batch_calls(seen)
     vod_calls(seen)
     older_sdk_call(seen)

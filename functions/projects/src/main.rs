@@ -1,5 +1,5 @@
-//! `projects`: `CreateProject`, `GetProject`, `ListProjects` and `DeleteProject` behind API
-//! Gateway, by the last segment of the path.
+//! `projects`: `CreateProject`, `GetProject`, `ListProjects`, `UpdateProject` and
+//! `DeleteProject` behind API Gateway, by the last segment of the path.
 
 use folio_shared::Operation;
 
@@ -9,6 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Operation::CreateProject,
         Operation::GetProject,
         Operation::ListProjects,
+        Operation::UpdateProject,
         Operation::DeleteProject,
     ])
     .await

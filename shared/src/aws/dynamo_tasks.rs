@@ -129,6 +129,23 @@ impl ProjectStore for DynamoRecords {
         Ok((projects, more))
     }
 
+    async fn replace(&self, project: &ProjectRecord) -> Result<(), PortError> {
+        let mut item = to_item(project)?;
+        item.extend(project_key(&project.tenant_key, &project.project_name));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| match conditional("updating a project", e) {
+                PortError::ConditionFailed => PortError::NotFound,
+                other => other,
+            })?;
+        Ok(())
+    }
+
     async fn delete(&self, tenant_key: &str, name: &str) -> Result<(), PortError> {
         self.client
             .delete_item()

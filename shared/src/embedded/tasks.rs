@@ -85,6 +85,20 @@ impl ProjectStore for EmbeddedRecords {
             .await
     }
 
+    async fn replace(&self, project: &ProjectRecord) -> Result<(), PortError> {
+        let item = Item::of(
+            projects_pk(&project.tenant_key),
+            project_sk(&project.project_name),
+            project,
+        )?;
+        self.db
+            .write(move |tx| match items::get(tx, &item.pk, &item.sk)? {
+                Some(_) => items::put(tx, &item),
+                None => Err(PortError::NotFound),
+            })
+            .await
+    }
+
     async fn delete(&self, tenant_key: &str, name: &str) -> Result<(), PortError> {
         let (pk, sk) = (projects_pk(tenant_key), project_sk(name));
         self.db

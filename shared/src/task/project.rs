@@ -1,5 +1,7 @@
-//! `CreateProject`, `GetProject`, `ListProjects`, `DeleteProject`: IMM's projects, each with
-//! the role Folio assumes to reach the project's buckets.
+//! `CreateProject`, `GetProject`, `ListProjects`, `UpdateProject`, `DeleteProject`: IMM's
+//! projects, each with the role Folio assumes to reach the project's buckets.
+
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,6 +93,24 @@ pub struct ProjectResponse {
     pub project: ProjectView,
 }
 
+fn description_param(params: &Params) -> Result<Option<String>, ApiError> {
+    let description = params.opt_str("Description")?;
+    if let Some(text) = &description {
+        max_bytes("Description", text, 256)?;
+    }
+    Ok(description)
+}
+
+/// The tags a request gives, if it gives any: the SDK's `CreateProjectRequest` and
+/// `UpdateProjectRequest` send `Tag: [{"Key", "Value"}]`; `Tags` (a map) is taken too.
+fn tags_param(params: &Params) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    Ok(match (params.value("Tag"), params.value("Tags")) {
+        (Some(list), _) => Some(validate::tags("Tag", Some(&tag_list("Tag", list)?))?),
+        (None, Some(map)) => Some(validate::tags("Tags", Some(map))?),
+        (None, None) => None,
+    })
+}
+
 fn name_param(params: &Params) -> Result<String, ApiError> {
     let name = params.req_str("ProjectName")?;
     validate::project_name("ProjectName", &name)?;
@@ -105,13 +125,8 @@ pub async fn create(
     let name = name_param(params)?;
     let service_role = params.req_str("ServiceRole")?;
     validate::role_arn("ServiceRole", &service_role)?;
-    let description = params.opt_str("Description")?.unwrap_or_default();
-    max_bytes("Description", &description, 256)?;
-    let tags = match params.value("Tag") {
-        // The SDK's CreateProjectRequest sends `Tag: [{"Key", "Value"}]`.
-        Some(list) => validate::tags("Tag", Some(&tag_list("Tag", list)?))?,
-        None => validate::tags("Tags", params.value("Tags"))?,
-    };
+    let description = description_param(params)?.unwrap_or_default();
+    let tags = tags_param(params)?.unwrap_or_default();
     let now = Utc::now();
     let project = ProjectRecord {
         tenant_key: tenant.key().to_string(),
@@ -193,6 +208,42 @@ pub async fn list(app: &App, tenant: &Tenant, params: &Params) -> Result<Project
         projects: projects.iter().map(ProjectView::of).collect(),
         next_token,
     })
+}
+
+/// Changes what the request gives (`ServiceRole`, `Description`, `Tag`); the rest stays.
+pub async fn update(
+    app: &App,
+    tenant: &Tenant,
+    params: &Params,
+) -> Result<ProjectResponse, ApiError> {
+    let name = name_param(params)?;
+    let service_role = params.opt_str("ServiceRole")?;
+    if let Some(role) = &service_role {
+        validate::role_arn("ServiceRole", role)?;
+    }
+    let description = description_param(params)?;
+    let tags = tags_param(params)?;
+    let mut project = require(app, tenant, &name).await?;
+    if let Some(role) = service_role {
+        project.service_role = role;
+    }
+    if let Some(description) = description {
+        project.description = description;
+    }
+    if let Some(tags) = tags {
+        project.tags = tags;
+    }
+    project.update_time = Utc::now();
+    match app.projects.replace(&project).await {
+        Ok(()) => Ok(ProjectResponse {
+            project: ProjectView::of(&project),
+        }),
+        Err(PortError::NotFound) => Err(ApiError::NotFound(format!(
+            "ProjectName: no project named {}",
+            crate::error::quote(&name)
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Serialize, Debug)]

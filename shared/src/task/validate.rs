@@ -105,7 +105,7 @@ pub fn s3_uri(field: &str, uri: &str) -> Result<S3Location, ApiError> {
         return Err(ApiError::invalid(
             field,
             format!(
-                "{} is not a valid S3 bucket name",
+                "{} is not a valid bucket name (3 to 63 lowercase letters, digits, - and .)",
                 crate::error::quote(bucket)
             ),
         ));
