@@ -13,6 +13,9 @@ use crate::image::validate::{
 };
 use crate::jobs::handlers::{MAX_CONVERSIONS, MAX_PAGE, MAX_RECORD_BYTES};
 use crate::notify::url_guard::MAX_URL;
+use crate::oss::credential::MAX_TOKEN as MAX_SECURITY_TOKEN;
+use crate::oss::handler::MAX_PARTS;
+use crate::oss::xml::MAX_COMPLETE_BODY;
 use crate::paging::MAX_TOKEN;
 use crate::task::create::{MAX_IDEMPOTENCY_KEY, MAX_SOURCES};
 use crate::task::validate::{MAX_ID, MAX_PROJECT_NAME};
@@ -133,6 +136,15 @@ pub fn markdown_table() -> String {
             ),
         ),
         ("an upload", "`FOLIO_MAX_UPLOAD_BYTES` (64 MiB)".to_string()),
+        (
+            "OSS endpoint: `x-oss-security-token` / part numbers / `CompleteMultipartUpload` body",
+            format!(
+                "{} characters / 1 to {} / {} KiB; the parts together count against the upload cap",
+                us(MAX_SECURITY_TOKEN),
+                n(MAX_PARTS),
+                us(MAX_COMPLETE_BODY / 1024)
+            ),
+        ),
     ];
     let mut table = String::from("| what | limit |\n|---|---|\n");
     for (what, limit) in rows {

@@ -1,7 +1,8 @@
 //! A fuzz of every route family with hostile values: the RPC operations (JSON bodies and
 //! query strings), signed RPC (both signature styles, with hostile credentials), `/v2` (ids,
 //! numbers, bodies, paths), batches (hostile `Input`, `Actions`, `Notification`) and the
-//! upload and download routes. Every answer must be under 500, a refusal at most 4 KB, and
+//! upload and download routes, and the OSS upload endpoint (hostile credentials, and
+//! correctly signed requests with hostile upload ids, part numbers and bodies). Every answer must be under 500, a refusal at most 4 KB, and
 //! every request answered within 2 s. One fixed seed and one random seed (printed, and
 //! named in any failure; `FOLIO_FUZZ_SEED` replays one).
 
@@ -184,7 +185,7 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
     let key = if rng.random_bool(0.5) { ALICE } else { BOB };
     let base = &stack.base;
     let http = &stack.http;
-    match rng.random_range(0..10) {
+    match rng.random_range(0..11) {
         // RPC with a JSON body.
         0 | 1 => http.post(format!("{base}/{op}")).bearer_auth(key).json(&rpc_body(rng)),
         // RPC with a query string.
@@ -255,6 +256,8 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
                 .header("Content-Range", header_text(rng))
                 .body(hostile_string(rng))
         }
+        // The OSS upload endpoint.
+        9 => oss_request(rng, stack),
         // The signed file routes.
         _ => {
             let path = format!(
@@ -271,6 +274,99 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
             }
         }
     }
+}
+
+/// A request to the OSS endpoint: hostile credentials, or a credential Folio issued (for an
+/// image no one has) and a correct V1 signature over hostile sub-resources and bodies.
+fn oss_request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
+    use base64::Engine;
+    use hmac::Mac;
+    let config = &stack.running.app.config;
+    let bucket = &config.upload_buckets[0];
+    let key = "images/fuzz/img-fuzz.jpg";
+    let method =
+        [Method::PUT, Method::POST, Method::GET, Method::DELETE][rng.random_range(0..4)].clone();
+    let query = match rng.random_range(0..4) {
+        0 => String::new(),
+        1 => "uploads".to_string(),
+        2 => format!(
+            "uploadId={}&partNumber={}",
+            encoded(&hostile_string(rng)),
+            encoded(&hostile_string(rng))
+        ),
+        _ => format!("uploadId={}", encoded(&hostile_string(rng))),
+    };
+    let url = format!("{}/{bucket}/{key}?{query}", stack.base);
+    let body = hostile_string(rng);
+    if rng.random_bool(0.4) {
+        return stack
+            .http
+            .request(method, url)
+            .header(
+                "authorization",
+                format!("OSS {}:{}", header_text(rng), header_text(rng)),
+            )
+            .header("x-oss-security-token", header_text(rng))
+            .header("date", header_text(rng))
+            .body(body);
+    }
+    let credentials = folio_shared::oss::credential::Issuer::new(&config.webhook_secret).issue(
+        &folio_shared::oss::credential::Grant {
+            bucket: bucket.clone(),
+            key: key.into(),
+            tenant_key: "fuzz".into(),
+            image_id: "img-fuzz".into(),
+            expires: chrono::Utc::now().timestamp() + 600,
+            max_bytes: 1 << 20,
+        },
+    );
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let headers = vec![
+        ("content-type".to_string(), "application/xml".to_string()),
+        (
+            "date".to_string(),
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        ),
+        (
+            "x-oss-security-token".to_string(),
+            credentials.security_token.clone(),
+        ),
+    ];
+    let to_sign = folio_shared::oss::signature::v1_string_to_sign(
+        &folio_shared::oss::signature::SignedRequest {
+            method: method.as_str(),
+            query: &pairs,
+            headers: &headers,
+            bucket,
+            key,
+        },
+    );
+    let mut mac =
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(credentials.access_key_secret.as_bytes())
+            .expect("any key");
+    mac.update(to_sign.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let mut request = stack.http.request(method, url).header(
+        "authorization",
+        format!("OSS {}:{signature}", credentials.access_key_id),
+    );
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let body = if rng.random_bool(0.5) {
+        format!(
+            "<CompleteMultipartUpload><Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part></CompleteMultipartUpload>",
+            hostile_string(rng),
+            hostile_string(rng)
+        )
+    } else {
+        body
+    };
+    request.body(body)
 }
 
 async fn fuzz(stack: &Stack, seed: u64, count: usize) -> Vec<String> {

@@ -31,8 +31,9 @@ use crate::image::model::ImageStatus;
 
 /// How far a request's date may be from the server's clock.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
-/// Part numbers OSS takes.
-const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
+/// The highest part number OSS takes (they start at 1).
+pub const MAX_PARTS: u32 = 10_000;
+const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=MAX_PARTS;
 /// The name of the marker a started multipart upload leaves.
 const STARTED: &str = "started";
 
