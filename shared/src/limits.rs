@@ -14,7 +14,7 @@ use crate::image::validate::{
 use crate::jobs::handlers::{MAX_CONVERSIONS, MAX_PAGE, MAX_RECORD_BYTES};
 use crate::notify::url_guard::MAX_URL;
 use crate::oss::credential::MAX_TOKEN as MAX_SECURITY_TOKEN;
-use crate::oss::handler::MAX_PARTS;
+use crate::oss::handler::{MAX_OPEN_UPLOADS, MAX_PARTS};
 use crate::oss::xml::MAX_COMPLETE_BODY;
 use crate::paging::MAX_TOKEN;
 use crate::task::create::{MAX_IDEMPOTENCY_KEY, MAX_SOURCES};
@@ -137,12 +137,13 @@ pub fn markdown_table() -> String {
         ),
         ("an upload", "`FOLIO_MAX_UPLOAD_BYTES` (64 MiB)".to_string()),
         (
-            "OSS endpoint: `x-oss-security-token` / part numbers / `CompleteMultipartUpload` body",
+            "OSS endpoint: `x-oss-security-token` / part numbers / `CompleteMultipartUpload` body / multipart uploads open at once",
             format!(
-                "{} characters / 1 to {} / {} KiB; the parts together count against the upload cap",
+                "{} characters / 1 to {} / {} KiB / {} an object; an upload's parts together count against the upload cap",
                 us(MAX_SECURITY_TOKEN),
                 n(MAX_PARTS),
-                us(MAX_COMPLETE_BODY / 1024)
+                us(MAX_COMPLETE_BODY / 1024),
+                us(MAX_OPEN_UPLOADS)
             ),
         ),
     ];

@@ -1,6 +1,6 @@
 //! VOD's documented upload with the official OSS SDK (`oss2`, in `.venv`), unchanged, on
-//! both backends: `put_object_from_file` (signatures V1 and V4) and `resumable_upload` in
-//! parts land byte for byte and the image becomes `Normal`; every refusal the credential
+//! both backends: `put_object_from_file` (signatures V1 and V4, path-style and CNAME mode)
+//! and `resumable_upload` in parts land byte for byte and the image becomes `Normal`; every refusal the credential
 //! must give is OSS's error, and nothing it refuses is kept.
 
 use std::time::Duration;
@@ -104,20 +104,32 @@ async fn vods_documented_upload_works_with_the_oss_sdk_and_refuses_what_it_must(
     // What the SDK wrote is there byte for byte, and was processed.
     let bucket = seen["put"]["bucket"].as_str().expect("a bucket");
     assert_eq!(seen["put"]["size"], json!([120, 80]), "{seen}");
-    for (case, bytes) in [("put", &small), ("v4", &small), ("resumable", &large)] {
+    for (case, bytes) in [
+        ("put", &small),
+        ("v4", &small),
+        ("cname", &small),
+        ("resumable", &large),
+    ] {
         let key = seen[case]["key"].as_str().expect("a key");
         let stored = stack.object(bucket, key).await;
         assert!(stored.as_ref() == Some(bytes), "{case}: {key} differs");
     }
     assert_eq!(seen["resumable"]["bytes"], json!(large.len()));
-    let resumable = seen["resumable"]["image_id"].as_str().expect("an image id");
-    let left: Vec<String> = stack
-        .keys_in(bucket, "multipart/")
-        .await
-        .into_iter()
-        .filter(|k| k.contains(resumable))
-        .collect();
-    assert!(left.is_empty(), "parts of a completed upload stayed: {left:?}");
+    // No part outlives its upload's object, nor an image deleted before its upload ended.
+    let waiting = stack.keys_in(bucket, "multipart/").await;
+    for (case, what) in [
+        ("resumable", "a completed upload"),
+        ("put", "an object written whole"),
+    ] {
+        let id = seen[case]["image_id"].as_str().expect("an image id");
+        let left: Vec<&String> = waiting.iter().filter(|k| k.contains(id)).collect();
+        assert!(left.is_empty(), "parts of {what} stayed: {left:?}");
+    }
+    let deleted = seen["deleted_with_parts"].as_str().expect("an image id");
+    assert!(
+        !waiting.iter().any(|k| k.contains(deleted)),
+        "parts of a deleted image stayed: {waiting:?}"
+    );
 
     // Refusals, each OSS's error; a refused upload keeps nothing and changes no record.
     let expected = [
@@ -131,6 +143,8 @@ async fn vods_documented_upload_works_with_the_oss_sdk_and_refuses_what_it_must(
         ("expired", 403, "SecurityTokenExpired"),
         ("too_large", 400, "EntityTooLarge"),
         ("too_large_parts", 400, "EntityTooLarge"),
+        ("ninth_upload", 400, "TooManyUploads"),
+        ("aborted_parts", 404, "NoSuchUpload"),
     ];
     for (case, status, error) in expected {
         assert_eq!(code(&seen, case), (status, error.to_string()), "{case}: {seen}");

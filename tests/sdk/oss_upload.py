@@ -102,6 +102,8 @@ def uploads(seen):
     expect(address["Endpoint"].count("/") == 2, f"Endpoint is not bare: {address['Endpoint']}")
     expect(auth.get("Expiration") == "3000", f"Expiration {auth.get('Expiration')}")
     bucket = init_oss_client(auth, address)
+    # A multipart upload left open: writing the object whole ends it (its parts go).
+    bucket.init_multipart_upload(address["FileName"])
     result = upload_local_file(bucket, address, SMALL)
     expect(result.status == 200, f"put_object_from_file: {result.status}")
     with open(SMALL, "rb") as f:
@@ -144,6 +146,19 @@ def uploads(seen):
     v4.put_object_from_file(address["FileName"], SMALL)
     wait_normal(client, image_id)
     seen["v4"] = {"image_id": image_id, "key": address["FileName"]}
+
+    # The SDK's CNAME mode (what a deployment without a wildcard domain tells clients to
+    # use): no bucket in the host or the path.
+    image_id, address, auth = create_upload(client, "cname")
+    cname = oss2.Bucket(
+        oss2.StsAuth(auth["AccessKeyId"], auth["AccessKeySecret"], auth["SecurityToken"]),
+        address["Endpoint"],
+        address["Bucket"],
+        is_cname=True,
+    )
+    cname.put_object_from_file(address["FileName"], SMALL)
+    wait_normal(client, image_id)
+    seen["cname"] = {"image_id": image_id, "key": address["FileName"]}
 
     # resumable_upload in parts (100 KB, the SDK's smallest), with a changed part's digest
     # refused first.
@@ -206,6 +221,20 @@ def uploads(seen):
         )
     seen["refusals"] = {"image_id": image_id, "key": address["FileName"]}
     seen["after_too_large"] = status(client, image_id)
+
+    # Multipart uploads open at once are bounded; an aborted one makes room, and ListParts
+    # of it then answers NoSuchUpload.
+    image_id, address, auth = create_upload(client, "open uploads")
+    bucket = init_oss_client(auth, address)
+    ids = [bucket.init_multipart_upload(address["FileName"]).upload_id for _ in range(8)]
+    seen["ninth_upload"] = refused(lambda: bucket.init_multipart_upload(address["FileName"]))
+    bucket.abort_multipart_upload(address["FileName"], ids[0])
+    seen["aborted_parts"] = refused(lambda: bucket.list_parts(address["FileName"], ids[0]))
+    bucket.init_multipart_upload(address["FileName"])
+    # Deleting an image whose upload never finished deletes the parts waiting for it.
+    bucket.upload_part(address["FileName"], ids[1], 1, b"x" * 1000)
+    client.delete_image(vod_models.DeleteImageRequest(delete_image_type="ImageId", image_ids=image_id))
+    seen["deleted_with_parts"] = image_id
 
 
 if __name__ == "__main__":

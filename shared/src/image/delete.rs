@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::model;
+use super::model::{self, ImageStatus};
 use super::validate;
 use crate::app::App;
 use crate::error::ApiError;
@@ -79,6 +79,11 @@ pub async fn handle(
         app.objects
             .delete(&record.bucket, &record.object_key)
             .await?;
+        if record.status == ImageStatus::Uploading {
+            // Parts of an OSS multipart upload never completed.
+            let folder = crate::oss::handler::uploads_folder(tenant.key(), &record.image_id);
+            app.files.delete_prefix(&record.bucket, &folder).await?;
+        }
         app.images.delete(tenant.key(), &record.image_id).await?;
         tracing::info!(image_id = %record.image_id, "image deleted");
     }

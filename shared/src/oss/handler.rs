@@ -34,6 +34,9 @@ const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// The highest part number OSS takes (they start at 1).
 pub const MAX_PARTS: u32 = 10_000;
 const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=MAX_PARTS;
+/// Multipart uploads of one object open at once, at most (each is bounded by the upload
+/// cap; this bounds what one credential can leave behind).
+pub const MAX_OPEN_UPLOADS: usize = 8;
 /// The name of the marker a started multipart upload leaves.
 const STARTED: &str = "started";
 
@@ -522,12 +525,27 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
+    /// The folder of the object's multipart uploads.
+    fn uploads_folder(&self) -> String {
+        uploads_folder(&self.grant.tenant_key, &self.grant.image_id)
+    }
+
+    /// Once the object is written no upload of it can finish: the parts of every one go.
+    async fn clear_uploads(&self) {
+        let folder = self.uploads_folder();
+        if let Err(e) = self
+            .app
+            .files
+            .delete_prefix(&self.grant.bucket, &folder)
+            .await
+        {
+            tracing::warn!(error = %e, %folder, "parts of finished uploads stay until the image is deleted");
+        }
+    }
+
     /// The folder of a multipart upload's parts.
     fn folder(&self, upload_id: &str) -> String {
-        format!(
-            "multipart/{}/{}/{upload_id}/",
-            self.grant.tenant_key, self.grant.image_id
-        )
+        format!("{}{upload_id}/", self.uploads_folder())
     }
 
     /// Writes are taken only while the image waits for its upload.
@@ -569,6 +587,7 @@ impl Upload<'_> {
         self.check_waiting().await?;
         let etag = md5_hex(body);
         self.create(body.to_vec(), content_type).await?;
+        self.clear_uploads().await;
         tracing::info!(size, "object uploaded");
         Ok(written(&etag))
     }
@@ -584,6 +603,23 @@ impl Upload<'_> {
             Err(PortError::NotFound) => {}
             Ok(_) => return Err(already_uploaded(self.grant)),
             Err(e) => return Err(e.into()),
+        }
+        let open = self
+            .app
+            .files
+            .list(&self.grant.bucket, &self.uploads_folder())
+            .await?
+            .iter()
+            .filter(|k| k.ends_with(STARTED))
+            .count();
+        if open >= MAX_OPEN_UPLOADS {
+            return Err(bad(
+                "TooManyUploads",
+                format!(
+                    "{open} multipart uploads of this object are open; complete or abort one \
+                     (AbortMultipartUpload) before starting another"
+                ),
+            ));
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let marker = format!("{}{STARTED}", self.folder(&id));
@@ -657,8 +693,8 @@ impl Upload<'_> {
         {
             let old_name = format!("{folder}{:05}-{}-{}", old.number, old.etag, old.size);
             self.app
-                .files
-                .delete_prefix(&self.grant.bucket, &old_name)
+                .objects
+                .delete(&self.grant.bucket, &old_name)
                 .await?;
         }
         Ok(written(&etag))
@@ -718,14 +754,7 @@ impl Upload<'_> {
         }
         self.create(whole, content_type).await?;
         let etag = format!("{}-{}", md5_hex(&digests), chosen.len());
-        if let Err(e) = self
-            .app
-            .files
-            .delete_prefix(&self.grant.bucket, &folder)
-            .await
-        {
-            tracing::warn!(error = %e, "the parts of a completed upload stay until deleted by hand");
-        }
+        self.clear_uploads().await;
         tracing::info!(size, parts = chosen.len(), "multipart upload completed");
         let location = format!(
             "{}/{}",
@@ -739,6 +768,11 @@ impl Upload<'_> {
             &etag,
         )))
     }
+}
+
+/// Where the parts of an image's multipart uploads wait, in its upload bucket.
+pub fn uploads_folder(tenant_key: &str, image_id: &str) -> String {
+    format!("multipart/{tenant_key}/{image_id}/")
 }
 
 /// A part's number, MD5 and size from its stored name `<number>-<MD5>-<size>`.

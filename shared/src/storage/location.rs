@@ -182,19 +182,29 @@ fn service_account(
     })
 }
 
-/// The S3 credentials of a cloud input or output target.
+/// The S3 credentials of a cloud input or output target (`parameters_field` and `field`
+/// are where its parameters and credentials sit in the request).
 pub fn s3_credentials(
     parameters: &Map<String, Value>,
     credentials: &Map<String, Value>,
+    parameters_field: &str,
     field: &str,
 ) -> Result<UserCredentials, FieldError> {
+    let region = optional(parameters, "region").unwrap_or("eu-central-1");
+    // The region becomes part of the S3 host name: only a region's shape may pass.
+    name_like(
+        region,
+        &format!("{parameters_field}.region"),
+        2,
+        32,
+        |ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-',
+        "a region such as eu-central-1 (2 to 32 lowercase letters, digits and dashes)",
+    )?;
     Ok(UserCredentials {
         access_key_id: text(credentials, "accesskeyid", field)?.to_string(),
         secret_access_key: text(credentials, "secretaccesskey", field)?.to_string(),
         session_token: optional(credentials, "sessiontoken").map(str::to_string),
-        region: optional(parameters, "region")
-            .unwrap_or("eu-central-1")
-            .to_string(),
+        region: region.to_string(),
     })
 }
 
@@ -231,7 +241,7 @@ impl Location {
             "amazons3" => Location::AmazonS3 {
                 bucket: text(parameters, "bucket", &p)?.to_string(),
                 key: file(!output)?,
-                credentials: s3_credentials(parameters, credentials, &c)?,
+                credentials: s3_credentials(parameters, credentials, &p, &c)?,
             },
             "googlecloud" => {
                 let bucket = text(parameters, "bucket", &p)?;
@@ -475,5 +485,21 @@ mod tests {
         assert_eq!(e.field, "x.parameters.file");
         let e = parse("dropbox", json!({}), json!({}), false).unwrap_err();
         assert_eq!(e.field, "x.source");
+        for region in [
+            "169.254.169.254",
+            "x.evil.com/",
+            "EU-WEST-1",
+            "a",
+            &"a".repeat(40),
+        ] {
+            let e = parse(
+                "amazons3",
+                json!({"bucket": "b", "file": "a", "region": region}),
+                json!({"accesskeyid": "a", "secretaccesskey": "s"}),
+                false,
+            )
+            .unwrap_err();
+            assert_eq!(e.field, "x.parameters.region", "{region:?}");
+        }
     }
 }
