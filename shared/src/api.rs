@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::batch::handlers as batches;
 use crate::error::ApiError;
 use crate::image::{create_upload, delete, get_infos, update_infos};
+use crate::notify::deliveries;
 use crate::params::Params;
 use crate::task::{create, project, query};
 use crate::tenant::Tenant;
@@ -22,6 +23,8 @@ pub enum Operation {
     UpdateImageInfos,
     DeleteImage,
     GetWebhookSecret,
+    ListDeliveries,
+    ReplayDelivery,
     CreateProject,
     GetProject,
     ListProjects,
@@ -40,12 +43,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 22] = [
         Operation::CreateUploadImage,
         Operation::GetImageInfos,
         Operation::UpdateImageInfos,
         Operation::DeleteImage,
         Operation::GetWebhookSecret,
+        Operation::ListDeliveries,
+        Operation::ReplayDelivery,
         Operation::CreateProject,
         Operation::GetProject,
         Operation::ListProjects,
@@ -70,6 +75,8 @@ impl Operation {
             Operation::UpdateImageInfos => "UpdateImageInfos",
             Operation::DeleteImage => "DeleteImage",
             Operation::GetWebhookSecret => "GetWebhookSecret",
+            Operation::ListDeliveries => "ListDeliveries",
+            Operation::ReplayDelivery => "ReplayDelivery",
             Operation::CreateProject => "CreateProject",
             Operation::GetProject => "GetProject",
             Operation::ListProjects => "ListProjects",
@@ -106,7 +113,9 @@ impl Operation {
             | Operation::GetImageInfos
             | Operation::UpdateImageInfos
             | Operation::DeleteImage => Some("2017-03-21"),
-            Operation::GetWebhookSecret => None,
+            Operation::GetWebhookSecret | Operation::ListDeliveries | Operation::ReplayDelivery => {
+                None
+            }
             Operation::CreateProject
             | Operation::GetProject
             | Operation::ListProjects
@@ -130,6 +139,7 @@ impl Operation {
         match self {
             Operation::GetImageInfos
             | Operation::GetWebhookSecret
+            | Operation::ListDeliveries
             | Operation::GetProject
             | Operation::ListProjects
             | Operation::GetTask
@@ -300,6 +310,8 @@ async fn dispatch(
         Operation::UpdateImageInfos => to_value(update_infos::handle(app, tenant, params).await?),
         Operation::DeleteImage => to_value(delete::handle(app, tenant, params).await?),
         Operation::GetWebhookSecret => to_value(webhook_secret::handle(app, tenant)?),
+        Operation::ListDeliveries => to_value(deliveries::list(app, tenant, params).await?),
+        Operation::ReplayDelivery => to_value(deliveries::replay(app, tenant, params).await?),
         Operation::CreateProject => to_value(project::create(app, tenant, params).await?),
         Operation::GetProject => to_value(project::get(app, tenant, params).await?),
         Operation::ListProjects => to_value(project::list(app, tenant, params).await?),

@@ -12,7 +12,7 @@ use crate::image::model::{ImageRecord, UploadResult};
 use crate::jobs::model::{
     InputRecord, JobMessageBody, JobRecord, JobStatus, OutputRecord, OutputStatus, PairRecord,
 };
-use crate::notify::delivery::{Attempt, Delivery};
+use crate::notify::delivery::{Attempt, Delivery, RecordedAttempt, Subject};
 use crate::task::model::{
     PdfOutput, ProjectRecord, S3Location, TaskFailure, TaskMessage, TaskRecord,
 };
@@ -124,6 +124,13 @@ pub trait DeliveryLog: Send + Sync {
     async fn has_ended(&self, delivery: &Delivery) -> Result<bool, PortError>;
     /// Notes that this event's delivery to this target has ended.
     async fn record_end(&self, delivery: &Delivery) -> Result<(), PortError>;
+    /// Every attempt recorded about `subject` of the tenant, in key order (event, target,
+    /// number), each with its delivery.
+    async fn attempts(
+        &self,
+        tenant_key: &str,
+        subject: &Subject,
+    ) -> Result<Vec<RecordedAttempt>, PortError>;
 }
 
 /// The AWS channels a notification can go to besides webhooks.

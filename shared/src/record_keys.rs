@@ -6,34 +6,40 @@ use sha2::{Digest, Sha256};
 /// The sort key of a partition's one record.
 pub const RECORD: &str = "RECORD";
 
-/// The record a notification is about: its delivery log lives in that record's partition.
-pub fn delivery_pk(delivery: &crate::notify::delivery::Delivery) -> String {
+/// The partition of the record a notification is about: its delivery log lives there.
+pub fn subject_pk(tenant_key: &str, subject: &crate::notify::delivery::Subject) -> String {
     use crate::notify::delivery::SubjectKind;
-    let kind = match delivery.subject.kind {
+    let kind = match subject.kind {
         SubjectKind::Image => "IMAGE",
         SubjectKind::Task => "TASK",
         SubjectKind::Job => "JOB",
         SubjectKind::Batch => "BATCH",
     };
-    format!("{}#{kind}#{}", delivery.tenant_key, delivery.subject.id)
+    format!("{tenant_key}#{kind}#{}", subject.id)
 }
 
-/// One attempt of a delivery (an event to a target).
+/// The record a notification is about: its delivery log lives in that record's partition.
+pub fn delivery_pk(delivery: &crate::notify::delivery::Delivery) -> String {
+    subject_pk(&delivery.tenant_key, &delivery.subject)
+}
+
+/// What every attempt's sort key starts with.
+pub const DELIVERY_ATTEMPT_PREFIX: &str = "DELIVERY#";
+
+/// One attempt of a delivery (an event to a target). A replay's attempts continue the
+/// original's numbers.
 pub fn delivery_attempt_sk(delivery: &crate::notify::delivery::Delivery, number: u32) -> String {
     format!(
-        "DELIVERY#{}#{}#{number:03}",
+        "{DELIVERY_ATTEMPT_PREFIX}{}#{}#{number:03}",
         delivery.event_id,
         delivery.target.label()
     )
 }
 
-/// The end of a delivery (an event to a target): delivered, or stopped for good.
+/// The end of a delivery (an event to a target, or a replay of it): delivered, or stopped
+/// for good.
 pub fn delivery_end_sk(delivery: &crate::notify::delivery::Delivery) -> String {
-    format!(
-        "DELIVERED#{}#{}",
-        delivery.event_id,
-        delivery.target.label()
-    )
+    format!("DELIVERED#{}#{}", delivery.event_id, delivery.copy_key())
 }
 
 pub fn image_pk(tenant_key: &str, image_id: &str) -> String {

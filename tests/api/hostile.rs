@@ -283,6 +283,7 @@ async fn a_late_copy_of_a_delivered_notification_is_dropped(home) {
             url: receiver.url.clone(),
         },
         payload: json!({"Status": "Succeeded"}),
+        first_attempt: 1,
     };
     let message = |n: u32| QueueMessage {
         id: format!("m-{n}"),

@@ -23,10 +23,15 @@ const MAX_RECEIVES: u32 = 2;
 /// A little past a visibility timeout or a delay.
 const PAST: Duration = Duration::from_millis(1_300);
 
-fn spec(name: &'static str, dead: &'static str, fifo: bool) -> [QueueSpec; 2] {
+fn spec(
+    name: &'static str,
+    dead: &'static str,
+    fifo: bool,
+    visibility: Duration,
+) -> [QueueSpec; 2] {
     let work = QueueSpec {
         name,
-        visibility: VISIBILITY,
+        visibility,
         max_receives: MAX_RECEIVES,
         dead_letter: Some(dead),
         fifo,
@@ -61,6 +66,10 @@ enum Adapter {
 
 impl Pair {
     async fn new(adapter: Adapter, fifo: bool) -> Pair {
+        Pair::with_visibility(adapter, fifo, VISIBILITY).await
+    }
+
+    async fn with_visibility(adapter: Adapter, fifo: bool, visibility: Duration) -> Pair {
         match adapter {
             Adapter::Sqlite => {
                 let dir = std::env::temp_dir().join(unique("folio-queue-contract-"));
@@ -68,9 +77,9 @@ impl Pair {
                 let queues =
                     Queues::new(Database::open(&dir.join("folio.db")).expect("a database"));
                 let [work, dead] = if fifo {
-                    spec("work.fifo", "dead.fifo", true)
+                    spec("work.fifo", "dead.fifo", true, visibility)
                 } else {
-                    spec("work", "dead", false)
+                    spec("work", "dead", false, visibility)
                 };
                 Pair {
                     work: Queue::Sqlite(queues.clone(), work),
@@ -85,7 +94,7 @@ impl Pair {
                 let create = |name: String| {
                     let mut request = sqs.create_queue().queue_name(name).attributes(
                         QueueAttributeName::VisibilityTimeout,
-                        VISIBILITY.as_secs().to_string(),
+                        visibility.as_secs().to_string(),
                     );
                     if fifo {
                         request = request.attributes(QueueAttributeName::FifoQueue, "true");
@@ -305,7 +314,10 @@ async fn a_fifo_group_goes_in_order_one_out_at_a_time_and_duplicates_are_dropped
 }
 
 async fn receivers_side_by_side_get_each_message_once(adapter: Adapter) {
-    let Pair { work, .. } = Pair::new(adapter, false).await;
+    // A visibility timeout no receiver outlasts, however loaded the machine: the case is
+    // about receivers side by side, not about timeouts (a message whose timeout ran out
+    // before its deletion is rightly received again).
+    let Pair { work, .. } = Pair::with_visibility(adapter, false, Duration::from_secs(60)).await;
     for i in 0..60 {
         work.send(&i.to_string(), Duration::ZERO, None).await;
     }

@@ -12,9 +12,12 @@ use super::describe;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
-use crate::notify::delivery::{Attempt, Delivery};
+use crate::notify::delivery::{Attempt, Delivery, RecordedAttempt, Subject};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
-use crate::record_keys::{delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk};
+use crate::record_keys::{
+    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk,
+    subject_pk,
+};
 
 pub(super) use crate::record_keys::RECORD;
 
@@ -44,6 +47,14 @@ fn ttl_from_now() -> i64 {
 
 pub(super) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value).map_err(|e| PortError::backend("encoding a record", e))
+}
+
+/// Whether an item has not expired (DynamoDB deletes expired items late: reads check).
+pub(super) fn live(item: &Item) -> bool {
+    item.get("ExpiresAt")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_none_or(|at| at > Utc::now().timestamp())
 }
 
 pub(super) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, PortError> {
@@ -499,6 +510,7 @@ impl DeliveryLog for DynamoRecords {
         item.insert("EventId".into(), s(&delivery.event_id));
         item.insert("EventType".into(), s(&delivery.event_type));
         item.insert("Target".into(), s(delivery.target.label()));
+        item.insert("Delivery".into(), AttributeValue::M(to_item(delivery)?));
         self.put_expiring(item, "recording a delivery attempt")
             .await
     }
@@ -520,5 +532,41 @@ impl DeliveryLog for DynamoRecords {
             ("Target".to_string(), s(delivery.target.label())),
         ]);
         self.put_expiring(item, "recording a delivery's end").await
+    }
+
+    async fn attempts(
+        &self,
+        tenant_key: &str,
+        subject: &Subject,
+    ) -> Result<Vec<RecordedAttempt>, PortError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(subject_pk(tenant_key, subject)))
+                .expression_attribute_values(":prefix", s(DELIVERY_ATTEMPT_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| PortError::backend("reading delivery attempts", describe(e)))?;
+            for mut item in out.items.unwrap_or_default().into_iter().filter(live) {
+                // Attempts recorded before deliveries were kept with them are left out.
+                let Some(AttributeValue::M(delivery)) = item.remove("Delivery") else {
+                    continue;
+                };
+                let (Ok(delivery), Ok(attempt)) = (from_item(delivery), from_item(item)) else {
+                    continue;
+                };
+                found.push(RecordedAttempt { delivery, attempt });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::Utc;
 
 use super::describe;
-use super::dynamo::{DynamoRecords, Item, conditional, from_item, n, s, to_item};
+use super::dynamo::{DynamoRecords, Item, conditional, from_item, live, n, s, to_item};
 use super::dynamo_tasks::BY_START;
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
@@ -51,13 +51,6 @@ fn job_item(job: &JobRecord) -> Result<Item, PortError> {
     );
     item.insert("ExpiresAt".into(), n(expires_at(job)));
     Ok(item)
-}
-
-fn live(item: &Item) -> bool {
-    item.get("ExpiresAt")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse::<i64>().ok())
-        .is_none_or(|at| at > Utc::now().timestamp())
 }
 
 /// The sort key prefix of a pair's "being uploaded" note.

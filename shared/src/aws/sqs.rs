@@ -113,7 +113,10 @@ impl DeliveryQueue for SqsDeliveries {
                         "{}|{:?}|{}|{target}",
                         d.tenant_key, d.subject.kind, d.subject.id
                     ))),
-                    dedup: hex::encode(sha2::Sha256::digest(format!("{}|{target}", d.event_id))),
+                    dedup: hex::encode(sha2::Sha256::digest(format!(
+                        "{}|{target}|{}",
+                        d.event_id, d.first_attempt
+                    ))),
                     delay: 0,
                 })
             })

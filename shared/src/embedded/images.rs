@@ -8,9 +8,12 @@ use super::items::{self, Item};
 use crate::config::RECORD_TTL;
 use crate::error::PortError;
 use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
-use crate::notify::delivery::{Attempt, Delivery};
+use crate::notify::delivery::{Attempt, Delivery, RecordedAttempt, Subject};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
-use crate::record_keys::{delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk};
+use crate::record_keys::{
+    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk,
+    subject_pk,
+};
 
 pub(super) use crate::record_keys::RECORD;
 
@@ -178,6 +181,7 @@ impl DeliveryLog for EmbeddedRecords {
         item.set("EventId", delivery.event_id.clone());
         item.set("EventType", delivery.event_type.clone());
         item.set("Target", delivery.target.label());
+        item.set("Delivery", items::to_map(delivery)?);
         self.db.write(move |tx| items::put(tx, &item)).await
     }
 
@@ -194,5 +198,29 @@ impl DeliveryLog for EmbeddedRecords {
         item.set("EventId", delivery.event_id.clone());
         item.set("Target", delivery.target.label());
         self.db.write(move |tx| items::put(tx, &item)).await
+    }
+
+    async fn attempts(
+        &self,
+        tenant_key: &str,
+        subject: &Subject,
+    ) -> Result<Vec<RecordedAttempt>, PortError> {
+        let pk = subject_pk(tenant_key, subject);
+        self.db
+            .read(move |tx| {
+                let found = items::with_prefix(tx, &pk, DELIVERY_ATTEMPT_PREFIX)?;
+                Ok(found
+                    .iter()
+                    .filter(|item| item.is_live())
+                    .filter_map(|item| {
+                        // Attempts recorded before deliveries were kept with them are left out.
+                        let delivery =
+                            serde_json::from_value(item.body.get("Delivery")?.clone()).ok()?;
+                        let attempt = item.record().ok()?;
+                        Some(RecordedAttempt { delivery, attempt })
+                    })
+                    .collect())
+            })
+            .await
     }
 }

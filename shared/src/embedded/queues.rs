@@ -487,8 +487,8 @@ impl DeliveryQueue for Queues {
                         d.tenant_key, d.subject.kind, d.subject.id
                     )))),
                     dedup: Some(hex::encode(Sha256::digest(format!(
-                        "{}|{target}",
-                        d.event_id
+                        "{}|{target}|{}",
+                        d.event_id, d.first_attempt
                     )))),
                     delay: Duration::ZERO,
                 })

@@ -63,6 +63,30 @@ pub struct Delivery {
     pub subject: Subject,
     pub target: Target,
     pub payload: serde_json::Value,
+    /// The number of this delivery's first attempt: 1, or for a replay (`ReplayDelivery`)
+    /// one past the attempts before it. A replay is a delivery of its own: its attempts
+    /// continue the numbering, and its end is recorded apart from the original's.
+    #[serde(default = "first", skip_serializing_if = "is_first")]
+    pub first_attempt: u32,
+}
+
+fn first() -> u32 {
+    1
+}
+
+fn is_first(n: &u32) -> bool {
+    *n <= 1
+}
+
+impl Delivery {
+    /// What tells this delivery apart from other copies of the event to the target: the
+    /// target, and for a replay its first attempt.
+    pub fn copy_key(&self) -> String {
+        match self.first_attempt {
+            0 | 1 => self.target.label().to_string(),
+            n => format!("{}#from{n:03}", self.target.label()),
+        }
+    }
 }
 
 impl Event {
@@ -111,9 +135,18 @@ impl Event {
                 subject: self.subject.clone(),
                 target,
                 payload: self.payload.clone(),
+                first_attempt: 1,
             })
             .collect()
     }
+}
+
+/// An attempt as the delivery log keeps it, with the delivery it was of (what was sent, to
+/// where), so it can be shown and sent again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedAttempt {
+    pub delivery: Delivery,
+    pub attempt: Attempt,
 }
 
 /// One try at delivering, as recorded.

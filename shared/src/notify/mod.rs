@@ -1,6 +1,7 @@
 //! Notifications: producers turn an event into one delivery per target and queue them; the
 //! notifier delivers each (signed webhook, SNS, EventBridge), retrying with backoff.
 
+pub mod deliveries;
 pub mod delivery;
 pub mod notifier;
 pub mod signature;

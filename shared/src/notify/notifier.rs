@@ -130,7 +130,9 @@ impl QueueWorker for Notifier {
             Ok(false) => {}
             Err(error) => return Err(error.into()),
         }
-        let number = message.receive_count.max(1);
+        // A replay's attempts continue the numbering; its own tries count against the limit.
+        let tries = message.receive_count.max(1);
+        let number = delivery.first_attempt.max(1) - 1 + tries;
         let (outcome, status_code, detail) = match self.try_once(&delivery).await {
             Tried::Delivered(status) => (AttemptOutcome::Delivered, status, String::new()),
             Tried::Gone => (
@@ -139,7 +141,7 @@ impl QueueWorker for Notifier {
                 "the receiver answered 410 Gone; no more attempts".to_string(),
             ),
             Tried::Unreachable(detail) => (AttemptOutcome::Stopped, None, detail),
-            Tried::Failed { status, detail } if number >= self.config.webhook_max_attempts => {
+            Tried::Failed { status, detail } if tries >= self.config.webhook_max_attempts => {
                 (AttemptOutcome::GaveUp, status, detail)
             }
             Tried::Failed { status, detail } => (AttemptOutcome::Retrying, status, detail),
@@ -170,7 +172,7 @@ impl QueueWorker for Notifier {
             }
             return Ok(());
         }
-        let delay = backoff(self.config.webhook_retry_base, number);
+        let delay = backoff(self.config.webhook_retry_base, tries);
         if let Some(receipt) = &message.receipt_handle {
             self.queue.postpone(receipt, delay).await?;
         }
