@@ -26,6 +26,8 @@ enum Command {
     Keys(KeysArgs),
     /// List the buckets of a data folder with their counts, or one bucket's keys.
     Buckets(BucketsArgs),
+    /// Print Folio's OpenAPI 3.1 document (what `folio serve` serves at /openapi.json).
+    Openapi,
     /// Serve the API and run its workers: on one machine with every record, queue and file
     /// in a data folder (the default), or on the AWS adapters against the endpoint
     /// AWS_ENDPOINT_URL names (`--backend aws`, the emulator).
@@ -103,6 +105,10 @@ fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Openapi => {
+            print!("{}", folio_shared::openapi::text());
+            Ok(())
         }
         Command::Keys(args) => {
             let runtime = tokio::runtime::Runtime::new()?;

@@ -159,7 +159,15 @@ pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_htt
 /// one of `ops`; otherwise answers 404. A function serving every operation (`rpc`) also
 /// serves the OSS upload endpoint.
 pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
-    if ops.len() == Operation::ALL.len()
+    let serves_all = ops.len() == Operation::ALL.len();
+    if serves_all && let Some(document) = openapi(request.method(), request.uri().path()) {
+        return Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::Text(document))
+            .unwrap_or_else(|_| Response::new(Body::Empty));
+    }
+    if serves_all
         && crate::oss::is_oss_request(
             request.uri().path(),
             request.headers(),
@@ -189,6 +197,11 @@ pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Re
             refused.message(),
         )),
     }
+}
+
+/// The OpenAPI document, for `GET /openapi.json` (no credentials needed).
+pub fn openapi(method: &http::Method, path: &str) -> Option<String> {
+    (method == http::Method::GET && path == "/openapi.json").then(crate::openapi::text)
 }
 
 /// One API Gateway request to the OSS upload endpoint.

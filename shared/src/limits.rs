@@ -167,10 +167,7 @@ mod tests {
 
     #[test]
     fn the_readme_shows_the_limits_the_code_enforces() {
-        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-        let readme = std::fs::read_to_string(dir.join("../README.md")).expect("the README");
+        let readme = crate::repository_file("README.md");
         let table = markdown_table();
         assert!(
             readme.contains(&table),

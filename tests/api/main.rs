@@ -13,6 +13,7 @@ mod jobs_sdk;
 mod keys;
 mod notifications;
 mod one_machine;
+mod openapi;
 mod oss_upload;
 mod queue_contract;
 mod receiver;

@@ -71,6 +71,14 @@ async fn route(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    if let Some(document) = edge::openapi(&method, uri.path()) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            document,
+        )
+            .into_response();
+    }
     let query = edge::query_pairs(&uri);
     let is_v2 = uri.path() == "/v2" || uri.path().starts_with("/v2/");
     let is_oss = oss::is_oss_request(uri.path(), &headers, &gateway.app.config.upload_buckets);
