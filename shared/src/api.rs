@@ -134,6 +134,15 @@ impl Operation {
         }
     }
 
+    /// The methods the operation takes, as an `Allow` header lists them.
+    pub fn methods(self) -> &'static str {
+        if self.allows(&Method::GET) {
+            "GET, POST"
+        } else {
+            "POST"
+        }
+    }
+
     /// Read-only operations answer GET too, with their parameters in the query string.
     pub fn allows(self, method: &Method) -> bool {
         match self {
@@ -226,12 +235,17 @@ pub struct ApiResponse {
     /// For a throttled request: when to try again (the edges send `x-acs-retry-after` in
     /// milliseconds, as the vendors' SDKs read it, and `Retry-After` in seconds).
     pub retry_after: Option<std::time::Duration>,
+    /// For a method the operation does not take: the methods it does (`Allow`).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiResponse {
     /// The headers that go with the body.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![("content-type", "application/json".to_string())];
+        if let Some(allow) = self.allow {
+            headers.push(("allow", allow.to_string()));
+        }
         if let Some(wait) = self.retry_after {
             headers.push(("x-acs-retry-after", wait.as_millis().max(1).to_string()));
             headers.push((
@@ -276,6 +290,7 @@ fn refused(
         status,
         body: error_body(&request_id, code, &message),
         retry_after: None,
+        allow: None,
     }
 }
 
@@ -380,6 +395,7 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
                 status: StatusCode::OK,
                 body: value.to_string(),
                 retry_after: None,
+                allow: None,
             }
         }
         Err(error) => {
@@ -395,9 +411,11 @@ pub async fn handle(app: &App, op: Operation, request: ApiRequest<'_>) -> ApiRes
                 ApiError::Throttled { wait, .. } => Some(*wait),
                 _ => None,
             };
+            let allow = matches!(error, ApiError::MethodNotAllowed { .. }).then(|| op.methods());
             ApiResponse {
                 status: error.status(),
                 retry_after,
+                allow,
                 body: error_body(&request_id, error.code(), &error.message()),
             }
         }

@@ -136,20 +136,28 @@ fn operation(op: Operation, by_query: bool) -> Value {
         let parameters: Vec<Value> = rpc::params(op)
             .into_iter()
             .map(|param| {
-                json!({
+                let mut parameter = json!({
                     "name": param.name,
                     "in": "query",
                     "required": param.required,
                     "description": param.about,
-                    "schema": param.kind.schema(),
-                })
+                });
+                if param.kind.is_json() {
+                    // JSON text, as the SDKs send lists and objects in a query.
+                    parameter["content"] =
+                        json!({"application/json": {"schema": param.kind.schema()}});
+                } else {
+                    parameter["schema"] = param.kind.schema();
+                }
+                parameter
             })
             .collect();
         operation["parameters"] = Value::Array(parameters);
     } else {
         let schema = json!({"$ref": format!("#/components/schemas/{}Request", op.name())});
+        let required = rpc::params(op).iter().any(|param| param.required);
         operation["requestBody"] = json!({
-            "required": false,
+            "required": required,
             "content": {
                 "application/json": {"schema": schema},
                 "application/x-www-form-urlencoded": {"schema": schema},

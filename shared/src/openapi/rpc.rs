@@ -14,11 +14,17 @@ pub struct Param {
     pub about: &'static str,
 }
 
-/// The JSON types parameters come in. The SDKs send objects and lists as JSON text too.
+/// The JSON types parameters come in, with the constraints the checks enforce where a
+/// schema can say them. Lists and objects travel as JSON (as JSON text in a query).
 #[derive(Clone, Copy)]
 pub enum Kind {
     Text,
-    Integer,
+    /// A string matching the pattern.
+    Pattern(&'static str),
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// An integer within the bounds.
+    Integer(i64, i64),
     Boolean,
     List,
     Object,
@@ -28,11 +34,18 @@ impl Kind {
     pub fn schema(self) -> Value {
         match self {
             Kind::Text => json!({"type": "string"}),
-            Kind::Integer => json!({"type": ["integer", "string"]}),
-            Kind::Boolean => json!({"type": ["boolean", "string"]}),
-            Kind::List => json!({"type": ["array", "string"]}),
-            Kind::Object => json!({"type": ["object", "string"]}),
+            Kind::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
+            Kind::OneOf(values) => json!({"type": "string", "enum": values}),
+            Kind::Integer(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
+            Kind::Boolean => json!({"type": "boolean"}),
+            Kind::List => json!({"type": "array"}),
+            Kind::Object => json!({"type": "object"}),
         }
+    }
+
+    /// Lists and objects go in a query string as JSON text.
+    pub fn is_json(self) -> bool {
+        matches!(self, Kind::List | Kind::Object)
     }
 }
 
@@ -54,7 +67,7 @@ const fn req(name: &'static str, kind: Kind, about: &'static str) -> Param {
     }
 }
 
-use Kind::{Boolean, Integer, List, Object, Text};
+use Kind::{Boolean, Integer, List, Object, OneOf, Pattern, Text};
 
 /// What the operation does, in a line.
 pub fn summary(op: Operation) -> &'static str {
@@ -90,36 +103,55 @@ pub fn summary(op: Operation) -> &'static str {
     }
 }
 
+/// A record id: a task's, a batch's, an event's.
+const ID: &str = "^[A-Za-z0-9._-]{1,128}$";
 const PROJECT: Param = req(
     "ProjectName",
-    Text,
+    Pattern("^[A-Za-z][A-Za-z0-9_-]{0,127}$"),
     "the project: a letter, then letters, digits, - or _",
 );
+const BATCH: Param = req("Id", Pattern(ID), "the batch");
 const NEXT_TOKEN: Param = p(
     "NextToken",
     Text,
     "where the previous page ended, as it answered",
 );
+const ORDER: Param = p("Order", OneOf(&["ASC", "DESC"]), "ascending or descending");
+const TAG_SELECTOR: Param = p("TagSelector", Text, "k=v, commas for several");
+const TAGS: Param = p("Tags", Object, "{key: value}");
 const SUBJECT: [Param; 2] = [
-    req("SubjectType", Text, "Image, Task, Job or Batch"),
-    req("SubjectId", Text, "the record's id"),
+    req(
+        "SubjectType",
+        OneOf(&["Image", "Task", "Job", "Batch"]),
+        "the kind of record",
+    ),
+    req("SubjectId", Pattern(ID), "the record's id"),
 ];
 const NOTIFICATION: Param = p(
     "Notification",
     Object,
     "Webhook.URL, SNS.TopicArn, EventBridge.EventBusName or MNS.TopicName",
 );
+const PAGE_OPTION: &str = "Folio's page options, as folio pdf's";
 
 /// The operation's parameters.
 pub fn params(op: Operation) -> Vec<Param> {
     match op {
         Operation::CreateUploadImage => vec![
-            req("ImageType", Text, "default or cover"),
-            p("ImageExt", Text, "png (the default), jpg, jpeg or gif"),
+            req(
+                "ImageType",
+                OneOf(&["default", "cover"]),
+                "the kind of image",
+            ),
+            p(
+                "ImageExt",
+                OneOf(&["png", "jpg", "jpeg", "gif"]),
+                "png by default",
+            ),
             p("Title", Text, "at most 128 bytes"),
             p("Tags", Text, "comma-separated, at most 16 of 32 bytes"),
             p("Description", Text, "at most 1024 bytes"),
-            p("CateId", Integer, "a category id"),
+            p("CateId", Integer(1, i64::MAX), "a category id"),
             p("StorageLocation", Text, "an upload bucket of this service"),
             p("AppId", Text, "default app-1000000"),
             p(
@@ -132,10 +164,10 @@ pub fn params(op: Operation) -> Vec<Param> {
             req("ImageIds", Text, "1 to 20 ids, comma-separated"),
             p(
                 "AuthTimeout",
-                Integer,
-                "seconds the URLs last: 1 to 2592000, default 3600",
+                Integer(1, 2_592_000),
+                "seconds the URLs last, default 3600",
             ),
-            p("OutputType", Text, "oss (the default) or cdn"),
+            p("OutputType", OneOf(&["oss", "cdn"]), "oss by default"),
         ],
         Operation::UpdateImageInfos => vec![req(
             "UpdateContent",
@@ -143,7 +175,11 @@ pub fn params(op: Operation) -> Vec<Param> {
             "at most 20 of {ImageId, Title, Description, Tags, CateId}",
         )],
         Operation::DeleteImage => vec![
-            p("DeleteImageType", Text, "ImageId (the default) or ImageURL"),
+            p(
+                "DeleteImageType",
+                OneOf(&["ImageId", "ImageURL"]),
+                "ImageId by default",
+            ),
             p("ImageIds", Text, "ids, comma-separated"),
             p(
                 "ImageURLs",
@@ -157,10 +193,14 @@ pub fn params(op: Operation) -> Vec<Param> {
             let mut params: Vec<Param> = SUBJECT.into();
             params.push(req(
                 "EventId",
-                Text,
+                Pattern(ID),
                 "the event, as ListDeliveries gives it",
             ));
-            params.push(req("Target", Text, "Webhook, SNS or EventBridge"));
+            params.push(req(
+                "Target",
+                OneOf(&["Webhook", "SNS", "EventBridge"]),
+                "where it went",
+            ));
             params
         }
         Operation::CreateProject => vec![
@@ -172,10 +212,13 @@ pub fn params(op: Operation) -> Vec<Param> {
             ),
             p("Description", Text, "at most 256 bytes"),
             p("Tag", List, "[{Key, Value}], as the SDK sends it"),
-            p("Tags", Object, "{key: value}"),
+            TAGS,
         ],
         Operation::GetProject | Operation::DeleteProject => vec![PROJECT],
-        Operation::ListProjects => vec![p("MaxResults", Integer, "1 to 100"), NEXT_TOKEN],
+        Operation::ListProjects => vec![
+            p("MaxResults", Integer(1, 100), "the page's size"),
+            NEXT_TOKEN,
+        ],
         Operation::UpdateProject => vec![
             PROJECT,
             p("ServiceRole", Text, "a new role"),
@@ -196,27 +239,19 @@ pub fn params(op: Operation) -> Vec<Param> {
                 "where the PDF goes: s3://bucket/key or oss://bucket/key",
             ),
             p("UserData", Text, "at most 2048 bytes, given back"),
-            p("Tags", Object, "{key: value}"),
+            TAGS,
             NOTIFICATION,
             p("CredentialConfig", Object, "Chain of up to 3 {Role}"),
-            p("PageSize", Text, "Folio's page options, as folio pdf's"),
-            p("Fit", Text, "Folio's page options, as folio pdf's"),
-            p("Margin", Text, "Folio's page options, as folio pdf's"),
-            p(
-                "AutoOrient",
-                Boolean,
-                "Folio's page options, as folio pdf's",
-            ),
-            p(
-                "JpegQuality",
-                Integer,
-                "Folio's page options, as folio pdf's",
-            ),
+            p("PageSize", Text, PAGE_OPTION),
+            p("Fit", Text, PAGE_OPTION),
+            p("Margin", Text, PAGE_OPTION),
+            p("AutoOrient", Boolean, PAGE_OPTION),
+            p("JpegQuality", Integer(1, 100), PAGE_OPTION),
         ],
         Operation::GetTask => vec![
             PROJECT,
-            req("TaskId", Text, "the task"),
-            p("TaskType", Text, "ImageToPDF"),
+            req("TaskId", Pattern(ID), "the task"),
+            p("TaskType", OneOf(&["ImageToPDF"]), "the task's type"),
             p(
                 "RequestDefinition",
                 Boolean,
@@ -225,12 +260,20 @@ pub fn params(op: Operation) -> Vec<Param> {
         ],
         Operation::ListTasks => vec![
             PROJECT,
-            p("TaskTypes", List, "ImageToPDF"),
-            p("Status", Text, "Running, Succeeded or Failed"),
-            p("TagSelector", Text, "k=v, commas for several"),
-            p("Sort", Text, "TaskId, StartTime or EndTime"),
-            p("Order", Text, "ASC or DESC"),
-            p("MaxResults", Integer, "1 to 100, default 100"),
+            p("TaskTypes", List, "[\"ImageToPDF\"]"),
+            p(
+                "Status",
+                OneOf(&["Running", "Succeeded", "Failed"]),
+                "only tasks in this state",
+            ),
+            TAG_SELECTOR,
+            p(
+                "Sort",
+                OneOf(&["TaskId", "StartTime", "EndTime"]),
+                "the order's key",
+            ),
+            ORDER,
+            p("MaxResults", Integer(1, 100), "default 100"),
             NEXT_TOKEN,
             p("StartTimeRange", Object, "{Start, End}, RFC 3339"),
             p("EndTimeRange", Object, "{Start, End}, RFC 3339"),
@@ -248,32 +291,36 @@ pub fn params(op: Operation) -> Vec<Param> {
                 "[{Name, Parameters, FastFailPolicy}], sys/saveas last",
             ),
             NOTIFICATION,
-            p("Tags", Object, "{key: value}"),
+            TAGS,
             p("ServiceRole", Text, "the project's when absent"),
         ],
         Operation::GetBatch
         | Operation::SuspendBatch
         | Operation::ResumeBatch
-        | Operation::DeleteBatch => vec![PROJECT, req("Id", Text, "the batch")],
+        | Operation::DeleteBatch => vec![PROJECT, BATCH],
         Operation::ListBatches => vec![
             PROJECT,
             p(
                 "State",
-                Text,
-                "Ready, Running, Suspended, Succeeded or Failed",
+                OneOf(&["Ready", "Running", "Suspended", "Succeeded", "Failed"]),
+                "only batches in this state",
             ),
-            p("Sort", Text, "CreateTime or UpdateTime"),
-            p("Order", Text, "ASC or DESC"),
-            p("TagSelector", Text, "k=v, commas for several"),
-            p("MaxResults", Integer, "0 to 100; 0 is 100"),
+            p(
+                "Sort",
+                OneOf(&["CreateTime", "UpdateTime"]),
+                "the order's key",
+            ),
+            ORDER,
+            TAG_SELECTOR,
+            p("MaxResults", Integer(0, 100), "0 is 100"),
             NEXT_TOKEN,
         ],
         Operation::UpdateBatch => vec![
             PROJECT,
-            req("Id", Text, "the batch"),
+            BATCH,
             p("Input", Object, "as CreateBatch's"),
             p("Actions", List, "as CreateBatch's"),
-            p("Tags", Object, "{key: value}"),
+            TAGS,
         ],
     }
 }
