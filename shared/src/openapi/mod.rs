@@ -85,17 +85,55 @@ fn answer_schema(op: Operation) -> Value {
     json!({"type": "object", "properties": properties, "required": ["RequestId"]})
 }
 
+/// What a client can do next with what an operation answered (OpenAPI links, which
+/// stateful tests follow): read, change and delete what it created.
+fn links(op: Operation) -> Value {
+    let project = "$request.body#/ProjectName";
+    match op {
+        Operation::CreateProject => json!({
+            "GetProject": {"operationId": "GetProjectByQuery", "parameters": {"ProjectName": project}},
+            "UpdateProject": {"operationId": "UpdateProject", "requestBody": {"ProjectName": project, "Description": "changed"}},
+            "ListTasks": {"operationId": "ListTasksByQuery", "parameters": {"ProjectName": project}},
+            "ListBatches": {"operationId": "ListBatchesByQuery", "parameters": {"ProjectName": project}},
+            "DeleteProject": {"operationId": "DeleteProject", "requestBody": {"ProjectName": project}},
+        }),
+        Operation::CreateImageToPDFTask => json!({
+            "GetTask": {"operationId": "GetTaskByQuery", "parameters": {
+                "ProjectName": project, "TaskId": "$response.body#/TaskId"}},
+        }),
+        Operation::CreateBatch => json!({
+            "GetBatch": {"operationId": "GetBatchByQuery", "parameters": {
+                "ProjectName": project, "Id": "$response.body#/Id"}},
+            "SuspendBatch": {"operationId": "SuspendBatch", "requestBody": {
+                "ProjectName": project, "Id": "$response.body#/Id"}},
+            "ResumeBatch": {"operationId": "ResumeBatch", "requestBody": {
+                "ProjectName": project, "Id": "$response.body#/Id"}},
+        }),
+        Operation::CreateUploadImage => json!({
+            "GetImageInfos": {"operationId": "GetImageInfosByQuery", "parameters": {
+                "ImageIds": "$response.body#/ImageId"}},
+            "ListDeliveries": {"operationId": "ListDeliveriesByQuery", "parameters": {
+                "SubjectType": "Image", "SubjectId": "$response.body#/ImageId"}},
+            "DeleteImage": {"operationId": "DeleteImage", "requestBody": {
+                "ImageIds": "$response.body#/ImageId"}},
+        }),
+        _ => json!({}),
+    }
+}
+
 fn responses(op: Operation) -> Value {
     let mut responses = Map::new();
-    responses.insert(
-        "200".into(),
-        json!({
-            "description": "done",
-            "content": {"application/json": {"schema": {
-                "$ref": format!("#/components/schemas/{}Response", op.name()),
-            }}},
-        }),
-    );
+    let mut done = json!({
+        "description": "done",
+        "content": {"application/json": {"schema": {
+            "$ref": format!("#/components/schemas/{}Response", op.name()),
+        }}},
+    });
+    let links = links(op);
+    if links.as_object().is_some_and(|l| !l.is_empty()) {
+        done["links"] = links;
+    }
+    responses.insert("200".into(), done);
     add_errors(&mut responses);
     Value::Object(responses)
 }
@@ -313,6 +351,24 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), count, "operationIds are unique");
+    }
+
+    #[test]
+    fn links_name_operations_that_exist() {
+        let doc = document();
+        let ids: Vec<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().into_iter().flat_map(|m| m.values()))
+            .filter_map(|operation| operation["operationId"].as_str().map(str::to_string))
+            .collect();
+        for op in Operation::ALL {
+            for link in links(op).as_object().into_iter().flat_map(|l| l.values()) {
+                let target = link["operationId"].as_str().expect("an operationId");
+                assert!(ids.iter().any(|id| id == target), "{}: {target}", op.name());
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!   <upload id>/`, each named by its number, MD5 and size, so a listing is all `ListParts`
 //!   needs. `CompleteMultipartUpload` joins them into the object in one write (the parts of
 //!   OSS SDKs, 100 KB and up, are below S3's 5 MiB part minimum, and one write keeps the
-//!   "once" above a single condition), then deletes them.
+//!   "once" above a single condition). Once the object is written, by either way, the parts
+//!   of every upload of it are deleted; at most [`MAX_OPEN_UPLOADS`] may be open at once, and
+//!   `DeleteImage` deletes those of an image still `Uploading`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
