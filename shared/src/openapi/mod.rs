@@ -79,10 +79,13 @@ fn answer_schema(op: Operation) -> Value {
         "RequestId".into(),
         json!({"type": "string", "description": "quote it to find the call in the log"}),
     );
-    for field in rpc::answer(op) {
-        properties.insert(field.to_string(), json!({}));
+    let (fields, always) = rpc::answer(op);
+    let mut required = vec!["RequestId"];
+    required.extend(fields.iter().take(always).map(|(name, _)| *name));
+    for (name, schema) in fields {
+        properties.insert(name.to_string(), schema);
     }
-    json!({"type": "object", "properties": properties, "required": ["RequestId"]})
+    json!({"type": "object", "properties": properties, "required": required})
 }
 
 /// What a client can do next with what an operation answered (OpenAPI links, which

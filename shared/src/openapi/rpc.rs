@@ -325,53 +325,228 @@ pub fn params(op: Operation) -> Vec<Param> {
     }
 }
 
-/// The fields of the operation's answer besides `RequestId`.
-pub fn answer(op: Operation) -> Vec<&'static str> {
+fn text() -> Value {
+    json!({"type": "string"})
+}
+
+fn list_of(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+
+/// An object with these fields (the first `required` of them always there); more may come.
+fn object(fields: &[(&str, Value)], required: usize) -> Value {
+    let properties: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(name, schema)| (name.to_string(), schema.clone()))
+        .collect();
+    let required: Vec<&str> = fields
+        .iter()
+        .take(required)
+        .map(|(name, _)| *name)
+        .collect();
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+fn tags() -> Value {
+    json!({"type": "object", "additionalProperties": {"type": "string"}})
+}
+
+fn project() -> Value {
+    let tag = object(&[("TagKey", text()), ("TagValue", text())], 2);
+    object(
+        &[
+            ("ProjectName", text()),
+            ("ServiceRole", text()),
+            ("Description", text()),
+            ("Tags", list_of(tag)),
+            ("CreateTime", text()),
+            ("UpdateTime", text()),
+            ("ExternalId", text()),
+        ],
+        7,
+    )
+}
+
+/// A task's fields (the first ten always there), as GetTask and ListTasks answer them.
+fn task_fields() -> Vec<(&'static str, Value)> {
+    let output = object(
+        &[
+            ("URI", text()),
+            ("Size", json!({"type": "integer"})),
+            ("PageCount", json!({"type": "integer"})),
+        ],
+        3,
+    );
+    vec![
+        ("ProjectName", text()),
+        ("TaskId", text()),
+        ("TaskType", text()),
+        ("Status", one_of(&["Running", "Succeeded", "Failed"])),
+        ("Code", text()),
+        ("Message", text()),
+        ("StartTime", text()),
+        ("UserData", text()),
+        ("Tags", tags()),
+        (
+            "Progress",
+            json!({"type": "integer", "minimum": 0, "maximum": 100}),
+        ),
+        ("EndTime", text()),
+        ("TaskRequestDefinition", text()),
+        ("Output", output),
+    ]
+}
+
+fn task() -> Value {
+    object(&task_fields(), 10)
+}
+
+fn batch() -> Value {
+    object(
+        &[
+            ("Id", text()),
+            (
+                "State",
+                one_of(&["Ready", "Running", "Suspended", "Succeeded", "Failed"]),
+            ),
+            ("Phase", one_of(&["Scanning", "Processing", "Finished"])),
+            ("Statistic", json!({"type": "object"})),
+            ("Input", json!({"type": "object"})),
+            ("Actions", json!({"type": "array"})),
+            ("Tags", tags()),
+        ],
+        4,
+    )
+}
+
+fn target() -> Value {
+    object(
+        &[
+            ("Kind", one_of(&["Webhook", "Sns", "EventBridge"])),
+            ("Url", text()),
+            ("TopicArn", text()),
+            ("BusName", text()),
+        ],
+        1,
+    )
+}
+
+/// The fields of the operation's answer besides `RequestId`, and how many of the first are
+/// always there.
+pub fn answer(op: Operation) -> (Vec<(&'static str, Value)>, usize) {
+    let outcome = one_of(&["Delivered", "Retrying", "GaveUp", "Stopped"]);
     match op {
-        Operation::CreateUploadImage => {
+        Operation::CreateUploadImage => (
             vec![
-                "ImageId",
-                "UploadAddress",
-                "UploadAuth",
-                "ImageURL",
-                "FileURL",
-            ]
+                ("ImageId", text()),
+                ("UploadAddress", text()),
+                ("UploadAuth", text()),
+                ("ImageURL", text()),
+                ("FileURL", text()),
+            ],
+            5,
+        ),
+        Operation::GetImageInfos => {
+            let info = object(
+                &[
+                    ("ImageId", text()),
+                    ("Status", one_of(&["Uploading", "Normal", "UploadFail"])),
+                    ("ImageType", one_of(&["default", "cover"])),
+                    ("CreationTime", text()),
+                    ("StorageLocation", text()),
+                    ("AppId", text()),
+                    ("Title", text()),
+                    ("URL", text()),
+                    ("Mezzanine", json!({"type": "object"})),
+                ],
+                6,
+            );
+            (
+                vec![
+                    ("ImageInfo", list_of(info)),
+                    ("NonExistImageIds", list_of(text())),
+                ],
+                2,
+            )
         }
-        Operation::GetImageInfos => vec!["ImageInfo", "NonExistImageIds"],
-        Operation::UpdateImageInfos | Operation::DeleteImage => vec!["NonExistImageIds"],
-        Operation::GetWebhookSecret => {
-            vec!["WebhookSecret", "SignatureHeader", "SignatureScheme"]
+        Operation::UpdateImageInfos => (
+            vec![(
+                "NonExistImageIds",
+                object(&[("ImageId", list_of(text()))], 1),
+            )],
+            1,
+        ),
+        Operation::DeleteImage => (vec![("NonExistImageIds", list_of(text()))], 1),
+        Operation::GetWebhookSecret => (
+            vec![
+                ("WebhookSecret", text()),
+                ("SignatureHeader", text()),
+                ("SignatureScheme", text()),
+            ],
+            3,
+        ),
+        Operation::ListDeliveries => {
+            let attempt = object(
+                &[
+                    ("Number", json!({"type": "integer", "minimum": 1})),
+                    ("At", json!({"type": "string", "format": "date-time"})),
+                    ("Outcome", outcome.clone()),
+                    ("StatusCode", json!({"type": "integer"})),
+                    ("Detail", text()),
+                ],
+                3,
+            );
+            let delivery = object(
+                &[
+                    ("EventId", text()),
+                    ("EventType", text()),
+                    ("Target", target()),
+                    ("State", outcome),
+                    ("Attempts", list_of(attempt)),
+                ],
+                5,
+            );
+            (vec![("Deliveries", list_of(delivery))], 1)
         }
-        Operation::ListDeliveries => vec!["Deliveries"],
-        Operation::ReplayDelivery => vec!["EventId", "Target", "FirstAttempt"],
+        Operation::ReplayDelivery => (
+            vec![
+                ("EventId", text()),
+                ("Target", target()),
+                ("FirstAttempt", json!({"type": "integer", "minimum": 2})),
+            ],
+            3,
+        ),
         Operation::CreateProject | Operation::GetProject | Operation::UpdateProject => {
-            vec!["Project"]
+            (vec![("Project", project())], 1)
         }
-        Operation::ListProjects => vec!["Projects", "NextToken"],
+        Operation::ListProjects => (
+            vec![("Projects", list_of(project())), ("NextToken", text())],
+            1,
+        ),
         Operation::DeleteProject
         | Operation::UpdateBatch
         | Operation::SuspendBatch
         | Operation::ResumeBatch
-        | Operation::DeleteBatch => Vec::new(),
-        Operation::CreateImageToPDFTask => vec!["EventId", "TaskId"],
-        Operation::GetTask => vec![
-            "ProjectName",
-            "TaskId",
-            "TaskType",
-            "Status",
-            "Code",
-            "Message",
-            "StartTime",
-            "EndTime",
-            "UserData",
-            "Tags",
-            "Progress",
-            "TaskRequestDefinition",
-            "Output",
-        ],
-        Operation::ListTasks => vec!["Tasks", "NextToken"],
-        Operation::CreateBatch => vec!["Id"],
-        Operation::GetBatch => vec!["Batch"],
-        Operation::ListBatches => vec!["Batches", "NextToken"],
+        | Operation::DeleteBatch => (Vec::new(), 0),
+        Operation::CreateImageToPDFTask => (vec![("EventId", text()), ("TaskId", text())], 2),
+        Operation::GetTask => (task_fields(), 10),
+        Operation::ListTasks => (
+            vec![
+                ("Tasks", list_of(task())),
+                ("ProjectName", text()),
+                ("NextToken", text()),
+            ],
+            1,
+        ),
+        Operation::CreateBatch => (vec![("Id", text())], 1),
+        Operation::GetBatch => (vec![("Batch", batch())], 1),
+        Operation::ListBatches => (
+            vec![("Batches", list_of(batch())), ("NextToken", text())],
+            1,
+        ),
     }
 }
