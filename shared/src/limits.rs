@@ -14,7 +14,8 @@ use crate::image::validate::{
 use crate::jobs::handlers::{MAX_CONVERSIONS, MAX_PAGE, MAX_RECORD_BYTES};
 use crate::notify::url_guard::MAX_URL;
 use crate::oss::credential::MAX_TOKEN as MAX_SECURITY_TOKEN;
-use crate::oss::handler::{MAX_OPEN_UPLOADS, MAX_PARTS};
+use crate::oss::handler::MAX_PARTS;
+use crate::oss::upload::MAX_OPEN_UPLOADS;
 use crate::oss::xml::MAX_COMPLETE_BODY;
 use crate::paging::MAX_TOKEN;
 use crate::task::create::{MAX_IDEMPOTENCY_KEY, MAX_SOURCES};

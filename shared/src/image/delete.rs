@@ -81,7 +81,7 @@ pub async fn handle(
             .await?;
         if record.status == ImageStatus::Uploading {
             // Parts of an OSS multipart upload never completed.
-            let folder = crate::oss::handler::uploads_folder(tenant.key(), &record.image_id);
+            let folder = crate::oss::upload::uploads_folder(tenant.key(), &record.image_id);
             app.files.delete_prefix(&record.bucket, &folder).await?;
         }
         app.images.delete(tenant.key(), &record.image_id).await?;
