@@ -69,10 +69,7 @@ pub async fn authenticate(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<Tenant, ApiResponse> {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    let headers = auth::header_pairs(headers);
     let parts = SignedParts {
         method: method.as_str(),
         path: uri.path(),
@@ -155,27 +152,41 @@ pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_htt
     .await
 }
 
-/// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
-/// one of `ops`; otherwise answers 404. A function serving every operation (`rpc`) also
-/// serves the OSS upload endpoint.
-pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
-    let serves_all = ops.len() == Operation::ALL.len();
-    if serves_all && let Some(document) = openapi(request.method(), request.uri().path()) {
+/// The whole `main` of the `rpc` function on the keys API: every operation, the OSS upload
+/// endpoint and the OpenAPI document.
+pub async fn run_keys_api() -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle_keys_api(&app, request).await) }
+    }))
+    .await
+}
+
+/// One request to the keys API: `GET /openapi.json`, an OSS upload request, or any
+/// operation.
+pub async fn handle_keys_api(app: &App, request: Request) -> Response<Body> {
+    if let Some(document) = openapi(request.method(), request.uri().path()) {
         return Response::builder()
             .status(http::StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Body::Text(document))
+            .body(Body::Text(document.to_string()))
             .unwrap_or_else(|_| Response::new(Body::Empty));
     }
-    if serves_all
-        && crate::oss::is_oss_request(
-            request.uri().path(),
-            request.headers(),
-            &app.config.upload_buckets,
-        )
-    {
+    if crate::oss::is_oss_request(
+        request.uri().path(),
+        request.headers(),
+        &app.config.upload_buckets,
+    ) {
         return handle_oss(app, &request).await;
     }
+    handle_routed(app, &Operation::ALL, request).await
+}
+
+/// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
+/// one of `ops`; otherwise answers 404.
+pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
     let query = query_pairs(request.uri());
     let header = |name: &str| {
         request
@@ -200,7 +211,7 @@ pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Re
 }
 
 /// The OpenAPI document, for `GET /openapi.json` (no credentials needed).
-pub fn openapi(method: &http::Method, path: &str) -> Option<String> {
+pub fn openapi(method: &http::Method, path: &str) -> Option<&'static str> {
     (method == http::Method::GET && path == "/openapi.json").then(crate::openapi::text)
 }
 

@@ -245,12 +245,7 @@ async fn the_rpc_function_serves_the_oss_endpoint() {
     .await;
     assert_eq!(elsewhere.status(), 404, "only the rpc function serves OSS");
 
-    let put = folio_shared::edge::handle_routed(
-        &app,
-        &Operation::ALL,
-        signed_put(&auth, &address, &bytes),
-    )
-    .await;
+    let put = folio_shared::edge::handle_keys_api(&app, signed_put(&auth, &address, &bytes)).await;
     let body = String::from_utf8_lossy(put.body().as_ref()).into_owned();
     assert_eq!(put.status(), 200, "{body}");
     assert!(put.headers().contains_key("x-oss-request-id"));
@@ -258,12 +253,8 @@ async fn the_rpc_function_serves_the_oss_endpoint() {
     assert_eq!(info["Status"], "Normal", "{info}");
     assert_eq!(info["Mezzanine"]["Width"], 90, "{info}");
 
-    let again = folio_shared::edge::handle_routed(
-        &app,
-        &Operation::ALL,
-        signed_put(&auth, &address, &jpeg(10, 10)),
-    )
-    .await;
+    let again =
+        folio_shared::edge::handle_keys_api(&app, signed_put(&auth, &address, &jpeg(10, 10))).await;
     let body = String::from_utf8_lossy(again.body().as_ref()).into_owned();
     assert_eq!(again.status(), 409, "{body}");
     assert!(body.contains("<Code>FileAlreadyExists</Code>"), "{body}");

@@ -246,6 +246,15 @@ fn check_date(text: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// A request's headers as signature checks read them: lowercase names (as `http` keeps
+/// them) with their values, those that are not text left out.
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
 /// Compares two byte strings in time that does not depend on where they differ.
 /// Constant-time equality of secrets (and of their digests).
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {

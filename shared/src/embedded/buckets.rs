@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use super::signed_urls::{Grant, UrlSigner};
 use crate::error::PortError;
-use crate::ports::{FileStore, ObjectHead, ObjectStore, RoleAssumer, TaskStorage};
+use crate::ports::{FileStore, ObjectHead, RoleAssumer, TaskStorage};
 use crate::task::model::S3Location;
 
 /// S3's longest key, in bytes.
@@ -267,22 +267,16 @@ impl Buckets {
         }
     }
 
-    /// Puts a staged upload in place: the object appears whole.
-    pub async fn place_staged(&self, staged: Staged) -> Result<ObjectInfo, PortError> {
+    /// Puts a staged upload in place: the object appears whole. With `new_only`, only if
+    /// its key is free: `ConditionFailed` when an object is there (nothing changes then).
+    pub async fn place_staged(
+        &self,
+        staged: Staged,
+        new_only: bool,
+    ) -> Result<ObjectInfo, PortError> {
         let this = self.clone();
         blocking(move || {
-            this.place(&staged.path, &staged.dest, false)?;
-            Ok(staged.info)
-        })
-        .await
-    }
-
-    /// Puts a staged upload in place if its key is free: `ConditionFailed` when an object
-    /// is there (nothing changes then).
-    pub async fn place_staged_new(&self, staged: Staged) -> Result<ObjectInfo, PortError> {
-        let this = self.clone();
-        blocking(move || {
-            this.place(&staged.path, &staged.dest, true)?;
+            this.place(&staged.path, &staged.dest, new_only)?;
             Ok(staged.info)
         })
         .await
@@ -380,7 +374,8 @@ impl Buckets {
         Ok(self.0.tmp.join(format!("multipart-{upload_id}")))
     }
 
-    fn grant_url(
+    /// A signed URL that lets `method` reach that one object until `ttl` from now.
+    pub fn grant_url(
         &self,
         method: &'static str,
         bucket: &str,
@@ -404,39 +399,9 @@ impl Buckets {
     }
 }
 
-#[async_trait]
-impl ObjectStore for Buckets {
-    /// Sets off no upload trigger: the image library's store is `UploadBuckets`, which
-    /// does.
-    async fn create(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<(), PortError> {
-        FileStore::put_new(self, bucket, key, bytes, content_type).await
-    }
-
-    async fn presign_put(
-        &self,
-        bucket: &str,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<String, PortError> {
-        self.grant_url("PUT", bucket, key, ttl, None)
-    }
-
-    async fn presign_get(
-        &self,
-        bucket: &str,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<String, PortError> {
-        self.grant_url("GET", bucket, key, ttl, None)
-    }
-
-    async fn read_head(
+impl Buckets {
+    /// Up to `max_bytes` from the start of an object, with its size and version.
+    pub async fn read_head(
         &self,
         bucket: &str,
         key: &str,
@@ -459,7 +424,8 @@ impl ObjectStore for Buckets {
         .await
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+    /// Deletes an object; one that is not there is no error.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         let path = self.object_path(bucket, key)?;
         match tokio::fs::remove_file(&path).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

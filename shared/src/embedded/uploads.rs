@@ -78,11 +78,7 @@ impl UploadBuckets {
         if let Some(event) = &event {
             self.queues.send_to(UPLOADS, vec![event.clone()]).await?;
         }
-        let info = if new_only {
-            self.buckets.place_staged_new(staged).await?
-        } else {
-            self.buckets.place_staged(staged).await?
-        };
+        let info = self.buckets.place_staged(staged, new_only).await?;
         if let Some(id) = event.and_then(|e| e.id)
             && let Err(e) = self.queues.release(UPLOADS, &id).await
         {
@@ -101,7 +97,7 @@ impl ObjectStore for UploadBuckets {
         key: &str,
         ttl: Duration,
     ) -> Result<String, PortError> {
-        self.buckets.presign_put(bucket, key, ttl).await
+        self.buckets.grant_url("PUT", bucket, key, ttl, None)
     }
 
     async fn presign_get(
@@ -110,7 +106,7 @@ impl ObjectStore for UploadBuckets {
         key: &str,
         ttl: Duration,
     ) -> Result<String, PortError> {
-        ObjectStore::presign_get(self.buckets.as_ref(), bucket, key, ttl).await
+        self.buckets.grant_url("GET", bucket, key, ttl, None)
     }
 
     async fn read_head(
@@ -123,7 +119,7 @@ impl ObjectStore for UploadBuckets {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        ObjectStore::delete(self.buckets.as_ref(), bucket, key).await
+        self.buckets.delete_object(bucket, key).await
     }
 
     async fn create(

@@ -319,12 +319,15 @@ pub fn document() -> Value {
     })
 }
 
-/// The document as committed and served: pretty JSON with a final newline.
-pub fn text() -> String {
-    // Invariant: a JSON value always serialises.
-    let mut text = serde_json::to_string_pretty(&document()).expect("JSON serialises");
-    text.push('\n');
-    text
+/// The document as committed and served: pretty JSON with a final newline, made once.
+pub fn text() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // Invariant: a JSON value always serialises.
+        let mut text = serde_json::to_string_pretty(&document()).expect("JSON serialises");
+        text.push('\n');
+        text
+    });
+    &TEXT
 }
 
 #[cfg(test)]

@@ -192,33 +192,6 @@ fn operation(method: &str, query: &[(String, String)]) -> Option<Operation> {
     )
 }
 
-fn query_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let decode = |s: &str| {
-                urlencoding::decode(s)
-                    .map(|d| d.into_owned())
-                    .unwrap_or_else(|_| s.to_string())
-            };
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k.as_str().to_ascii_lowercase(),
-                v.to_str().ok()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
 /// The grant of the request's credential, once its signature and date are checked.
 fn authenticate(
     app: &App,
@@ -352,8 +325,10 @@ fn object_key(path: &str, grant: &Grant) -> Result<String, OssError> {
 }
 
 async fn serve(app: &App, request: &OssRequest<'_>) -> Result<OssResponse, OssError> {
-    let query = query_pairs(request.raw_query);
-    let headers = header_pairs(request.headers);
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(request.raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    let headers = crate::auth::header_pairs(request.headers);
     let (grant, key) = authenticate(app, request, &query, &headers)?;
     let Some(op) = operation(request.method, &query) else {
         return Err(forbidden(
@@ -475,7 +450,11 @@ mod tests {
 
     #[test]
     fn operations_are_told_apart_by_method_and_sub_resource() {
-        let q = |s: &str| query_pairs(s);
+        let q = |s: &str| -> Vec<(String, String)> {
+            url::form_urlencoded::parse(s.as_bytes())
+                .into_owned()
+                .collect()
+        };
         assert_eq!(operation("PUT", &q("")), Some(Operation::PutObject));
         assert_eq!(
             operation("POST", &q("uploads")),

@@ -188,7 +188,7 @@ pub fn verify(auth: &Authorization, request: &SignedRequest, secret: &str) -> bo
     match auth {
         Authorization::V1 { signature, .. } => {
             let expected = v1_signature(request, secret);
-            constant_time_eq(expected.as_bytes(), signature.as_bytes())
+            crate::auth::same(expected.as_bytes(), signature.as_bytes())
         }
         Authorization::V4 {
             date,
@@ -215,13 +215,9 @@ pub fn verify(auth: &Authorization, request: &SignedRequest, secret: &str) -> bo
                 },
                 additional_headers,
             );
-            constant_time_eq(expected.as_bytes(), signature.as_bytes())
+            crate::auth::same(expected.as_bytes(), signature.as_bytes())
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// V1's string to sign.

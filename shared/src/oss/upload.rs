@@ -225,8 +225,9 @@ impl Upload<'_> {
         number: u32,
         body: &[u8],
     ) -> Result<OssResponse, OssError> {
+        // No read of the image record per part: once the object is written, or the image
+        // deleted, its uploads' parts are gone and `parts` answers `NoSuchUpload`.
         let parts = self.parts(upload_id).await?;
-        self.check_waiting().await?;
         let others: u64 = parts
             .iter()
             .filter(|p| p.number != number)
