@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 
 const KEY: &str = "key-crash";
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-local";
-const OBJECTS: usize = 160;
+/// Enough that the batch outlasts the first kill, 50 to 450 ms after the setup, however fast
+/// the conversions run.
+const OBJECTS: usize = 320;
 const JOB_INPUTS: usize = 24;
 
 struct Server {
