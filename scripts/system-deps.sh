@@ -2,7 +2,8 @@
 # Debian packages: cmake, meson, ninja and nasm to build the bundled libjpeg-turbo and dav1d
 # (with their SIMD code), and what the tests use to check PDFs (qpdf, poppler's pdfinfo and pdftocairo) and to decode
 # reference images (OpenJPEG's opj_decompress, libtiff's tiffcp, jbig2dec, libavif's avifenc and
-# avifdec); installed only when missing.
+# avifdec); with --browser also Chromium, for the console's browser test (`make test` asks for
+# it, `make dev` does not). Installed only when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
@@ -15,6 +16,9 @@ command -v opj_decompress >/dev/null || missing+=(libopenjp2-tools)
 command -v tiffcp >/dev/null || missing+=(libtiff-tools)
 command -v jbig2dec >/dev/null || missing+=(jbig2dec)
 { command -v avifenc >/dev/null && command -v avifdec >/dev/null; } || missing+=(libavif-bin)
+if [ "${1:-}" = --browser ]; then
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 log "installing ${missing[*]}"
 sudo=""

@@ -7,7 +7,7 @@ cd "$ROOT"
 # The shared test corpus beside the clone (tests that need it fail without it).
 export FOLIO_CORPUS=${FOLIO_CORPUS:-$(cd "$ROOT/.." && pwd)/shared/corpus}
 "$ROOT/scripts/venv.sh"
-"$ROOT/scripts/system-deps.sh"
+"$ROOT/scripts/system-deps.sh" --browser
 started=$("$ROOT/scripts/moto.sh" start)
 storage=$("$ROOT/scripts/storage-servers.sh" start)
 trap '[ "$started" = started ] && "$ROOT/scripts/moto.sh" stop;

@@ -30,6 +30,8 @@ pub trait ImageRecords: Send + Sync {
         tenant_key: &str,
         ids: &[String],
     ) -> Result<Vec<ImageRecord>, PortError>;
+    /// Up to `limit` of the tenant's live records, newest first (the console's list).
+    async fn recent(&self, tenant_key: &str, limit: usize) -> Result<Vec<ImageRecord>, PortError>;
     /// Records the result of an upload. `ConditionFailed` when that object version
     /// (`result.etag`) was already recorded, or the record is gone.
     async fn record_upload(

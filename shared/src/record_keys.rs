@@ -46,6 +46,15 @@ pub fn image_pk(tenant_key: &str, image_id: &str) -> String {
     format!("{tenant_key}#IMAGE#{image_id}")
 }
 
+/// A tenant's images in the `ByStart` index, newest last (`<creation time>#<id>`).
+pub fn images_of(tenant_key: &str) -> String {
+    format!("{tenant_key}#IMAGES")
+}
+
+pub fn image_by_start_sk(record: &crate::image::model::ImageRecord) -> String {
+    format!("{}#{}", record.creation_time.to_rfc3339(), record.image_id)
+}
+
 /// A tenant's projects, one partition.
 pub fn projects_pk(tenant_key: &str) -> String {
     format!("{tenant_key}#PROJECTS")

@@ -126,6 +126,60 @@ async fn images_are_written_once_per_version_and_expire(stack: &Stack) {
     assert!(app.images.get(&alice(), &id).await.expect("read").is_none());
 }
 
+async fn images_list_newest_first_per_tenant(stack: &Stack) {
+    let app: &Arc<App> = &stack.running.app;
+    let (created, _) = stack
+        .create_upload(ALICE, json!({"ImageType": "default", "ImageExt": "png"}))
+        .await;
+    let id = created["ImageId"].as_str().expect("an ImageId").to_string();
+    let template = app
+        .images
+        .get(&alice(), &id)
+        .await
+        .expect("read")
+        .expect("the record");
+    // A tenant of its own, so nothing else this suite writes is listed.
+    let tenant = unique("lister");
+    let start = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let mut record = template.clone();
+        record.tenant_key = tenant.clone();
+        record.image_id = unique("listed");
+        record.creation_time = start + chrono::Duration::seconds(n);
+        if n == 1 {
+            // Expired: never listed.
+            record.expires_at = Some(chrono::Utc::now().timestamp() - 1);
+        }
+        app.images.create(&record).await.expect("created");
+        ids.push(record.image_id);
+    }
+    // Recording an upload keeps the record in the list.
+    app.images
+        .record_upload(&tenant, &ids[3], &upload("v1"))
+        .await
+        .expect("recorded");
+    let listed: Vec<String> = app
+        .images
+        .recent(&tenant, 10)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|r| r.image_id)
+        .collect();
+    assert_eq!(listed, vec![ids[3].clone(), ids[2].clone(), ids[0].clone()]);
+    let first = app.images.recent(&tenant, 1).await.expect("listed");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].image_id, ids[3]);
+    assert!(
+        app.images
+            .recent(&unique("nobody"), 10)
+            .await
+            .expect("listed")
+            .is_empty()
+    );
+}
+
 async fn projects_page_in_name_order(stack: &Stack) {
     let app = &stack.running.app;
     let tenant = unique("tenant-");
@@ -325,6 +379,7 @@ async fn a_nonce_is_used_once(stack: &Stack) {
 
 async fn run_all(stack: Stack) {
     images_are_written_once_per_version_and_expire(&stack).await;
+    images_list_newest_first_per_tenant(&stack).await;
     projects_page_in_name_order(&stack).await;
     job_changes_race_and_one_wins(&stack).await;
     batch_objects_count_once_per_run(&stack).await;

@@ -2,6 +2,7 @@
 //! that `make test` starts. One binary, a module per feature.
 
 mod batches;
+mod console;
 mod contract;
 mod events;
 mod fuzz;

@@ -1,7 +1,8 @@
 //! The local gateway: every operation at `/<OperationName>`, and at `/` by its RPC action as
 //! the vendors' SDKs call it, on loopback; authenticated by Bearer API keys or Alibaba Cloud
 //! signatures through the same `auth::authenticate` as in AWS, answered by the same
-//! `api::handle` as in Lambda; `/v2/...` goes to the jobs API, as the `jobs` function serves it.
+//! `api::handle` as in Lambda; `/v2/...` goes to the jobs API, as the `jobs` function serves it;
+//! `/console` to the console, as the `console` function serves it.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use folio_shared::console;
 use folio_shared::edge;
 use folio_shared::jobs::http as jobs;
 use folio_shared::oss;
@@ -49,6 +51,16 @@ fn respond_v2(response: jobs::V2Response) -> Response {
             header::HeaderValue::from_str(value),
         ) {
             headers.insert(name, value);
+        }
+    }
+    (response.status, headers, response.body).into_response()
+}
+
+fn respond_console(response: console::ConsoleResponse) -> Response {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &response.headers {
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            headers.append(*name, value);
         }
     }
     (response.status, headers, response.body).into_response()
@@ -119,6 +131,20 @@ async fn route(
             return error(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", message);
         }
     };
+    if console::is_console_path(uri.path()) {
+        return respond_console(
+            console::handle(
+                &gateway.app,
+                console::ConsoleRequest {
+                    method: &method,
+                    path: uri.path(),
+                    headers: &headers,
+                    body: &body,
+                },
+            )
+            .await,
+        );
+    }
     if is_oss {
         return respond_oss(
             oss::handle(

@@ -15,8 +15,8 @@ use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
 use crate::notify::delivery::{Attempt, Delivery, RecordedAttempt, Subject};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
 use crate::record_keys::{
-    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk,
-    subject_pk,
+    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_by_start_sk,
+    image_pk, images_of, subject_pk,
 };
 
 pub(super) use crate::record_keys::RECORD;
@@ -320,7 +320,27 @@ impl ImageRecords for DynamoRecords {
     async fn create(&self, record: &ImageRecord) -> Result<(), PortError> {
         let mut item = to_item(record)?;
         item.extend(key(image_pk(&record.tenant_key, &record.image_id)));
+        item.insert("Gsi1Pk".into(), s(images_of(&record.tenant_key)));
+        item.insert("Gsi1Sk".into(), s(image_by_start_sk(record)));
         self.put_new(item, "creating an image record").await
+    }
+
+    async fn recent(&self, tenant_key: &str, limit: usize) -> Result<Vec<ImageRecord>, PortError> {
+        let (items, _) = self
+            .page_of(
+                Some((super::dynamo_tasks::BY_START, "Gsi1Pk", "Gsi1Sk")),
+                &images_of(tenant_key),
+                true,
+                None,
+                limit,
+                "listing image records",
+            )
+            .await?;
+        let mut records = Vec::with_capacity(items.len());
+        for (_, item) in items {
+            records.extend(live_image(item)?);
+        }
+        Ok(records)
     }
 
     async fn get(

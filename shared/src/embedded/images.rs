@@ -11,8 +11,8 @@ use crate::image::model::{ImageRecord, ImageStatus, UploadResult};
 use crate::notify::delivery::{Attempt, Delivery, RecordedAttempt, Subject};
 use crate::ports::{DeliveryLog, ImageRecords, InfoUpdate};
 use crate::record_keys::{
-    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_pk,
-    subject_pk,
+    DELIVERY_ATTEMPT_PREFIX, delivery_attempt_sk, delivery_end_sk, delivery_pk, image_by_start_sk,
+    image_pk, images_of, subject_pk,
 };
 
 pub(super) use crate::record_keys::RECORD;
@@ -28,7 +28,7 @@ fn image_item(record: &ImageRecord) -> Result<Item, PortError> {
         record,
     )?;
     item.expires_at = record.expires_at;
-    Ok(item)
+    Ok(item.by_start(images_of(&record.tenant_key), image_by_start_sk(record)))
 }
 
 fn live_image(item: Option<Item>) -> Result<Option<ImageRecord>, PortError> {
@@ -73,6 +73,19 @@ impl ImageRecords for EmbeddedRecords {
         let mut records = Vec::new();
         for item in found {
             records.extend(live_image(item)?);
+        }
+        Ok(records)
+    }
+
+    async fn recent(&self, tenant_key: &str, limit: usize) -> Result<Vec<ImageRecord>, PortError> {
+        let partition = images_of(tenant_key);
+        let (items, _) = self
+            .db
+            .read(move |tx| items::page(tx, items::Index::ByStart, &partition, true, None, limit))
+            .await?;
+        let mut records = Vec::with_capacity(items.len());
+        for (_, item) in items {
+            records.extend(live_image(Some(item))?);
         }
         Ok(records)
     }

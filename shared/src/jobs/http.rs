@@ -118,7 +118,7 @@ impl V2Error {
         }
     }
 
-    fn response(&self) -> V2Response {
+    pub fn response(&self) -> V2Response {
         let status = self.status();
         let body = match self {
             V2Error::Gone {

@@ -11,11 +11,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::keyed_mac::{derive, mac};
 
 /// What every token starts with (its format's version).
 const PREFIX: &str = "FOLIO1.";
@@ -68,25 +67,12 @@ pub struct Issuer {
     key: [u8; 32],
 }
 
-fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
-    // Invariant: HMAC takes a key of any length.
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac
-}
-
 impl Issuer {
     /// The issuer of a service whose secret is `service_secret` (its own key is derived, so
     /// the secret's other uses never meet a value of this one).
     pub fn new(service_secret: &str) -> Issuer {
-        let derived = mac(
-            service_secret.as_bytes(),
-            &[b"folio: OSS upload credentials, v1"],
-        );
         Issuer {
-            key: derived.finalize().into_bytes().into(),
+            key: derive(service_secret, "folio: OSS upload credentials, v1"),
         }
     }
 
