@@ -237,6 +237,38 @@ pub async fn handle_oss(app: &App, request: &Request) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
+/// The whole `main` of the `console` function: every `/console` request.
+pub async fn run_console() -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle_console(&app, request).await) }
+    }))
+    .await
+}
+
+/// One API Gateway request to the console.
+pub async fn handle_console(app: &App, request: Request) -> Response<Body> {
+    let answer = crate::console::handle(
+        app,
+        crate::console::ConsoleRequest {
+            method: request.method(),
+            path: request.uri().path(),
+            headers: request.headers(),
+            body: request.body().as_ref(),
+        },
+    )
+    .await;
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        builder = builder.header(*name, value);
+    }
+    builder
+        .body(Body::Binary(answer.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
 /// The whole `main` of the `jobs` function: every `/v2/...` request through the jobs API,
 /// which authenticates by its own headers (`X-Api2convert-Api-Key`, `X-Oc-Api-Key`, the
 /// job token) against the key store.

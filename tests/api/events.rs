@@ -90,6 +90,16 @@ async fn every_sample_event_runs_through_its_handler() {
         (401, Some("InvalidApiKey"))
     );
 
+    // The console function's sample: a sign-in over HTTPS starts a `Secure` session.
+    let request = lambda_http::request::from_str(&read("console-sign-in.json")).unwrap();
+    let response = folio_shared::edge::handle_console(&app, request).await;
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("folio_console=S1.") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+
     // The jobs function's sample: a staged job created with Alice's key, its server on the
     // request's host; the job worker's sample (a start and a pair of a job no stack has) is
     // consumed, not failed.
