@@ -52,7 +52,13 @@ async fn schemathesis_finds_the_server_true_to_its_document() {
     eprintln!("schemathesis seed {seed} (FOLIO_SCHEMATHESIS_SEED={seed} replays it)");
     let scratch = std::env::temp_dir().join(format!("folio-schemathesis-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&scratch).expect("a scratch folder");
+    // The stateful phase follows the document's links (create a job, then read, change and
+    // cancel it; create a project, then a task in it) for more steps than its default.
+    let config = scratch.join("schemathesis.toml");
+    std::fs::write(&config, "[phases.stateful]\nmax-steps = 60\n").expect("written");
     let run = tokio::process::Command::new(&schemathesis)
+        .arg("--config-file")
+        .arg(&config)
         .arg("run")
         .arg(format!("{}/openapi.json", stack.base))
         .args([
@@ -80,4 +86,117 @@ async fn schemathesis_finds_the_server_true_to_its_document() {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A path with its parameters' names erased: `/jobs/{job_id}` and `/jobs/{id}` are one route.
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A property's types: its `type` (one or several), or the schema it refers to.
+fn types(schema: &Value) -> Vec<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        return vec![format!(
+            "ref {}",
+            reference.rsplit('/').next().unwrap_or_default()
+        )];
+    }
+    match &schema["type"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Where `/v2` serves the same route as online-convert's own document, it is the same route:
+/// the same methods and success statuses, and the job's shapes with the same fields and
+/// types (Folio's may also allow `[]` for an empty map, as online-convert writes one).
+#[test]
+fn the_v2_routes_match_online_converts_own_document() {
+    let path = crate::harness::crate_dir()
+        .join("../../shared/reference/api2convert/api2convert.openapi.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared reference documents sit beside the clone)",
+            path.display()
+        )
+    });
+    let theirs: Value = serde_json::from_str(&text).expect("their document is JSON");
+    let ours = folio_shared::openapi::document();
+    let their_paths: std::collections::HashMap<String, &Value> = theirs["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .map(|(p, item)| (route_shape(p), item))
+        .collect();
+    let success = |responses: &Value| -> Vec<String> {
+        let mut codes: Vec<String> = responses
+            .as_object()
+            .into_iter()
+            .flat_map(|r| r.keys())
+            .filter(|code| code.starts_with('2'))
+            .cloned()
+            .collect();
+        codes.sort();
+        codes
+    };
+    let mut compared = 0;
+    for (path, item) in ours["paths"].as_object().expect("paths") {
+        // The upload and download server (`/v2/dl/...`) is each deployment's own.
+        let Some(route) = path.strip_prefix("/v2").filter(|r| !r.starts_with("/dl/")) else {
+            continue;
+        };
+        let theirs = their_paths
+            .get(&route_shape(route))
+            .unwrap_or_else(|| panic!("{path}: not a route of online-convert's API"));
+        for (method, operation) in item.as_object().expect("a path item") {
+            let their_operation = &theirs[method.as_str()];
+            assert!(their_operation.is_object(), "{method} {path}: not theirs");
+            assert_eq!(
+                success(&operation["responses"]),
+                success(&their_operation["responses"]),
+                "{method} {path}: success statuses"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 24, "only {compared} routes compared");
+
+    // Fields Folio leaves out on purpose: download passwords are secrets, never echoed.
+    let left_out = ["Job.download_passwords"];
+    for name in [
+        "Job",
+        "InputFile",
+        "OutputFile",
+        "Conversion",
+        "OutputTarget",
+        "Status",
+        "UserError",
+        "UserWarning",
+        "History",
+        "Limits",
+    ] {
+        let theirs = &theirs["components"]["schemas"][name]["properties"];
+        let ours = &ours["components"]["schemas"][name]["properties"];
+        for (field, their_schema) in theirs.as_object().expect("their properties") {
+            if left_out.contains(&format!("{name}.{field}").as_str()) {
+                continue;
+            }
+            let our_schema = &ours[field.as_str()];
+            assert!(our_schema.is_object(), "{name}.{field}: missing");
+            let ours = types(our_schema);
+            for t in types(their_schema) {
+                assert!(
+                    ours.contains(&t),
+                    "{name}.{field}: {t} is not among {ours:?}"
+                );
+            }
+        }
+    }
 }

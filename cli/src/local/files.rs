@@ -8,6 +8,7 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,6 +47,15 @@ fn refusal(status: StatusCode, code: &str, message: String) -> Response {
         json!({"RequestId": request_id, "Code": code, "Message": message}).to_string(),
     )
         .into_response()
+}
+
+/// A signed URL whose `expires` or `signature` is missing or malformed.
+fn malformed(rejection: QueryRejection) -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        format!("the URL is not a signed one: {}", rejection.body_text()),
+    )
 }
 
 impl FileRoutes {
@@ -94,9 +104,13 @@ fn port_refusal(error: PortError) -> Response {
 pub async fn put(
     State(routes): State<FileRoutes>,
     Path((bucket, key)): Path<(String, String)>,
-    Query(signed): Query<Signed>,
+    signed: Result<Query<Signed>, QueryRejection>,
     body: Body,
 ) -> Response {
+    let signed = match signed {
+        Ok(Query(signed)) => signed,
+        Err(rejection) => return malformed(rejection),
+    };
     if let Err(reason) = routes.check("PUT", &bucket, &key, &signed) {
         return refusal(StatusCode::FORBIDDEN, "AccessDenied", reason);
     }
@@ -184,9 +198,13 @@ fn content_type(key: &str) -> &'static str {
 pub async fn get(
     State(routes): State<FileRoutes>,
     Path((bucket, key)): Path<(String, String)>,
-    Query(signed): Query<Signed>,
+    signed: Result<Query<Signed>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let signed = match signed {
+        Ok(Query(signed)) => signed,
+        Err(rejection) => return malformed(rejection),
+    };
     if let Err(reason) = routes.check("GET", &bucket, &key, &signed) {
         return refusal(StatusCode::FORBIDDEN, "AccessDenied", reason);
     }

@@ -67,8 +67,6 @@ pub enum ConsoleError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
-    #[error("the console does not take {0} here")]
-    MethodNotAllowed(&'static str),
     #[error("sign in first")]
     SignedOut,
     #[error("{code}: {message}")]
@@ -87,7 +85,6 @@ impl ConsoleError {
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ConsoleError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ConsoleError::SignedOut => StatusCode::SEE_OTHER,
             ConsoleError::Api { status, .. } if status.is_server_error() => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -136,16 +133,29 @@ pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = request.method;
 
+    // The route and its methods first: an unknown page is a 404 and another method a 405,
+    // signed in or not.
+    let Some(allow) = methods(&segments) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            pages::refusal(None, "Not found", "There is no such page in the console."),
+            Vec::new(),
+        );
+    };
+    let takes = |m: &Method| allow.split(", ").any(|a| a == m.as_str());
+    if !takes(method) {
+        return html(
+            StatusCode::METHOD_NOT_ALLOWED,
+            pages::refusal(None, "Refused", &format!("This page takes {allow}.")),
+            vec![("allow", allow.to_string())],
+        );
+    }
     // What needs no session.
-    match (method, segments.as_slice()) {
-        (&Method::GET, ["static", "console.js"]) => {
-            return asset("text/javascript; charset=utf-8", SCRIPT);
-        }
-        (&Method::GET, ["static", "console.css"]) => {
-            return asset("text/css; charset=utf-8", STYLE);
-        }
-        (&Method::POST, ["sign-in"]) => return sign_in(app, &request, &sessions, now).await,
-        (&Method::GET, []) if session.is_none() => {
+    match segments.as_slice() {
+        ["static", "console.js"] => return asset("text/javascript; charset=utf-8", SCRIPT),
+        ["static", "console.css"] => return asset("text/css; charset=utf-8", STYLE),
+        ["sign-in"] => return sign_in(app, &request, &sessions, now).await,
+        [] if session.is_none() => {
             return html(StatusCode::OK, pages::sign_in(None), Vec::new());
         }
         _ => {}
@@ -185,14 +195,10 @@ pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
                 }
                 _ => ("Refused", e.to_string()),
             };
-            let mut headers = Vec::new();
-            if let ConsoleError::MethodNotAllowed(allow) = e {
-                headers.push(("allow", allow.to_string()));
-            }
             html(
                 status,
                 pages::refusal(Some(&signed.frame()), title, &message),
-                headers,
+                Vec::new(),
             )
         }
     }
@@ -203,28 +209,36 @@ fn quote_path(path: &str) -> String {
     crate::error::quote(&path.chars().take(200).collect::<String>())
 }
 
-async fn route(signed: &Signed<'_>, segments: &[&str]) -> Result<ConsoleResponse, ConsoleError> {
-    let method = signed.request.method;
-    let get = method == Method::GET || method == Method::HEAD;
+/// The methods a console path takes; `None` for a path that is not the console's.
+fn methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
-        [] if get => overview(signed).await,
-        ["sign-out"] if method == Method::POST => {
+        []
+        | ["static", "console.js" | "console.css"]
+        | ["images", _]
+        | ["jobs", _]
+        | ["projects", _]
+        | ["projects", _, "tasks" | "batches", _] => Some("GET, HEAD"),
+        ["sign-in" | "sign-out" | "replay"]
+        | ["projects", _, "batches", _, "suspend" | "resume"] => Some("POST"),
+        _ => None,
+    }
+}
+
+/// A signed-in request to a path and method `methods` allows.
+async fn route(signed: &Signed<'_>, segments: &[&str]) -> Result<ConsoleResponse, ConsoleError> {
+    match segments {
+        [] => overview(signed).await,
+        ["sign-out"] => {
             form(signed)?;
             Ok(redirect(PATH, vec![("set-cookie", clear_cookie())]))
         }
-        ["replay"] if method == Method::POST => replay(signed).await,
-        ["images", id] if get => image(signed, id).await,
-        ["jobs", id] if get => job(signed, id).await,
-        ["projects", name] if get => project(signed, name).await,
-        ["projects", name, "tasks", id] if get => task(signed, name, id).await,
-        ["projects", name, "batches", id] if get => batch(signed, name, id).await,
-        [
-            "projects",
-            name,
-            "batches",
-            id,
-            verb @ ("suspend" | "resume"),
-        ] if method == Method::POST => {
+        ["replay"] => replay(signed).await,
+        ["images", id] => image(signed, id).await,
+        ["jobs", id] => job(signed, id).await,
+        ["projects", name] => project(signed, name).await,
+        ["projects", name, "tasks", id] => task(signed, name, id).await,
+        ["projects", name, "batches", id] => batch(signed, name, id).await,
+        ["projects", name, "batches", id, verb] => {
             form(signed)?;
             let op = if *verb == "suspend" {
                 Operation::SuspendBatch
@@ -240,14 +254,6 @@ async fn route(signed: &Signed<'_>, segments: &[&str]) -> Result<ConsoleResponse
             .await?;
             Ok(redirect(&batch_path(name, id), Vec::new()))
         }
-        ["sign-out" | "replay"] | ["projects", _, "batches", _, "suspend" | "resume"] => {
-            Err(ConsoleError::MethodNotAllowed("POST"))
-        }
-        []
-        | ["images", _]
-        | ["jobs", _]
-        | ["projects", _]
-        | ["projects", _, "tasks" | "batches", _] => Err(ConsoleError::MethodNotAllowed("GET")),
         _ => Err(ConsoleError::NotFound(
             "There is no such page in the console.".into(),
         )),

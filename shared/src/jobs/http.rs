@@ -240,7 +240,15 @@ pub async fn handle(app: &App, request: V2Request<'_>) -> V2Response {
                 let reason = crate::error::bounded(&e.to_string());
                 tracing::info!(%path, %reason, "/v2 request refused");
             }
-            e.response()
+            if !matches!(e, V2Error::MethodNotAllowed(_)) {
+                return e.response();
+            }
+            // The route table says which methods the path takes; none: no such route.
+            let allow = crate::openapi::v2::allowed(request.path);
+            if allow.is_empty() {
+                return V2Error::NotFound(format!("No route {}", quote(request.path))).response();
+            }
+            e.response().with_header("allow", allow)
         }
     }
 }

@@ -1,10 +1,15 @@
 //! Folio's OpenAPI 3.1 document, made from the code's own tables (`rpc.rs`), served at
 //! `/openapi.json` and committed as `openapi.json` (a test checks the two are the same).
 //!
-//! It describes the RPC operations so far, in both forms (`POST /{Action}`, and `POST /`
-//! with `x-acs-action`), with their parameters, answers, errors and the ways to sign in.
+//! It describes every route: the RPC operations in both forms (`POST /{Action}`, and `POST /`
+//! with `x-acs-action`), `/v2` (`v2.rs`), the OSS upload endpoint and the signed file URLs
+//! (`uploads.rs`), and the console (`console.rs`), with their parameters, answers, errors and
+//! the ways to sign in.
 
+mod console;
 pub mod rpc;
+mod uploads;
+pub mod v2;
 
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -95,6 +100,13 @@ fn links(op: Operation) -> Value {
     match op {
         Operation::CreateProject => json!({
             "GetProject": {"operationId": "GetProjectByQuery", "parameters": {"ProjectName": project}},
+            "GetProjectByBody": {"operationId": "GetProject", "requestBody": {"ProjectName": project}},
+            "ListBatchesByBody": {"operationId": "ListBatches", "requestBody": {"ProjectName": project}},
+            // A task in the new project (its source does not exist: it ends Failed, readable).
+            "CreateImageToPDFTask": {"operationId": "CreateImageToPDFTask", "requestBody": {
+                "ProjectName": project,
+                "Sources": [{"URI": "oss://folio-uploads/schemathesis/in.png"}],
+                "TargetURI": "oss://folio-uploads/schemathesis/out.pdf"}},
             "UpdateProject": {"operationId": "UpdateProject", "requestBody": {"ProjectName": project, "Description": "changed"}},
             "ListTasks": {"operationId": "ListTasksByQuery", "parameters": {"ProjectName": project}},
             "ListBatches": {"operationId": "ListBatchesByQuery", "parameters": {"ProjectName": project}},
@@ -103,6 +115,10 @@ fn links(op: Operation) -> Value {
         Operation::CreateImageToPDFTask => json!({
             "GetTask": {"operationId": "GetTaskByQuery", "parameters": {
                 "ProjectName": project, "TaskId": "$response.body#/TaskId"}},
+            "GetTaskByBody": {"operationId": "GetTask", "requestBody": {
+                "ProjectName": project, "TaskId": "$response.body#/TaskId"}},
+            "ListDeliveries": {"operationId": "ListDeliveriesByQuery", "parameters": {
+                "SubjectType": "Task", "SubjectId": "$response.body#/TaskId"}},
         }),
         Operation::CreateBatch => json!({
             "GetBatch": {"operationId": "GetBatchByQuery", "parameters": {
@@ -110,6 +126,12 @@ fn links(op: Operation) -> Value {
             "SuspendBatch": {"operationId": "SuspendBatch", "requestBody": {
                 "ProjectName": project, "Id": "$response.body#/Id"}},
             "ResumeBatch": {"operationId": "ResumeBatch", "requestBody": {
+                "ProjectName": project, "Id": "$response.body#/Id"}},
+            "GetBatchByBody": {"operationId": "GetBatch", "requestBody": {
+                "ProjectName": project, "Id": "$response.body#/Id"}},
+            "UpdateBatch": {"operationId": "UpdateBatch", "requestBody": {
+                "ProjectName": project, "Id": "$response.body#/Id", "Tags": {"changed": "yes"}}},
+            "DeleteBatch": {"operationId": "DeleteBatch", "requestBody": {
                 "ProjectName": project, "Id": "$response.body#/Id"}},
         }),
         Operation::CreateUploadImage => json!({
@@ -283,6 +305,24 @@ pub fn document() -> Value {
     for op in Operation::ALL {
         paths.insert(format!("/{}", op.name()), path_item(op));
     }
+    v2::paths(&mut paths);
+    uploads::paths(&mut paths);
+    console::paths(&mut paths);
+    paths.insert(
+        "/openapi.json".into(),
+        json!({"get": {"operationId": "openapi", "summary": "This document", "tags": ["RPC"],
+            "security": [{}],
+            "responses": {"200": {"description": "the document", "content": {
+                "application/json": {"schema": {"type": "object"}}}}}}}),
+    );
+    let mut responses = error_responses();
+    if let Value::Object(map) = &mut responses {
+        v2::error_responses(map);
+    }
+    let mut schemas = schemas();
+    if let Value::Object(map) = &mut schemas {
+        v2::schemas(map);
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -302,10 +342,13 @@ pub fn document() -> Value {
             {"name": "Images to PDF"},
             {"name": "Batches"},
             {"name": "RPC"},
+            {"name": "Conversion jobs (/v2)", "description": "online-convert's API v2"},
+            {"name": "Uploads and downloads"},
+            {"name": "Console", "description": "HTML pages, signed in with an API key"},
         ],
         "paths": paths,
         "components": {
-            "responses": error_responses(),
+            "responses": responses,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "an API key of a tenant (folio keys create)"},
@@ -313,8 +356,20 @@ pub fn document() -> Value {
                          "description": "Alibaba Cloud's ACS3-HMAC-SHA256 signature with an \
                              access key pair Folio issued, as the vendors' SDKs make it (or the \
                              older RPC signature in the query)"},
+                "ocApiKey": {"type": "apiKey", "in": "header", "name": "X-Oc-Api-Key",
+                             "description": "an API key, as online-convert's clients send it"},
+                "api2convertApiKey": {"type": "apiKey", "in": "header", "name": "X-Api2convert-Api-Key",
+                                      "description": "an API key, as the api2convert SDK sends it"},
+                "jobToken": {"type": "apiKey", "in": "header", "name": "X-Oc-Token",
+                             "description": "a job's token: that job alone (X-Api2convert-Token too)"},
+                "ossSignature": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                 "description": "OSS's signature (V1 `OSS id:sig` or V4 \
+                                     `OSS4-HMAC-SHA256`) with the temporary credential \
+                                     CreateUploadImage answered, and x-oss-security-token"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "folio_console",
+                                   "description": "the console's session, set by /console/sign-in"},
             },
-            "schemas": schemas(),
+            "schemas": schemas,
         },
     })
 }

@@ -142,12 +142,19 @@ fn refusal(error: OssError, request_id: &str) -> OssResponse {
             )
         }
     };
+    let mut headers = vec![("content-type", "application/xml".to_string())];
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.push(("allow", OSS_METHODS.to_string()));
+    }
     OssResponse {
         status,
-        headers: vec![("content-type", "application/xml".into())],
+        headers,
         body: xml::error(code, &message, request_id),
     }
 }
+
+/// The methods of the upload endpoint.
+pub const OSS_METHODS: &str = "PUT, POST, GET, DELETE";
 
 /// What a credential's request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +336,16 @@ async fn serve(app: &App, request: &OssRequest<'_>) -> Result<OssResponse, OssEr
         .into_owned()
         .collect();
     let headers = crate::auth::header_pairs(request.headers);
+    if !["PUT", "POST", "GET", "DELETE"].contains(&request.method) {
+        return Err(OssError::Refused {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "MethodNotAllowed",
+            message: format!(
+                "the upload endpoint takes PUT, POST, GET and DELETE, not {}",
+                crate::error::quote(request.method)
+            ),
+        });
+    }
     let (grant, key) = authenticate(app, request, &query, &headers)?;
     let Some(op) = operation(request.method, &query) else {
         return Err(forbidden(
