@@ -96,8 +96,12 @@ fn route_shape(path: &str) -> String {
         .join("/")
 }
 
-/// A property's types: its `type` (one or several), or the schema it refers to.
+/// A property's types: its `type` (one or several, or those of its `anyOf`), or the schema
+/// it refers to.
 fn types(schema: &Value) -> Vec<String> {
+    if let Some(any) = schema["anyOf"].as_array() {
+        return any.iter().flat_map(types).collect();
+    }
     if let Some(reference) = schema["$ref"].as_str() {
         return vec![format!(
             "ref {}",
@@ -199,4 +203,78 @@ fn the_v2_routes_match_online_converts_own_document() {
             }
         }
     }
+}
+
+/// A Python client generated from the document (openapi-python-client) runs a conversion job
+/// and a PDF task in a new project against `folio serve` (`tests/sdk/generated_client.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_generated_from_the_document_runs_a_job_and_a_pdf_task() {
+    let stack = Stack::embedded().await;
+    let scratch = std::env::temp_dir().join(format!("folio-client-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&scratch).expect("a scratch folder");
+    let document = scratch.join("openapi.json");
+    std::fs::write(&document, folio_shared::openapi::text()).expect("written");
+    let generator = crate::vendor_sdks::python().with_file_name("openapi-python-client");
+    let generated = tokio::process::Command::new(&generator)
+        .args(["generate", "--meta", "none", "--path"])
+        .arg(&document)
+        .arg("--output-path")
+        .arg(scratch.join("folio_client"))
+        .current_dir(&scratch)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", generator.display()));
+    assert!(
+        generated.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let bucket = stack.local_bucket(
+        "client-",
+        &[
+            ("in/a.png", crate::harness::png(40, 30)),
+            ("in/b.png", crate::harness::png(30, 40)),
+        ],
+    );
+    let png = scratch.join("small.png");
+    std::fs::write(&png, crate::harness::png(16, 12)).expect("written");
+    let script = crate::harness::crate_dir().join("sdk/generated_client.py");
+    let run = tokio::process::Command::new(crate::vendor_sdks::python())
+        .arg(&script)
+        .env("FOLIO_BASE", &stack.base)
+        .env("FOLIO_KEY", crate::harness::ALICE)
+        .env("FOLIO_CLIENT_DIR", &scratch)
+        .env("FOLIO_BUCKET", &bucket)
+        .env("FOLIO_PROJECT", crate::harness::unique("client-"))
+        .env("FOLIO_ROLE", "arn:aws:iam::123456789012:role/folio-tests")
+        .env("FOLIO_PNG", &png)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+        .await
+        .expect("the client ends within three minutes")
+        .expect("python runs");
+    let pdf = stack
+        .running
+        .data
+        .as_ref()
+        .expect("a data folder")
+        .join("buckets")
+        .join(&bucket)
+        .join("out/both.pdf");
+    let pdf = std::fs::read(&pdf).ok();
+    stack.stop().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    assert_eq!(seen["job"]["status"], "completed", "{seen}");
+    assert!(seen["job"]["output_bytes"].as_u64() > Some(100), "{seen}");
+    assert_eq!(seen["task"]["status"], "Succeeded", "{seen}");
+    let pdf = pdf.expect("the task's PDF in the bucket");
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
 }

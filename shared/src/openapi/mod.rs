@@ -219,12 +219,10 @@ fn operation(op: Operation, by_query: bool) -> Value {
     } else {
         let schema = json!({"$ref": format!("#/components/schemas/{}Request", op.name())});
         let required = rpc::params(op).iter().any(|param| param.required);
+        // JSON here (a form body is taken too, as at `/`, where the vendors' SDKs send one).
         operation["requestBody"] = json!({
             "required": required,
-            "content": {
-                "application/json": {"schema": schema},
-                "application/x-www-form-urlencoded": {"schema": schema},
-            },
+            "content": {"application/json": {"schema": schema}},
         });
     }
     operation

@@ -38,7 +38,7 @@ impl Kind {
             Kind::OneOf(values) => json!({"type": "string", "enum": values}),
             Kind::Integer(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
             Kind::Boolean => json!({"type": "boolean"}),
-            Kind::List => json!({"type": "array"}),
+            Kind::List => json!({"type": "array", "items": {}}),
             Kind::Object => json!({"type": "object"}),
         }
     }
@@ -416,7 +416,10 @@ fn batch() -> Value {
             ("Phase", one_of(&["Scanning", "Processing", "Finished"])),
             ("Statistic", json!({"type": "object"})),
             ("Input", json!({"type": "object"})),
-            ("Actions", json!({"type": "array"})),
+            (
+                "Actions",
+                json!({"type": "array", "items": {"type": "object"}}),
+            ),
             ("Tags", tags()),
         ],
         4,

@@ -134,7 +134,7 @@ pub fn paths(paths: &mut Map<String, Value>) {
     for (status, about) in [(200, "the object"), (206, "the requested range")] {
         get.insert(
             status.to_string(),
-            json!({"description": about, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}),
+            json!({"description": about, "content": super::v2::file_content()}),
         );
     }
     file_errors(&mut get);

@@ -129,7 +129,7 @@ pub const ROUTES: &[Route] = &[
         path: "/v2/jobs/{job_id}/input",
         method: "post",
         id: "v2AddInput",
-        summary: "Adds an input (remote URL, cloud storage, base64, or an earlier job's output)",
+        summary: "Adds an input (a remote URL, cloud storage, or an earlier job's input or output)",
         request: Some(Body::Json("InputRequest")),
         answers: &[(201, Body::Json("InputFile"))],
         access: Access::KeyOrToken,
@@ -369,13 +369,20 @@ fn content(body: Body) -> Option<Value> {
         Body::List(name) => Some(json!({"application/json": {"schema": {
             "type": "array", "items": reference(name)}}})),
         Body::Empty => None,
-        Body::File => Some(json!({"*/*": {"schema": {"type": "string", "format": "binary"}}})),
+        Body::File => Some(file_content()),
         Body::Multipart => Some(json!({"multipart/form-data": {"schema": {
             "type": "object",
             "properties": {"file": {"type": "string", "format": "binary"}},
             "required": ["file"],
         }}})),
     }
+}
+
+/// A file's bytes, in its own type (`*/*`); `application/octet-stream` first, the type
+/// client generators know for bytes.
+pub fn file_content() -> Value {
+    let bytes = json!({"schema": {"type": "string", "format": "binary"}});
+    json!({"application/octet-stream": bytes, "*/*": bytes})
 }
 
 fn parameters(route: &Route) -> Vec<Value> {
@@ -526,7 +533,8 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 /// A map Folio writes as `[]` when it is empty, as online-convert does.
 fn map_or_empty_list() -> Value {
-    json!({"type": ["object", "array"], "description": "an object; [] when empty"})
+    json!({"anyOf": [{"type": "object"}, {"type": "array", "items": {}, "maxItems": 0}],
+           "description": "an object; [] when empty"})
 }
 
 const STATUSES: [&str; 9] = [
@@ -728,8 +736,8 @@ pub fn schemas(schemas: &mut Map<String, Value>) {
             "InputRequest",
             json!({"type": "object", "properties": {
                 "id": {"type": "string", "description": "which input (PATCH of several)"},
-                "type": {"type": "string", "description": "remote, base64, cloud, input_id, output"},
-                "source": {"type": "string", "description": "a URL, base64 text, an input's id or a cloud path"},
+                "type": {"type": "string", "description": "remote, cloud, input_id or output (files are uploaded to the job's server instead)"},
+                "source": {"type": "string", "description": "a URL, an input's id or a cloud path"},
                 "filename": string,
                 "parameters": {"type": "object", "description": "for cloud inputs: bucket, file, region..."},
                 "credentials": {"type": "object", "description": "for cloud inputs: the storage's keys"},
