@@ -2,7 +2,7 @@
 //! `openapi-spec-validator` (in `.venv`) reads it, and true to the server as `schemathesis`
 //! finds it: no server error, no answer that does not conform, no undocumented status.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::Stack;
 
@@ -277,4 +277,158 @@ async fn a_client_generated_from_the_document_runs_a_job_and_a_pdf_task() {
     assert_eq!(seen["task"]["status"], "Succeeded", "{seen}");
     let pdf = pdf.expect("the task's PDF in the bucket");
     assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+}
+
+/// A value's shape: objects by their fields' shapes, arrays by their first element's, and
+/// every other value by its JSON type.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            Value::Object(fields.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        Value::String(_) => Value::from("string"),
+        Value::Number(_) => Value::from("number"),
+        Value::Bool(_) => Value::from("boolean"),
+        Value::Null => Value::Null,
+    }
+}
+
+/// The document's examples are real answers: this runs the operations they show against
+/// `folio serve` and finds each answer shaped as its example (the same fields, the same
+/// types). `FOLIO_WRITE_EXAMPLES=1` writes the answers it got as the new examples
+/// (`shared/src/openapi/examples.json`); then `folio openapi > openapi.json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_documents_examples_are_real_answers() {
+    use crate::harness::{ALICE, png, unique};
+    let stack = Stack::embedded().await;
+    let mut answers = serde_json::Map::new();
+    let mut keep = |name: &str, reply: crate::harness::Reply| {
+        assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+        answers.insert(name.to_string(), reply.body);
+    };
+    let created = stack
+        .post(
+            ALICE,
+            "CreateUploadImage",
+            json!({"ImageType": "default", "ImageExt": "png", "Title": "cover"}),
+        )
+        .await;
+    let image = created.body["ImageId"]
+        .as_str()
+        .expect("ImageId")
+        .to_string();
+    keep("CreateUploadImageResponse", created);
+    let image2 = stack
+        .upload(
+            ALICE,
+            json!({"ImageType": "default", "ImageExt": "png"}),
+            png(64, 48),
+        )
+        .await;
+    stack.wait_processed(ALICE, &image2).await;
+    keep(
+        "GetImageInfosResponse",
+        stack
+            .get(
+                ALICE,
+                "GetImageInfos",
+                &[("ImageIds", &format!("{image2},{image}"))],
+            )
+            .await,
+    );
+    let project = unique("examples-");
+    keep(
+        "CreateProjectResponse",
+        stack
+            .post(
+                ALICE,
+                "CreateProject",
+                json!({"ProjectName": project, "ServiceRole": "arn:aws:iam::123456789012:role/folio"}),
+            )
+            .await,
+    );
+    let bucket = stack.local_bucket("examples-", &[("in/a.png", png(40, 30))]);
+    let task = stack
+        .post(
+            ALICE,
+            "CreateImageToPDFTask",
+            json!({"ProjectName": project, "Sources": [{"URI": format!("oss://{bucket}/in/a.png")}],
+                   "TargetURI": format!("oss://{bucket}/out/a.pdf")}),
+        )
+        .await;
+    let task_id = task.body["TaskId"].as_str().expect("TaskId").to_string();
+    keep("CreateImageToPDFTaskResponse", task);
+    let mut done = Value::Null;
+    for _ in 0..150 {
+        let reply = stack
+            .get(
+                ALICE,
+                "GetTask",
+                &[("ProjectName", &project), ("TaskId", &task_id)],
+            )
+            .await;
+        if reply.body["Status"] != "Running" {
+            done = reply.body.clone();
+            keep("GetTaskResponse", reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(done["Status"], "Succeeded", "{done}");
+    keep(
+        "ListTasksResponse",
+        stack
+            .get(ALICE, "ListTasks", &[("ProjectName", &project)])
+            .await,
+    );
+    let answer = stack
+        .http
+        .get(format!("{}/GetTask", stack.base))
+        .bearer_auth(ALICE)
+        .query(&[
+            ("ProjectName", project.as_str()),
+            ("TaskId", "no-such-task"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 404);
+    answers.insert("Error".into(), answer.json().await.expect("JSON"));
+    let job = stack
+        .http
+        .post(format!("{}/v2/jobs", stack.base))
+        .bearer_auth(ALICE)
+        .json(&json!({"process": false, "conversion": [{"target": "jpg", "options": {"quality": 80}}]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(job.status(), 201);
+    answers.insert("Job".into(), job.json().await.expect("JSON"));
+    stack.stop().await;
+
+    let file = crate::harness::crate_dir().join("../shared/src/openapi/examples.json");
+    if std::env::var_os("FOLIO_WRITE_EXAMPLES").is_some() {
+        let mut text = serde_json::to_string_pretty(&Value::Object(answers)).expect("JSON");
+        text.push('\n');
+        std::fs::write(&file, text).expect("written");
+        return;
+    }
+    let examples = folio_shared::openapi::examples();
+    let examples = examples.as_object().expect("an object of examples");
+    for (name, answer) in &answers {
+        let example = examples
+            .get(name)
+            .unwrap_or_else(|| panic!("no example of {name}: run with FOLIO_WRITE_EXAMPLES=1"));
+        assert_eq!(
+            shape(example),
+            shape(answer),
+            "{name}'s example is not shaped as the real answer: run with FOLIO_WRITE_EXAMPLES=1"
+        );
+    }
+    assert_eq!(
+        examples.len(),
+        answers.len(),
+        "an example no test answer backs"
+    );
 }

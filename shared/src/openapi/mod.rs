@@ -146,13 +146,30 @@ fn links(op: Operation) -> Value {
     }
 }
 
+/// Real answers, shown as examples: captured by `tests/api/openapi.rs`, which also checks
+/// that each is still shaped as the answer it stands for.
+pub fn examples() -> &'static Value {
+    static EXAMPLES: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        // Invariant: the file is JSON (its test parses the same text).
+        serde_json::from_str(include_str!("examples.json")).expect("examples.json is JSON")
+    });
+    &EXAMPLES
+}
+
+/// A JSON media type of schema `name`, with its example when there is one.
+fn json_content(name: &str) -> Value {
+    let mut media = json!({"schema": {"$ref": format!("#/components/schemas/{name}")}});
+    if let Some(example) = examples().get(name) {
+        media["example"] = example.clone();
+    }
+    json!({"application/json": media})
+}
+
 fn responses(op: Operation) -> Value {
     let mut responses = Map::new();
     let mut done = json!({
         "description": "done",
-        "content": {"application/json": {"schema": {
-            "$ref": format!("#/components/schemas/{}Response", op.name()),
-        }}},
+        "content": json_content(&format!("{}Response", op.name())),
     });
     let links = links(op);
     if links.as_object().is_some_and(|l| !l.is_empty()) {
@@ -179,10 +196,7 @@ fn error_responses() -> Value {
     for (status, about) in ERRORS {
         responses.insert(
             format!("Error{status}"),
-            json!({
-                "description": about,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }),
+            json!({"description": about, "content": json_content("Error")}),
         );
     }
     Value::Object(responses)
@@ -386,6 +400,11 @@ pub fn text() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_examples_parse() {
+        assert!(examples().as_object().is_some_and(|e| !e.is_empty()));
+    }
 
     #[test]
     fn every_operation_has_a_path_and_unique_operation_ids() {

@@ -365,7 +365,7 @@ const ERRORS: [(u16, &str); 10] = [
 fn content(body: Body) -> Option<Value> {
     let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     match body {
-        Body::Json(name) => Some(json!({"application/json": {"schema": reference(name)}})),
+        Body::Json(name) => Some(super::json_content(name)),
         Body::List(name) => Some(json!({"application/json": {"schema": {
             "type": "array", "items": reference(name)}}})),
         Body::Empty => None,
