@@ -1,8 +1,9 @@
 //! A fuzz of every route family with hostile values: the RPC operations (JSON bodies and
 //! query strings), signed RPC (both signature styles, with hostile credentials), `/v2` (ids,
 //! numbers, bodies, paths), batches (hostile `Input`, `Actions`, `Notification`) and the
-//! upload and download routes, and the OSS upload endpoint (hostile credentials, and
-//! correctly signed requests with hostile upload ids, part numbers and bodies). Every answer must be under 500, a refusal at most 4 KB, and
+//! upload and download routes, the OSS upload endpoint (hostile credentials, and
+//! correctly signed requests with hostile upload ids, part numbers and bodies), and the console
+//! (hostile paths and forms, with a real session or a forged cookie). Every answer must be under 500, a refusal at most 4 KB, and
 //! every request answered within 2 s. One fixed seed and one random seed (printed, and
 //! named in any failure; `FOLIO_FUZZ_SEED` replays one).
 
@@ -185,7 +186,7 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
     let key = if rng.random_bool(0.5) { ALICE } else { BOB };
     let base = &stack.base;
     let http = &stack.http;
-    match rng.random_range(0..11) {
+    match rng.random_range(0..12) {
         // RPC with a JSON body.
         0 | 1 => http.post(format!("{base}/{op}")).bearer_auth(key).json(&rpc_body(rng)),
         // RPC with a query string.
@@ -258,6 +259,8 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
         }
         // The OSS upload endpoint.
         9 => oss_request(rng, stack),
+        // The console: hostile paths and forms, with a real session or a forged one.
+        10 => console_request(rng, stack),
         // The signed file routes.
         _ => {
             let path = format!(
@@ -274,6 +277,64 @@ fn request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
             }
         }
     }
+}
+
+/// A console request: a page or a form with hostile ids and fields, signed in as Alice (with
+/// the session's CSRF token or a hostile one) or with a hostile cookie.
+fn console_request(rng: &mut StdRng, stack: &Stack) -> reqwest::RequestBuilder {
+    use folio_shared::console::session::{COOKIE, Sessions};
+    let sessions = Sessions::new(&stack.running.app.config.webhook_secret);
+    let tenant = folio_shared::tenant::Tenant::new("tenant-alice").expect("a tenant");
+    let (session, cookie) = sessions.start(tenant, chrono::Utc::now().timestamp());
+    let h = |rng: &mut StdRng| {
+        encoded(&hostile_string(rng))
+            .chars()
+            .take(300)
+            .collect::<String>()
+    };
+    let path = match rng.random_range(0..9) {
+        0 => "/console".to_string(),
+        1 => format!("/console/jobs/{}", h(rng)),
+        2 => format!("/console/images/{}", h(rng)),
+        3 => format!("/console/projects/{}", h(rng)),
+        4 => format!("/console/projects/{}/tasks/{}", h(rng), h(rng)),
+        5 => format!("/console/projects/{}/batches/{}/suspend", h(rng), h(rng)),
+        6 => "/console/replay".to_string(),
+        7 => "/console/sign-in".to_string(),
+        _ => format!("/console/{}", h(rng)),
+    };
+    let cookie = if rng.random_bool(0.7) {
+        cookie
+    } else {
+        header_text(rng)
+    };
+    let mut form = vec![(
+        "csrf",
+        if rng.random_bool(0.5) {
+            sessions.csrf_token(&session)
+        } else {
+            hostile_string(rng)
+        },
+    )];
+    for field in [
+        "key",
+        "subject_type",
+        "subject_id",
+        "event_id",
+        "target",
+        "back",
+    ] {
+        if rng.random_bool(0.5) {
+            form.push((field, hostile_string(rng)));
+        }
+    }
+    let url = format!("{}{path}", stack.base);
+    let request = if rng.random_bool(0.5) {
+        stack.http.get(url)
+    } else {
+        stack.http.post(url).form(&form)
+    };
+    request.header("cookie", format!("{COOKIE}={cookie}"))
 }
 
 /// A request to the OSS endpoint: hostile credentials, or a credential Folio issued (for an

@@ -114,6 +114,17 @@ impl Signed<'_> {
 
 /// Serves one console request.
 pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
+    // Every line of the request carries its id (the API calls a page makes add their own).
+    let span = tracing::info_span!(
+        "console",
+        request_id = %crate::api::new_request_id(),
+        method = %request.method,
+        path = %quote_path(request.path),
+    );
+    tracing::Instrument::instrument(serve(app, &request), span).await
+}
+
+async fn serve(app: &App, request: &ConsoleRequest<'_>) -> ConsoleResponse {
     let sessions = Sessions::new(&app.config.webhook_secret);
     let now = chrono::Utc::now().timestamp();
     let session = request
@@ -154,7 +165,7 @@ pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
     match segments.as_slice() {
         ["static", "console.js"] => return asset("text/javascript; charset=utf-8", SCRIPT),
         ["static", "console.css"] => return asset("text/css; charset=utf-8", STYLE),
-        ["sign-in"] => return sign_in(app, &request, &sessions, now).await,
+        ["sign-in"] => return sign_in(app, request, &sessions, now).await,
         [] if session.is_none() => {
             return html(StatusCode::OK, pages::sign_in(None), Vec::new());
         }
@@ -166,12 +177,11 @@ pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
     let csrf = sessions.csrf_token(&session);
     let signed = Signed {
         app,
-        request: &request,
+        request,
         session,
         csrf,
     };
-    let tenant_span = tracing::info_span!("console", path = %quote_path(request.path));
-    let outcome = tracing::Instrument::instrument(route(&signed, &segments), tenant_span).await;
+    let outcome = route(&signed, &segments).await;
     match outcome {
         Ok(response) => response,
         Err(ConsoleError::SignedOut) => redirect(PATH, Vec::new()),
@@ -179,6 +189,8 @@ pub async fn handle(app: &App, request: ConsoleRequest<'_>) -> ConsoleResponse {
             let status = e.status();
             if status.is_server_error() {
                 tracing::error!(error = %e, "console page failed");
+            } else {
+                tracing::info!(status = status.as_u16(), reason = %e, "console request refused");
             }
             let (title, message) = match &e {
                 ConsoleError::Port(_) => (
@@ -377,8 +389,10 @@ async fn sign_in(
     sessions: &Sessions,
     now: i64,
 ) -> ConsoleResponse {
-    let refuse =
-        |status: StatusCode, message: &str| html(status, pages::sign_in(Some(message)), Vec::new());
+    let refuse = |status: StatusCode, message: &str| {
+        tracing::info!(status = status.as_u16(), %message, "console sign-in refused");
+        html(status, pages::sign_in(Some(message)), Vec::new())
+    };
     if let Err(e) = same_origin(request) {
         return refuse(StatusCode::FORBIDDEN, &e.to_string());
     }
@@ -406,6 +420,7 @@ async fn sign_in(
     };
     match keys.bearer(key).await {
         Ok(Some(tenant)) => {
+            tracing::info!(tenant = tenant.id(), "console sign-in");
             let (_, cookie) = sessions.start(tenant, now);
             redirect(
                 PATH,
