@@ -153,7 +153,7 @@ impl Sandbox {
     /// `folio serve` as `make dev` runs it, in the working folder, on the sandbox's port.
     fn serve(&self) -> Child {
         let log = std::fs::File::create(self.root.join("serve.log")).expect("a log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
             .args(["serve", "--addr", &format!("127.0.0.1:{}", self.port)])
             .current_dir(&self.work)
             .env("FOLIO_BACKEND", "embedded")
@@ -171,6 +171,8 @@ impl Sandbox {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("folio serve was not ready within 60 s");
     }
 
