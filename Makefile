@@ -1,5 +1,5 @@
 # Folio: `make dev` runs the service locally, `make test` runs every test.
-.PHONY: dev dev-aws test lint fmt bench
+.PHONY: dev dev-aws test lint fmt bench install
 
 dev:
 	scripts/dev.sh
@@ -22,3 +22,8 @@ fmt:
 
 bench:
 	scripts/bench.sh
+
+# `folio` into ~/.cargo/bin (a release build).
+install:
+	scripts/system-deps.sh
+	cargo install --locked --path cli
