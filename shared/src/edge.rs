@@ -104,10 +104,14 @@ fn respond(response: ApiResponse) -> Response<Body> {
 }
 
 pub async fn handle_lambda(app: &App, op: Operation, request: Request) -> Response<Body> {
-    let tenant = match caller(app, &request).await {
-        Ok(tenant) => tenant,
-        Err(refusal) => return respond(refusal),
-    };
+    match caller(app, &request).await {
+        Ok(tenant) => serve_as(app, op, tenant, request).await,
+        Err(refusal) => respond(refusal),
+    }
+}
+
+/// Serves `op` to the authenticated `tenant`.
+async fn serve_as(app: &App, op: Operation, tenant: Tenant, request: Request) -> Response<Body> {
     let query = request
         .query_string_parameters_ref()
         .map(|q| {
@@ -187,6 +191,12 @@ pub async fn handle_keys_api(app: &App, request: Request) -> Response<Body> {
 /// Serves the operation the request names (by path, or at `/` by its RPC action) if it is
 /// one of `ops`; otherwise answers 404.
 pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Response<Body> {
+    // Who is calling, before anything of the request is parsed: no credentials is a 401,
+    // whatever the path names.
+    let tenant = match caller(app, &request).await {
+        Ok(tenant) => tenant,
+        Err(refusal) => return respond(refusal),
+    };
     let query = query_pairs(request.uri());
     let header = |name: &str| {
         request
@@ -196,7 +206,7 @@ pub async fn handle_routed(app: &App, ops: &[Operation], request: Request) -> Re
             .map(str::to_string)
     };
     match api::route(request.uri().path(), header, &query) {
-        Ok(op) if ops.contains(&op) => handle_lambda(app, op, request).await,
+        Ok(op) if ops.contains(&op) => serve_as(app, op, tenant, request).await,
         Ok(op) => respond(api::refusal(
             http::StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",

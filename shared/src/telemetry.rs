@@ -1,12 +1,18 @@
-//! Structured logs: JSON in Lambda (one object a line, for CloudWatch), plain text locally.
+//! Structured logs: JSON in Lambda (one object a line, for CloudWatch), plain text locally,
+//! in colour only when standard error is a terminal (a log file gets no escape codes).
 //! `RUST_LOG` sets the filter (default `info`).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let filter = quiet_secrets(filter);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init`: a second call (tests, serve) keeps the first subscriber.
     let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         builder

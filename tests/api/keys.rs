@@ -266,3 +266,32 @@ async fn a_signed_request_through_the_lambda_edge() {
         .await;
     assert_eq!(project.status, 200, "{}", project.body);
 }
+
+/// `.folio/lambda.env` (what `make dev-aws` writes for `cargo lambda watch`) configures a
+/// function exactly as the running stack is configured: every variable `Config` reads that
+/// the stack has a value for, with that value.
+#[tokio::test]
+async fn the_lambda_env_file_configures_functions_as_the_stack_is() {
+    let stack = Stack::start().await;
+    let text = stack.running.lambda_env();
+    let env: std::collections::HashMap<String, String> = text
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let read = folio_shared::config::Config::from_lookup(|name| env.get(name).cloned())
+        .expect("the file holds every required variable");
+    assert_eq!(
+        format!("{read:?}"),
+        format!("{:?}", stack.running.app.config),
+        "{text}"
+    );
+    for name in [
+        "FOLIO_BATCHES_QUEUE_URL",
+        "FOLIO_JOBS_QUEUE_URL",
+        "FOLIO_OSS_ENDPOINT",
+    ] {
+        assert!(env.contains_key(name), "{name} is missing:\n{text}");
+    }
+    stack.stop().await;
+}

@@ -178,3 +178,32 @@ where
     }
     out
 }
+
+/// Who is calling comes before anything else: without credentials every request is a 401,
+/// whatever it names (no `MissingParameter Action` for `GET /`, no 404 for an unknown name).
+#[tokio::test]
+async fn a_request_without_credentials_is_a_401_before_anything_is_parsed() {
+    let stack = Stack::embedded().await;
+    for (method, path, body) in [
+        (reqwest::Method::GET, "/", ""),
+        (reqwest::Method::POST, "/NoSuchOperation", "{"),
+        (reqwest::Method::POST, "/CreateProject", "not json"),
+        (
+            reqwest::Method::GET,
+            "/?Action=GetTask&Version=1999-01-01",
+            "",
+        ),
+    ] {
+        let answer = stack
+            .http
+            .request(method.clone(), format!("{}{path}", stack.base))
+            .body(body)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(answer.status(), 401, "{method} {path}");
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(body["Code"], "Unauthorized", "{method} {path}: {body}");
+    }
+    stack.stop().await;
+}

@@ -10,6 +10,7 @@ mod server;
 pub use keys::{AccessKey, ApiKeys, LocalState};
 pub use provision::{Names, Provisioned, provision};
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct Running {
     pub state: LocalState,
     /// The API key created on this run, if the state file had none.
     pub created_key: Option<String>,
+    /// Every configuration variable the stack was configured from, with its value.
+    pub env: BTreeMap<String, String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The open data folder (its lock is held until the stack stops).
@@ -75,62 +78,20 @@ impl Running {
     /// The functions' environment for this stack, one `NAME=value` a line, for
     /// `cargo lambda watch --env-file`.
     pub fn lambda_env(&self) -> String {
-        let c = &self.app.config;
-        let mut lines = vec![
-            format!("FOLIO_TABLE={}", c.table),
-            format!("FOLIO_UPLOAD_BUCKETS={}", c.upload_buckets.join(",")),
-            format!(
-                "FOLIO_NOTIFICATIONS_QUEUE_URL={}",
-                c.notifications_queue_url
-            ),
-            format!("FOLIO_WEBHOOK_SECRET={}", c.webhook_secret),
-            format!(
-                "FOLIO_PDF_QUEUE_URL={}",
-                c.pdf_queue_url.clone().unwrap_or_default()
-            ),
-            format!(
-                "FOLIO_JOBS_QUEUE_URL={}",
-                c.jobs_queue_url.clone().unwrap_or_default()
-            ),
-            format!("AWS_REGION={}", c.region),
-        ];
-        lines.extend(
-            c.events_topic_arn
-                .as_ref()
-                .map(|v| format!("FOLIO_EVENTS_TOPIC_ARN={v}")),
-        );
-        lines.extend(
-            c.keys_kms_key
-                .as_ref()
-                .map(|v| format!("FOLIO_KEYS_KMS_KEY={v}")),
-        );
-        lines.extend(
-            c.account_id
-                .as_ref()
-                .map(|v| format!("FOLIO_ACCOUNT_ID={v}")),
-        );
-        lines.extend(
-            c.event_bus_name
-                .as_ref()
-                .map(|v| format!("FOLIO_EVENT_BUS_NAME={v}")),
-        );
-        lines.extend(
-            c.endpoint_url
-                .as_ref()
-                .map(|v| format!("AWS_ENDPOINT_URL={v}")),
-        );
-        for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-            lines.extend(std::env::var(var).ok().map(|v| format!("{var}={v}")));
+        let mut env = self.env.clone();
+        // What the AWS SDK reads besides Folio's configuration.
+        for var in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                env.entry(var.to_string()).or_insert(value);
+            }
         }
-        let nets: Vec<String> = c
-            .allowed_private_networks
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        if !nets.is_empty() {
-            lines.push(format!("FOLIO_ALLOWED_PRIVATE_NETWORKS={}", nets.join(",")));
-        }
-        lines.join("\n") + "\n"
+        env.entry("AWS_REGION".to_string())
+            .or_insert_with(|| self.app.config.region.clone());
+        env.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
 
     pub async fn stop(self) {
@@ -177,24 +138,32 @@ fn embedded_defaults(webhook_secret: &str) -> std::collections::HashMap<&'static
     ])
 }
 
+/// The configuration, and every variable it was read from with its value (what a function
+/// needs in its environment to be configured the same).
 fn config_for(
     options: &ServeOptions,
     defaults: &std::collections::HashMap<&'static str, String>,
-) -> anyhow::Result<Config> {
-    Ok(Config::from_lookup(|name| {
+) -> anyhow::Result<(Config, BTreeMap<String, String>)> {
+    let read = std::cell::RefCell::new(BTreeMap::new());
+    let config = Config::from_lookup(|name| {
         let overridden = options.config_overrides.iter().find(|(k, _)| *k == name);
-        overridden
+        let value = overridden
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(name).ok())
-            .or_else(|| defaults.get(name).cloned())
-    })?)
+            .or_else(|| defaults.get(name).cloned());
+        if let Some(value) = &value {
+            read.borrow_mut().insert(name.to_string(), value.clone());
+        }
+        value
+    })?;
+    Ok((config, read.into_inner()))
 }
 
 async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<Running> {
     use folio_shared::embedded::{self, DataFolder, EmbeddedRecords, Queues, queues};
     let folder = DataFolder::open(&data, true)?;
     let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
-    let mut config = config_for(&options, &embedded_defaults(&state.webhook_secret))?;
+    let (mut config, env) = config_for(&options, &embedded_defaults(&state.webhook_secret))?;
     state
         .import_into(&folder.keys())
         .await
@@ -301,6 +270,7 @@ async fn start_embedded(options: ServeOptions, data: PathBuf) -> anyhow::Result<
         data: Some(data),
         state,
         created_key,
+        env,
         stop,
         tasks,
         _folder: Some(folder),
@@ -368,7 +338,7 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         .context("provisioning the local stack")?;
     let (state, created_key) = LocalState::load_or_create(&options.state_file)?;
 
-    let mut config = config_for(
+    let (mut config, mut env) = config_for(
         &options,
         &provisioned.config_defaults(&state.webhook_secret),
     )?;
@@ -394,9 +364,11 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    config
+    let oss = config
         .oss_endpoint
         .get_or_insert_with(|| oss_endpoint(&base_url));
+    // A function run with lambda.env answers the same upload endpoint.
+    env.insert("FOLIO_OSS_ENDPOINT".to_string(), oss.clone());
     let app = Arc::new(App::new(config, &sdk));
 
     let (stop, stopped) = watch::channel(false);
@@ -461,6 +433,7 @@ async fn start_aws(options: ServeOptions, prefix: String) -> anyhow::Result<Runn
         data: None,
         state,
         created_key,
+        env,
         stop,
         tasks,
         _folder: None,

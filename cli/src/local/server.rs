@@ -181,13 +181,15 @@ async fn route(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let op = match api::route(uri.path(), header, &query) {
-        Ok(op) => op,
-        Err(refused) => return error(refused.status(), refused.code(), refused.message()),
-    };
+    // Who is calling, before anything of the request is parsed: no credentials is a 401,
+    // whatever the path names.
     let tenant = match edge::authenticate(&gateway.app, &method, &uri, &headers, &body).await {
         Ok(tenant) => tenant,
         Err(refusal) => return respond(refusal),
+    };
+    let op = match api::route(uri.path(), header, &query) {
+        Ok(op) => op,
+        Err(refused) => return error(refused.status(), refused.code(), refused.message()),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)

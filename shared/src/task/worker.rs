@@ -131,7 +131,15 @@ impl PdfWorker {
         };
         match app.tasks.finish(task, Some(claim), &end).await {
             Ok(ended) => {
-                tracing::info!(status = ended.status.as_str(), code = ?ended.code, "task ended");
+                match (&ended.code, &ended.message) {
+                    (Some(code), message) => tracing::info!(
+                        status = ended.status.as_str(),
+                        %code,
+                        message = message.as_deref().unwrap_or_default(),
+                        "task ended"
+                    ),
+                    (None, _) => tracing::info!(status = ended.status.as_str(), "task ended"),
+                }
                 announce(app, &ended).await?;
                 Ok(())
             }

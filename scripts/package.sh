@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make package [ARCHS="x86_64 arm64"]: every function built for Lambda as `sam build` does it
+# (BuildMethod rust-cargolambda: cargo lambda build --release, zig as the linker), one
+# architecture after the other, into $CARGO_TARGET_DIR/lambda/<arch>/<function>/bootstrap.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+"$ROOT/scripts/system-deps.sh"
+"$ROOT/scripts/deploy-tools.sh"
+export PATH="$ROOT/.folio/tools/bin:$PATH"
+packages=()
+for manifest in functions/*/Cargo.toml; do
+  packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
+done
+for arch in ${ARCHS:-x86_64 arm64}; do
+  case $arch in
+    x86_64) flag=--x86-64 ;;
+    arm64) flag=--arm64 ;;
+    *) log "unknown architecture $arch (x86_64 or arm64)"; exit 2 ;;
+  esac
+  out="$CARGO_TARGET_DIR/lambda/$arch"
+  log "building ${#packages[@]} functions for $arch into $out"
+  started=$(date +%s)
+  cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
+  log "$arch: $(ls "$out" | wc -l) functions in $(( $(date +%s) - started )) s"
+  file "$out"/*/bootstrap 2>/dev/null | head -3 || true
+done
