@@ -1,5 +1,5 @@
 # Folio: `make dev` runs the service locally, `make test` runs every test.
-.PHONY: dev dev-aws test lint fmt bench install
+.PHONY: dev dev-aws test lint fmt bench install deploy-tools package
 
 dev:
 	scripts/dev.sh
@@ -27,3 +27,11 @@ bench:
 install:
 	scripts/system-deps.sh
 	cargo install --locked --path cli
+
+# cargo-lambda, zig and the SAM CLI (PyPI) into .folio/tools, for `make package` and `sam`.
+deploy-tools:
+	scripts/deploy-tools.sh
+
+# Every function built for Lambda as `sam build` does it: ARCHS="x86_64 arm64" by default.
+package:
+	scripts/package.sh
