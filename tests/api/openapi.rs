@@ -79,11 +79,28 @@ async fn schemathesis_finds_the_server_true_to_its_document() {
     stack.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let tail: Vec<&str> = stdout.lines().rev().take(80).collect();
+    // The failures come first, the hints after them: show the failures.
+    let shown: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.contains("FAILURES"))
+        .take(120)
+        .collect();
+    let tail: Vec<&str> = if shown.is_empty() {
+        stdout
+            .lines()
+            .rev()
+            .take(80)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    } else {
+        shown
+    };
     assert!(
         output.status.success(),
         "schemathesis (seed {seed}) found failures:\n{}\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        tail.join("\n"),
         String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -12,6 +12,8 @@ pub enum Body {
     Json(&'static str),
     /// A JSON array of the named schema.
     List(&'static str),
+    /// One value of the named schema, or an array of them (the answer is the same shape).
+    OneOrList(&'static str),
     /// Nothing (204, 302).
     Empty,
     /// A file's bytes.
@@ -129,9 +131,9 @@ pub const ROUTES: &[Route] = &[
         path: "/v2/jobs/{job_id}/input",
         method: "post",
         id: "v2AddInput",
-        summary: "Adds an input (a remote URL, cloud storage, or an earlier job's input or output)",
-        request: Some(Body::Json("InputRequest")),
-        answers: &[(201, Body::Json("InputFile"))],
+        summary: "Adds an input, or a list of them (a remote URL, cloud storage, or an earlier job's input or output)",
+        request: Some(Body::OneOrList("InputRequest")),
+        answers: &[(201, Body::OneOrList("InputFile"))],
         access: Access::KeyOrToken,
     },
     Route {
@@ -273,9 +275,9 @@ pub const ROUTES: &[Route] = &[
         path: "/v2/dl/{job_id}/upload-base64/{upload_job_id}",
         method: "post",
         id: "v2UploadBase64",
-        summary: "Uploads a base64-encoded file as an input of the job",
-        request: Some(Body::Json("Base64Upload")),
-        answers: &[(201, Body::Json("InputFile"))],
+        summary: "Uploads a base64-encoded file, or a list of them, as inputs of the job",
+        request: Some(Body::OneOrList("Base64Upload")),
+        answers: &[(201, Body::OneOrList("InputFile"))],
         access: Access::KeyOrToken,
     },
     Route {
@@ -368,6 +370,8 @@ fn content(body: Body) -> Option<Value> {
         Body::Json(name) => Some(super::json_content(name)),
         Body::List(name) => Some(json!({"application/json": {"schema": {
             "type": "array", "items": reference(name)}}})),
+        Body::OneOrList(name) => Some(json!({"application/json": {"schema": {"anyOf": [
+            reference(name), {"type": "array", "items": reference(name)}]}}})),
         Body::Empty => None,
         Body::File => Some(file_content()),
         Body::Multipart => Some(json!({"multipart/form-data": {"schema": {
