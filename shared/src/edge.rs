@@ -147,25 +147,54 @@ async fn serve_as(app: &App, op: Operation, tenant: Tenant, request: Request) ->
 /// The whole `main` of an API function serving `ops` (one or several), chosen by the last
 /// segment of the request's path, or at `/` by the RPC action.
 pub async fn run_http_routes(ops: &'static [Operation]) -> Result<(), lambda_http::Error> {
+    run_http(move |app, request| async move { handle_routed(&app, ops, request).await }).await
+}
+
+/// The whole `main` of an HTTP function: logs, the app from the environment, then every
+/// request answered by `handle`.
+async fn run_http<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Arc<App>, Request) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send,
+{
     crate::telemetry::init();
     let app = Arc::new(App::from_env().await?);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_routed(&app, ops, request).await) }
+        async move { Ok::<_, std::convert::Infallible>(handle(app, request).await) }
     }))
     .await
+}
+
+/// A response of `status` with `headers` and `body` (a header HTTP cannot carry is left
+/// out, and logged).
+fn response<'a>(
+    status: http::StatusCode,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: Body,
+) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    for (name, value) in headers {
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => {
+                tracing::warn!(header = %name, "a response header that HTTP cannot carry was left out")
+            }
+        }
+    }
+    response
 }
 
 /// The whole `main` of the `rpc` function on the keys API: every operation, the OSS upload
 /// endpoint and the OpenAPI document.
 pub async fn run_keys_api() -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let app = Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_keys_api(&app, request).await) }
-    }))
-    .await
+    run_http(|app, request| async move { handle_keys_api(&app, request).await }).await
 }
 
 /// One request to the keys API: `GET /openapi.json`, an OSS upload request, or any
@@ -238,24 +267,13 @@ pub async fn handle_oss(app: &App, request: &Request) -> Response<Body> {
         },
     )
     .await;
-    let mut builder = Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        builder = builder.header(*name, value);
-    }
-    builder
-        .body(Body::Text(answer.body))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    let headers = answer.headers.iter().map(|(k, v)| (*k, v.as_str()));
+    response(answer.status, headers, Body::Text(answer.body))
 }
 
 /// The whole `main` of the `console` function: every `/console` request.
 pub async fn run_console() -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let app = Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_console(&app, request).await) }
-    }))
-    .await
+    run_http(|app, request| async move { handle_console(&app, request).await }).await
 }
 
 /// One API Gateway request to the console.
@@ -270,26 +288,15 @@ pub async fn handle_console(app: &App, request: Request) -> Response<Body> {
         },
     )
     .await;
-    let mut builder = Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        builder = builder.header(*name, value);
-    }
-    builder
-        .body(Body::Binary(answer.body))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    let headers = answer.headers.iter().map(|(k, v)| (*k, v.as_str()));
+    response(answer.status, headers, Body::Binary(answer.body))
 }
 
 /// The whole `main` of the `jobs` function: every `/v2/...` request through the jobs API,
 /// which authenticates by its own headers (`X-Api2convert-Api-Key`, `X-Oc-Api-Key`, the
 /// job token) against the key store.
 pub async fn run_v2() -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let app = Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle_v2(&app, request).await) }
-    }))
-    .await
+    run_http(|app, request| async move { handle_v2(&app, request).await }).await
 }
 
 /// One API Gateway request to `/v2/...` through the jobs API.
@@ -310,22 +317,8 @@ pub async fn handle_v2(app: &App, request: Request) -> Response<Body> {
         Ok(text) => Body::Text(text),
         Err(bytes) => Body::Binary(bytes.into_bytes()),
     };
-    let mut response = Response::new(body);
-    *response.status_mut() = answer.status;
-    for (name, value) in &answer.headers {
-        match (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            (Ok(name), Ok(value)) => {
-                response.headers_mut().insert(name, value);
-            }
-            _ => {
-                tracing::warn!(header = %name, "a response header that HTTP cannot carry was left out")
-            }
-        }
-    }
-    response
+    let headers = answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    response(answer.status, headers, body)
 }
 
 /// A request's query parameters, decoded.

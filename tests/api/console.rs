@@ -308,13 +308,7 @@ async fn the_console_works_in_chromium() {
         .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
     stack.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    let seen = crate::vendor_sdks::report(&output);
     assert_eq!(seen["delivery"], json!(["500", "500", "200"]), "{seen}");
     assert_eq!(seen["batch"][2], "Succeeded", "{seen}");
     assert_eq!(seen["job"][1], "completed", "{seen}");

@@ -40,10 +40,7 @@ async fn the_api2convert_sdk_works_unchanged(home) {
         .await
         .expect("the SDK script ends within four minutes")
         .expect("the SDK script runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
+    let seen = crate::vendor_sdks::report(&output);
 
     // The WebP is 800 wide (aspect kept), named after the upload.
     let file = seen["convert"]["file"].as_str().unwrap();

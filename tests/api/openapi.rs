@@ -282,13 +282,7 @@ async fn a_client_generated_from_the_document_runs_a_job_and_a_pdf_task() {
     let pdf = std::fs::read(&pdf).ok();
     stack.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    let seen = crate::vendor_sdks::report(&output);
     assert_eq!(seen["job"]["status"], "completed", "{seen}");
     assert!(seen["job"]["output_bytes"].as_u64() > Some(100), "{seen}");
     assert_eq!(seen["task"]["status"], "Succeeded", "{seen}");

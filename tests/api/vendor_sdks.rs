@@ -12,6 +12,15 @@ use crate::harness::{ALICE, ALICE_ACCESS_KEY_ID, ALICE_ACCESS_KEY_SECRET, Home, 
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/folio-tests";
 
+/// What a test script reported (`tests/sdk/report.py`): the JSON line it printed, once it
+/// ended well; its output and errors otherwise.
+pub(crate) fn report(output: &std::process::Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    serde_json::from_str(stdout.trim()).expect("the script prints one JSON report")
+}
+
 pub(crate) fn python() -> PathBuf {
     let venv = crate::harness::crate_dir().join("../.venv/bin/python");
     assert!(
@@ -162,10 +171,7 @@ async fn run_script(stack: &Stack, bucket: &str, output_bucket: &str, topic_name
         .await
         .expect("the SDK script ends within two minutes")
         .expect("the SDK script runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
+    let seen = report(&output);
 
     let _ = std::fs::remove_file(photo);
     seen

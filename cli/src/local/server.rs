@@ -33,47 +33,50 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     respond(api::refusal(status, code, message))
 }
 
-fn respond(response: ApiResponse) -> Response {
-    let mut headers = HeaderMap::new();
-    for (name, value) in response.headers() {
-        if let Ok(value) = header::HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-    (response.status, headers, response.body).into_response()
-}
-
-fn respond_v2(response: jobs::V2Response) -> Response {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &response.headers {
+/// A response of `status` with `headers` and `body` (a header HTTP cannot carry is left
+/// out).
+fn reply<'a>(
+    status: StatusCode,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
             header::HeaderValue::from_str(value),
         ) {
-            headers.insert(name, value);
+            map.append(name, value);
         }
     }
-    (response.status, headers, response.body).into_response()
+    (status, map, body.into()).into_response()
+}
+
+fn respond(response: ApiResponse) -> Response {
+    let headers = response.headers();
+    reply(
+        response.status,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        response.body,
+    )
+}
+
+fn respond_v2(response: jobs::V2Response) -> Response {
+    let headers = response
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    reply(response.status, headers, response.body)
 }
 
 fn respond_console(response: console::ConsoleResponse) -> Response {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &response.headers {
-        if let Ok(value) = header::HeaderValue::from_str(value) {
-            headers.append(*name, value);
-        }
-    }
-    (response.status, headers, response.body).into_response()
+    let headers = response.headers.iter().map(|(k, v)| (*k, v.as_str()));
+    reply(response.status, headers, response.body)
 }
 
 fn respond_oss(response: oss::OssResponse) -> Response {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &response.headers {
-        if let Ok(value) = header::HeaderValue::from_str(value) {
-            headers.insert(*name, value);
-        }
-    }
-    (response.status, headers, response.body).into_response()
+    let headers = response.headers.iter().map(|(k, v)| (*k, v.as_str()));
+    reply(response.status, headers, response.body)
 }
 
 async fn route(

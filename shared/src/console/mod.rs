@@ -99,6 +99,7 @@ impl ConsoleError {
 struct Signed<'a> {
     app: &'a App,
     request: &'a ConsoleRequest<'a>,
+    sessions: &'a Sessions,
     session: Session,
     csrf: String,
 }
@@ -178,6 +179,7 @@ async fn serve(app: &App, request: &ConsoleRequest<'_>) -> ConsoleResponse {
     let signed = Signed {
         app,
         request,
+        sessions: &sessions,
         session,
         csrf,
     };
@@ -289,7 +291,7 @@ fn form(signed: &Signed<'_>) -> Result<Vec<(String, String)>, ConsoleError> {
     same_origin(signed.request)?;
     let fields = form_fields(signed.request)?;
     let token = field(&fields, "csrf").unwrap_or_default();
-    if !Sessions::new(&signed.app.config.webhook_secret).csrf_matches(&signed.session, token) {
+    if !signed.sessions.csrf_matches(&signed.session, token) {
         return Err(ConsoleError::Forbidden(
             "The form's CSRF token is missing or is not this session's: reload the page and \
              try again."
@@ -448,9 +450,7 @@ async fn overview(signed: &Signed<'_>) -> Result<ConsoleResponse, ConsoleError> 
         &[("MaxResults", &limit)],
     )
     .await?;
-    let jobs = records::v2(app, tenant, signed.request.headers, &[]).await?;
-    let mut jobs = records::list(&jobs);
-    jobs.truncate(records::LIST_LIMIT);
+    let jobs = records::recent_jobs(app, tenant).await?;
     let images = records::recent_images(app, tenant).await?;
     Ok(ok(pages::overview(
         &signed.frame(),
@@ -509,7 +509,7 @@ async fn job(signed: &Signed<'_>, id: &str) -> Result<ConsoleResponse, ConsoleEr
     let (app, tenant) = (signed.app, &signed.session.tenant);
     crate::task::validate::record_id("job id", id)
         .map_err(|_| ConsoleError::NotFound(format!("There is no job {id}.")))?;
-    let record = records::v2(app, tenant, signed.request.headers, &[id]).await?;
+    let record = records::job(app, tenant, signed.request.headers, id).await?;
     let deliveries = records::deliveries(app, tenant, "Job", id).await?;
     let status = &record["status"];
     let state = status["code"].as_str().unwrap_or_default();

@@ -2,7 +2,7 @@
 //! answers the tenant's own API calls would get (the same checks, the same 404 for another
 //! tenant's ids, the same rate limits), parsed as JSON.
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 use serde_json::Value;
 
 use super::ConsoleError;
@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::image::model::ImageRecord;
 use crate::jobs::handlers::{self as jobs, Ctx};
 use crate::jobs::http::{Caller, V2Request};
+use crate::ports::JobState;
 use crate::tenant::Tenant;
 
 /// How many of each kind of record a list page shows.
@@ -52,18 +53,14 @@ pub async fn call(
     })
 }
 
-/// The answer of a `/v2/jobs...` route called as `tenant` (`rest` is the path after `/v2/jobs`).
-pub async fn v2(
+/// One job as `GET /v2/jobs/{id}` answers `tenant` (another tenant's job is not found).
+pub async fn job(
     app: &App,
     tenant: &Tenant,
     headers: &HeaderMap,
-    rest: &[&str],
+    id: &str,
 ) -> Result<Value, ConsoleError> {
-    let mut path = String::from("/v2/jobs");
-    for segment in rest {
-        path.push('/');
-        path.push_str(segment);
-    }
+    let path = format!("/v2/jobs/{id}");
     // The console's own request's `Host` makes the download links point where it is served.
     let mut forwarded = HeaderMap::new();
     for name in ["host", "x-forwarded-host", "x-forwarded-proto"] {
@@ -84,20 +81,33 @@ pub async fn v2(
         request: &request,
         caller: &caller,
     };
-    let response = match jobs::jobs(&ctx, rest).await {
+    let response = match jobs::jobs(&ctx, &[id]).await {
         Ok(response) => response,
         Err(e) => e.response(),
     };
     let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-    match response.status {
-        StatusCode::NO_CONTENT => Ok(Value::Array(Vec::new())),
-        status if status.is_success() => Ok(body),
-        status => Err(ConsoleError::Api {
-            status,
-            code: status.canonical_reason().unwrap_or_default().to_string(),
-            message: body["message"].as_str().unwrap_or_default().to_string(),
-        }),
+    if response.status.is_success() {
+        return Ok(body);
     }
+    Err(ConsoleError::Api {
+        status: response.status,
+        code: response
+            .status
+            .canonical_reason()
+            .unwrap_or_default()
+            .to_string(),
+        message: body["message"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+/// The tenant's newest jobs, as `/v2/jobs` writes them: one listing, and each job from its
+/// record alone (the overview shows their status, inputs and creation, all on the record).
+pub async fn recent_jobs(app: &App, tenant: &Tenant) -> Result<Vec<Value>, ConsoleError> {
+    let (jobs, _) = app.jobs.list(tenant.key(), None, 1, LIST_LIMIT).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| crate::jobs::document(&JobState::before_run(job)))
+        .collect())
 }
 
 /// The tenant's newest images.
