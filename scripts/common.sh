@@ -1,6 +1,7 @@
 # Shared settings of Folio's scripts; sourced, not run.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The checkout itself, also when scripts/ is reached through a symlink.
+ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR="$ROOT/.folio"
 mkdir -p "$STATE_DIR"
 

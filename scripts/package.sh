@@ -13,14 +13,14 @@ for manifest in functions/*/Cargo.toml; do
 done
 for arch in ${ARCHS:-x86_64 arm64}; do
   case $arch in
-    x86_64) flag=--x86-64 ;;
-    arm64) flag=--arm64 ;;
+    x86_64) flag=--x86-64 zig="$ROOT/.folio/tools/zig-x86_64/bin" ;;
+    arm64) flag=--arm64 zig="$ROOT/.folio/tools/bin" ;;
     *) log "unknown architecture $arch (x86_64 or arm64)"; exit 2 ;;
   esac
   out="$CARGO_TARGET_DIR/lambda/$arch"
   log "building ${#packages[@]} functions for $arch into $out"
   started=$(date +%s)
-  cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
+  PATH="$zig:$PATH" cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
   log "$arch: $(ls "$out" | wc -l) functions in $(( $(date +%s) - started )) s"
   file "$out"/*/bootstrap 2>/dev/null | head -3 || true
 done

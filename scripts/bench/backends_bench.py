@@ -13,6 +13,7 @@ adapters against the emulator. For each, on the same generated files:
 
 Appends a section to the report. Runs with the emulator's virtualenv (boto3, httpx, Pillow)."""
 import argparse
+import atexit
 import base64
 import concurrent.futures
 import io
@@ -270,6 +271,7 @@ def main():
     args = ap.parse_args()
     rng = random.Random(11)
     scratch = Path(tempfile.mkdtemp(prefix="folio-backends-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # ~700 MB a run
     if not args.job_images.is_dir():
         # Run alone (not after convert_bench.py): the same kind of set, made here.
         args.job_images.mkdir(parents=True)

@@ -7,11 +7,13 @@ the report.
 
 Runs with the emulator's virtualenv (httpx comes with the api2convert SDK)."""
 import argparse
+import atexit
 import concurrent.futures
 import json
 import math
 import os
 import subprocess
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +38,7 @@ def main():
 
     files = sorted(p for p in args.images.iterdir() if p.suffix == ".jpg")
     scratch = Path(tempfile.mkdtemp(prefix="folio-job-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # ~700 MB a run
     state = scratch / "state.json"
     state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
     base = f"http://127.0.0.1:{args.port}"

@@ -6,10 +6,12 @@ RSS during the task (its PDF worker runs in it). Appends a section to the report
 
 Runs with the emulator's virtualenv (boto3 comes with moto)."""
 import argparse
+import atexit
 import io
 import json
 import os
 import subprocess
+import shutil
 import tempfile
 import time
 import urllib.request
@@ -56,6 +58,7 @@ def main():
 
     files = sorted(p for p in args.images.iterdir() if p.suffix == ".jpg")
     scratch = Path(tempfile.mkdtemp(prefix="folio-task-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # ~700 MB a run
     state = scratch / "state.json"
     state.write_text(json.dumps({"api_keys": {KEY: "bench"}, "webhook_secret": "bench"}))
     base = f"http://127.0.0.1:{args.port}"

@@ -105,6 +105,7 @@ fn pdf_facts(pdf: &[u8]) -> (String, String) {
         .arg(&path)
         .output()
         .expect("pdfinfo runs");
+    let _ = std::fs::remove_dir_all(&dir);
     (
         String::from_utf8_lossy(&check.stdout).into_owned(),
         String::from_utf8_lossy(&info.stdout).into_owned(),
