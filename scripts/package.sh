@@ -18,7 +18,7 @@ for arch in ${ARCHS:-x86_64 arm64}; do
     *) log "unknown architecture $arch (x86_64 or arm64)"; exit 2 ;;
   esac
   out="$CARGO_TARGET_DIR/lambda/$arch"
-  log "building ${#packages[@]} functions for $arch into $out"
+  log "building $(( ${#packages[@]} / 2 )) functions for $arch into $out"
   started=$(date +%s)
   PATH="$zig:$PATH" cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
   log "$arch: $(ls "$out" | wc -l) functions in $(( $(date +%s) - started )) s"

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
-use folio_engine::convert::{self, Color, Crop, Fit, Format, Plan, Resize};
-use folio_engine::pdf::Limits;
+use folio_engine::convert::{Color, Crop, Fit, Format, Plan, Resize};
+use folio_engine::formats::Limits;
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
@@ -182,7 +182,7 @@ pub fn run(args: &ConvertArgs) -> Result<Summary, String> {
             };
             let plan = args.plan(format)?;
             let data = read_input(input)?;
-            let converted = convert::convert_owned(data, &plan, &Limits::default())
+            let converted = folio_engine::convert_owned(data, &plan, &Limits::default())
                 .map_err(|e| e.to_string())?;
             write_output(output, &converted.bytes)?;
             Ok(Summary {
@@ -242,7 +242,7 @@ fn convert_all(files: &[PathBuf], outputs: &[PathBuf], plan: &Plan) -> Summary {
                         break;
                     };
                     let result = read_input(input).and_then(|data| {
-                        let done = convert::convert_owned(data, plan, &Limits::default())
+                        let done = folio_engine::convert_owned(data, plan, &Limits::default())
                             .map_err(|e| e.to_string())?;
                         write_output(output, &done.bytes)
                     });

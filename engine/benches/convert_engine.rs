@@ -4,8 +4,8 @@
 
 use common::{encode, picture};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use folio_engine::convert::{self, Format, Plan, Resize, Target};
-use folio_engine::pdf::Limits;
+use folio_engine::convert::{Format, Plan, Resize, Target};
+use folio_engine::formats::Limits;
 use image::DynamicImage;
 
 mod common;
@@ -40,7 +40,7 @@ fn engine(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), data, |b, data| {
             b.iter(|| {
-                convert::convert(data, &plan, &Limits::default())
+                folio_engine::convert(data, &plan, &Limits::default())
                     .expect("a valid benchmark image")
                     .bytes
                     .len()

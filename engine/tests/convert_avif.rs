@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use folio_engine::convert::{self, ConvertError, Format, Plan, Target};
-use folio_engine::pdf::Limits;
+use folio_engine::formats::Limits;
 use image::{DynamicImage, GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use support::pillow::{self, Request};
 use support::*;
@@ -344,17 +344,17 @@ fn broken_and_oversized_avifs_are_refused_with_a_reason() {
     let limits = Limits::default();
     // Cut in its image data.
     let cut = &avif[..avif.len() - 40];
-    let err = convert::convert(cut, &to_png, &limits).unwrap_err();
+    let err = folio_engine::convert(cut, &to_png, &limits).unwrap_err();
     assert!(matches!(err, ConvertError::Corrupt(_)), "{err}");
     // Cut in its boxes.
-    let err = convert::convert(&avif[..60], &to_png, &limits).unwrap_err();
+    let err = folio_engine::convert(&avif[..60], &to_png, &limits).unwrap_err();
     assert!(matches!(err, ConvertError::Corrupt(_)), "{err}");
     // A size past the limits is refused from the `ispe` property, before decoding.
     let small = Limits {
         max_pixels: 1000,
         ..Limits::default()
     };
-    let err = convert::convert(&avif, &to_png, &small).unwrap_err();
+    let err = folio_engine::convert(&avif, &to_png, &small).unwrap_err();
     assert!(matches!(err, ConvertError::TooLarge(_)), "{err}");
     // HEIC stays refused, by name.
     let mut heic = avif.clone();
@@ -362,7 +362,7 @@ fn broken_and_oversized_avifs_are_refused_with_a_reason() {
     if let Some(at) = heic.windows(4).position(|w| w == b"avif") {
         heic[at..at + 4].copy_from_slice(b"heic");
     }
-    let err = convert::convert(&heic, &to_png, &limits).unwrap_err();
+    let err = folio_engine::convert(&heic, &to_png, &limits).unwrap_err();
     assert!(err.to_string().contains("HEIC"), "{err}");
 }
 
@@ -371,7 +371,7 @@ fn avif_speed_and_subsampling_are_checked() {
     let data = png(&picture(16, 16, false));
     let limits = Limits::default();
     for speed in [0, 11] {
-        let err = convert::convert(
+        let err = folio_engine::convert(
             &data,
             &plan(Format::Avif, |p| p.target.speed = speed),
             &limits,
@@ -379,7 +379,7 @@ fn avif_speed_and_subsampling_are_checked() {
         .unwrap_err();
         assert!(err.to_string().contains("speed"), "{err}");
     }
-    let err = convert::convert(
+    let err = folio_engine::convert(
         &data,
         &plan(Format::Avif, |p| {
             p.target.subsampling = convert::Subsampling::S422

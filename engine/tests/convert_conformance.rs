@@ -9,8 +9,9 @@ mod support;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use folio_engine::convert::{self, Format, Plan, Target};
-use folio_engine::pdf::{Limits, PdfOptions, prepare_image};
+use folio_engine::convert::{Format, Plan, Target};
+use folio_engine::formats::Limits;
+use folio_engine::pdf::{PdfOptions, prepare_image};
 use support::corpus::*;
 use support::pillow::{self, Request};
 
@@ -124,7 +125,7 @@ fn every_file_the_pdf_engine_converts_converts_to_every_target() {
                 ..Plan::default()
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                convert::convert(&data, &plan, &Limits::default())
+                folio_engine::convert(&data, &plan, &Limits::default())
             }));
             match (outcome, pdf_accepts) {
                 (Err(_), _) => failures.push(format!("{name} -> {label}: panicked")),

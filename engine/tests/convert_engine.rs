@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use folio_engine::convert::encode::{Metadata, jpeg};
 use folio_engine::convert::{self, Color, ConvertError, Crop, Fit, Format, Plan, Resize, Target};
-use folio_engine::pdf::Limits;
+use folio_engine::formats::Limits;
 use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 use support::pillow::{self, Request};
 use support::*;
@@ -435,9 +435,9 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
         image::ImageFormat::Png,
     );
     let err =
-        convert::convert(b"not an image", &plan(Format::Png), &Limits::default()).unwrap_err();
+        folio_engine::convert(b"not an image", &plan(Format::Png), &Limits::default()).unwrap_err();
     assert!(matches!(err, ConvertError::Unsupported(_)), "{err}");
-    let err = convert::convert(
+    let err = folio_engine::convert(
         &png[..png.len() / 2],
         &plan(Format::Png),
         &Limits::default(),
@@ -448,7 +448,7 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
         max_side: 4,
         ..Limits::default()
     };
-    let err = convert::convert(&png, &plan(Format::Png), &small).unwrap_err();
+    let err = folio_engine::convert(&png, &plan(Format::Png), &small).unwrap_err();
     assert!(matches!(err, ConvertError::TooLarge(_)), "{err}");
     let outside = Plan {
         crop: Some(Crop::Rect {
@@ -459,13 +459,13 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
         }),
         ..plan(Format::Png)
     };
-    let err = convert::convert(&png, &outside, &Limits::default()).unwrap_err();
+    let err = folio_engine::convert(&png, &outside, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("crop"), "{err}");
     let page = Plan {
         page: 2,
         ..plan(Format::Png)
     };
-    let err = convert::convert(&png, &page, &Limits::default()).unwrap_err();
+    let err = folio_engine::convert(&png, &page, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("page 2"), "{err}");
     // Sizes a step would make are checked before anything is allocated.
     let huge = Plan {
@@ -476,7 +476,7 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
         }),
         ..plan(Format::Png)
     };
-    let err = convert::convert(&png, &huge, &Limits::default()).unwrap_err();
+    let err = folio_engine::convert(&png, &huge, &Limits::default()).unwrap_err();
     assert!(matches!(err, ConvertError::TooLarge(_)), "{err}");
     let tight = Limits {
         max_side: 10,
@@ -486,7 +486,7 @@ fn bad_input_and_bad_options_are_refused_with_their_reason() {
         rotate: 45.0,
         ..plan(Format::Png)
     };
-    let err = convert::convert(&png, &turned, &tight).unwrap_err();
+    let err = folio_engine::convert(&png, &turned, &tight).unwrap_err();
     assert!(err.to_string().contains("rotate"), "{err}");
 }
 
@@ -615,7 +615,7 @@ fn heic_and_avif_are_refused_naming_the_format() {
         (ftyp(b"mif1", b"heic"), "HEIC"),
         (ftyp(b"avif", b"mif1"), "AVIF"),
     ] {
-        let err = convert::convert(&file, &plan(Format::Jpg), &Limits::default()).unwrap_err();
+        let err = folio_engine::convert(&file, &plan(Format::Jpg), &Limits::default()).unwrap_err();
         assert!(matches!(err, ConvertError::Unsupported(_)), "{err}");
         assert!(err.to_string().contains(word), "{err}");
     }

@@ -7,8 +7,9 @@ mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use folio_engine::convert::{self, Format, Plan, Resize, Target};
-use folio_engine::pdf::{Limits, PdfOptions, prepare_image};
+use folio_engine::convert::{Format, Plan, Resize, Target};
+use folio_engine::formats::Limits;
+use folio_engine::pdf::{PdfOptions, prepare_image};
 use support::*;
 
 /// A xorshift generator: the same mutations on every run.
@@ -105,7 +106,7 @@ fn avif_seeds() -> Vec<(String, Vec<u8>)> {
         },
         ..Plan::default()
     };
-    let folio = convert::convert(&png, &to_avif, &Limits::default())
+    let folio = folio_engine::convert(&png, &to_avif, &Limits::default())
         .unwrap()
         .bytes;
     let dir = work_dir("folio-robustness");
@@ -152,7 +153,7 @@ fn mutated_files_are_converted_or_refused_never_a_panic() {
                 panics.push(format!("{name}, round {round}"));
             }
             let converted = catch_unwind(AssertUnwindSafe(|| {
-                let _ = convert::convert(&damaged, &thumbnail, &Limits::default());
+                let _ = folio_engine::convert(&damaged, &thumbnail, &Limits::default());
             }));
             if converted.is_err() {
                 panics.push(format!("{name}, round {round}, converted"));

@@ -114,11 +114,11 @@ pub const RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Config {
     /// The engine's limits on images, from `FOLIO_MAX_IMAGE_SIDE` and `_PIXELS`.
-    pub fn image_limits(&self) -> folio_engine::pdf::Limits {
-        folio_engine::pdf::Limits {
+    pub fn image_limits(&self) -> folio_engine::formats::Limits {
+        folio_engine::formats::Limits {
             max_side: self.max_image_side,
             max_pixels: self.max_image_pixels,
-            ..folio_engine::pdf::Limits::default()
+            ..folio_engine::formats::Limits::default()
         }
     }
 

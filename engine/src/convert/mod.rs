@@ -1,21 +1,23 @@
-//! The conversion engine: any input the PDF engine accepts, decoded by the same front end,
-//! through the plan's operations, into JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or PDF.
+//! The conversion engine: any input the readers in `formats` accept, through the plan's
+//! operations, into JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or PDF.
 //!
 //! A conversion is a [`Plan`]: decode (upright unless asked not to; JPEGs scaled down in
 //! the DCT when the resize allows it), then crop, resize, turn, mirror, then colour (sRGB
 //! for targets that cannot carry the profile, alpha over the background for targets
-//! without alpha), then encode.
+//! without alpha), then encode. A PDF is not encoded here: [`run`] stops where the PDF
+//! engine takes over ([`Converting`]), and the crate's [`crate::convert()`] hands it over.
 
-pub(crate) mod colour;
-mod decode;
 pub mod encode;
 mod ops;
 pub mod plan;
 
+use std::borrow::Cow;
+
 use image::DynamicImage;
 
-use crate::pdf::{Limits, PdfBuilder, PdfOptions, exif};
-pub use decode::{Hints, Raster};
+use crate::formats::pixels::{self, Hints, Raster, Size};
+use crate::formats::ximage::DEFAULT_DPI;
+use crate::formats::{Limits, check_size, colour, exif};
 use encode::Metadata;
 pub use plan::{Color, Crop, Fit, Format, Gravity, Plan, Resize, Subsampling, Target};
 
@@ -40,7 +42,7 @@ pub enum ConvertError {
 impl ConvertError {
     /// A reader's refusal, sorted by what it says: the readers' messages name limits and
     /// unsupported kinds in these words.
-    fn refused(reason: String) -> ConvertError {
+    pub(crate) fn refused(reason: String) -> ConvertError {
         if reason.contains("limit") {
             ConvertError::TooLarge(reason)
         } else if reason.contains("not supported")
@@ -64,71 +66,51 @@ pub struct Converted {
     pub format: Format,
 }
 
-/// Converts the file `data` as `plan` says.
-pub fn convert(data: &[u8], plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
-    convert_input(Input::Borrowed(data), plan, limits)
+/// How far the conversion engine takes a file.
+pub enum Converting {
+    /// Converted: the output is written.
+    Done(Converted),
+    /// Into a PDF, the file as it is: the PDF engine takes it whole (a JPEG byte for byte,
+    /// a page per TIFF page).
+    WholeFileIntoPdf(Vec<u8>),
+    /// Into a PDF, the pixels the plan's operations made, at `dpi`.
+    PixelsIntoPdf {
+        image: DynamicImage,
+        dpi: (f64, f64),
+    },
 }
 
-/// [`convert`], taking the file's bytes: they are dropped as soon as they are decoded (or
-/// moved into the PDF unchanged), so the file and its pixels are not both held while the
-/// output is encoded.
-pub fn convert_owned(
-    data: Vec<u8>,
-    plan: &Plan,
-    limits: &Limits,
-) -> Result<Converted, ConvertError> {
-    convert_input(Input::Owned(data), plan, limits)
-}
-
-enum Input<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
-}
-
-impl Input<'_> {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Input::Borrowed(b) => b,
-            Input::Owned(v) => v,
-        }
-    }
-
-    fn into_vec(self) -> Vec<u8> {
-        match self {
-            Input::Borrowed(b) => b.to_vec(),
-            Input::Owned(v) => v,
-        }
-    }
-}
-
-fn convert_input(
-    input: Input<'_>,
-    plan: &Plan,
-    limits: &Limits,
-) -> Result<Converted, ConvertError> {
-    let data = input.bytes();
+/// Converts the file `input` as `plan` says, up to a PDF's writing. Owned bytes are
+/// dropped as soon as they are decoded (or handed on unchanged), so the file and its pixels
+/// are not both held while the output is encoded.
+pub fn run(input: Cow<'_, [u8]>, plan: &Plan, limits: &Limits) -> Result<Converting, ConvertError> {
     plan.validate().map_err(ConvertError::Plan)?;
     let target = &plan.target;
     if target.format == Format::Pdf && copies_into_pdf(plan) {
-        return whole_file_pdf(input.into_vec(), plan, limits);
+        return Ok(Converting::WholeFileIntoPdf(input.into_owned()));
     }
+    let data = &input[..];
     // Into GIF or WebP, a GIF's (or animated WebP's) frames are read once: several stay an
     // animation, one is the image.
     let frames = match matches!(target.format, Format::Gif | Format::Webp) && plan.page == 1 {
-        true => decode::animation(data, limits).map_err(ConvertError::refused)?,
+        true => pixels::animation(data, limits).map_err(ConvertError::refused)?,
         false => None,
     };
     let raster = match frames {
-        Some(frames) if frames.len() > 1 => return animate(frames, plan, limits),
-        Some(mut frames) => decode::still(frames.remove(0).0),
+        Some(frames) if frames.len() > 1 => {
+            return animate(frames, plan, limits).map(Converting::Done);
+        }
+        Some(mut frames) => pixels::still(frames.remove(0).0),
         None => {
+            // A crop is in the full image's pixels: no scaled decode then.
+            let resize = plan.resize.filter(|_| plan.crop.is_none());
+            let needed = resize.map(|r| move |size| ops::resize_sizes(&r, size).scaled);
             let hints = Hints {
                 page: plan.page - 1,
-                // A crop is in the full image's pixels: no scaled decode then.
-                resize: plan.resize.filter(|_| plan.crop.is_none()),
+                needed: needed.as_ref().map(|f| f as &dyn Fn(Size) -> Size),
                 auto_orient: plan.auto_orient,
             };
-            decode::decode(data, &hints, limits).map_err(ConvertError::refused)?
+            pixels::decode(data, &hints, limits).map_err(ConvertError::refused)?
         }
     };
     drop(input);
@@ -154,15 +136,18 @@ fn convert_input(
         ),
         Format::Tiff => encode::tiff::encode(&image, target, &meta),
         Format::Bmp => encode::bmp(&image),
-        Format::Pdf => pixels_pdf(image, plan, &meta, limits),
+        Format::Pdf => {
+            let dpi = meta.dpi.unwrap_or((DEFAULT_DPI, DEFAULT_DPI));
+            return Ok(Converting::PixelsIntoPdf { image, dpi });
+        }
     }
     .map_err(encode_error)?;
-    Ok(Converted {
+    Ok(Converting::Done(Converted {
         bytes,
         width,
         height,
         format: target.format,
-    })
+    }))
 }
 
 /// The operations and colour handling between decode and encode.
@@ -217,7 +202,7 @@ fn geometry(
     limits: &Limits,
 ) -> Result<DynamicImage, ConvertError> {
     let fits = |(w, h): (u32, u32), what: &str| {
-        crate::pdf::check_size(w.into(), h.into(), limits)
+        check_size(w.into(), h.into(), limits)
             .map_err(|reason| ConvertError::TooLarge(format!("{what}: {reason}")))
     };
     if let Some(crop) = &plan.crop {
@@ -295,49 +280,4 @@ fn copies_into_pdf(plan: &Plan) -> bool {
         && !plan.flip
         && !plan.flop
         && plan.dpi.is_none()
-}
-
-fn pdf_options(plan: &Plan, limits: &Limits) -> PdfOptions {
-    PdfOptions {
-        limits: *limits,
-        jpeg_quality: plan.target.quality,
-        ..PdfOptions::default()
-    }
-}
-
-fn whole_file_pdf(data: Vec<u8>, plan: &Plan, limits: &Limits) -> Result<Converted, ConvertError> {
-    let options = pdf_options(plan, limits);
-    let prepared = crate::pdf::prepare_image(0, data, &options).map_err(|e| match e {
-        crate::pdf::PdfError::Image { reason, .. } => ConvertError::refused(reason),
-        other => ConvertError::Corrupt(other.to_string()),
-    })?;
-    let size = prepared.first_page_size();
-    let encode_error = |e: crate::pdf::PdfError| ConvertError::Encode {
-        format: "pdf",
-        reason: e.to_string(),
-    };
-    let mut builder = PdfBuilder::new(Vec::new(), options).map_err(encode_error)?;
-    builder.add_prepared(prepared, 0).map_err(encode_error)?;
-    let summary = builder.finish().map_err(encode_error)?;
-    Ok(Converted {
-        bytes: summary.sink,
-        width: size.0,
-        height: size.1,
-        format: Format::Pdf,
-    })
-}
-
-fn pixels_pdf(
-    image: DynamicImage,
-    plan: &Plan,
-    meta: &Metadata,
-    limits: &Limits,
-) -> Result<Vec<u8>, String> {
-    let mut builder =
-        PdfBuilder::new(Vec::new(), pdf_options(plan, limits)).map_err(|e| e.to_string())?;
-    let dpi = meta
-        .dpi
-        .unwrap_or((crate::pdf::DEFAULT_DPI, crate::pdf::DEFAULT_DPI));
-    builder.add_raster(image, dpi).map_err(|e| e.to_string())?;
-    Ok(builder.finish().map_err(|e| e.to_string())?.sink)
 }

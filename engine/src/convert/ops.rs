@@ -16,11 +16,6 @@ pub fn orient(mut image: DynamicImage, o: u8) -> DynamicImage {
     image
 }
 
-/// Whether orientation `o` swaps width and height.
-pub fn transposes(o: u8) -> bool {
-    (5..=8).contains(&o)
-}
-
 /// The rectangle `crop` asks for, checked against the image's size.
 pub fn crop_rect(crop: &Crop, (w, h): (u32, u32)) -> Result<(u32, u32, u32, u32), String> {
     match *crop {

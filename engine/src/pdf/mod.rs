@@ -1,33 +1,23 @@
 //! The images-to-PDF engine: an ordered list of images in, one PDF out, written as it goes
-//! to any `Write`. Compressed data is copied wherever PDF can carry it (JPEG, opaque PNG);
-//! everything else is decoded under limits and re-encoded losslessly.
+//! to any `Write`. The readers in `formats` make each image's pages (compressed data copied
+//! wherever PDF can carry it, everything else decoded under limits and re-encoded
+//! losslessly); this module places them on pages and writes the PDF's objects, preparing
+//! images on several threads ahead of the writer.
 
-pub(crate) mod bmp;
-pub(crate) mod ccitt;
-pub(crate) mod exif;
-pub(crate) mod gif;
-pub(crate) mod jbig2;
-pub(crate) mod jp2;
-pub(crate) mod jpeg;
-pub(crate) mod jpeg_decode;
 mod objects;
 pub mod placement;
-pub(crate) mod png;
-pub(crate) mod raster;
 mod read_ahead;
-pub mod svg;
-pub(crate) mod tiff;
-pub(crate) mod tiff_raw;
 pub mod units;
-pub(crate) mod ximage;
 
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 
+use crate::formats::embed::{self, Page};
+pub use crate::formats::ximage::DEFAULT_DPI;
+use crate::formats::ximage::{self, Filter, Prepared, XImage};
+use crate::formats::{Limits, raster, svg};
 use objects::{ObjectWriter, Ref, hex_string, num};
 pub use placement::{Fit, PageOptions};
-pub use ximage::DEFAULT_DPI;
-use ximage::{Filter, Prepared, XImage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -40,25 +30,6 @@ pub enum PdfError {
     Empty,
     #[error("writing the PDF failed: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Bounds checked before any pixel is decoded.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_side: u32,
-    pub max_pixels: u64,
-    /// Most memory one decode may allocate.
-    pub max_decode_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_side: 30_000,
-            max_pixels: 200_000_000,
-            max_decode_bytes: 2 << 30,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -343,11 +314,6 @@ impl PreparedImage {
     }
 }
 
-enum Page {
-    Raster(Prepared),
-    Vector(svg::VectorArt),
-}
-
 fn check_rotation(rotate: u16) -> Result<(), PdfError> {
     if matches!(rotate, 0 | 90 | 180 | 270) {
         Ok(())
@@ -364,69 +330,9 @@ pub fn prepare_image(
     data: Vec<u8>,
     options: &PdfOptions,
 ) -> Result<PreparedImage, PdfError> {
-    let refused = |reason: String| PdfError::Image { index, reason };
-    let limits = options.limits;
-    let pages = match sniff(&data).map_err(refused)? {
-        Kind::Jp2 => {
-            // Only headers are read: the limits apply to the size they state.
-            let prepared = jp2::prepare(data, &limits, options.jpeg_quality).map_err(refused)?;
-            check_size(
-                prepared.image.width.into(),
-                prepared.image.height.into(),
-                &limits,
-            )
-            .map_err(refused)?;
-            vec![Page::Raster(prepared)]
-        }
-        Kind::Jbig2 => {
-            // Copied: the limits apply to the size the page information states.
-            let prepared = jbig2::prepare(&data).map_err(refused)?;
-            let image = &prepared.image;
-            check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
-            vec![Page::Raster(prepared)]
-        }
-        Kind::Tiff => {
-            // Each page's size is checked before it is decoded; a page's pixels are dropped
-            // once compressed.
-            let mut pages = tiff::pages(&data, &limits, options.jpeg_quality).map_err(refused)?;
-            let mut prepared = Vec::new();
-            while let Some(page) = pages.next_page() {
-                prepared.push(Page::Raster(page.map_err(refused)?));
-            }
-            prepared
-        }
-        Kind::Raster(format) => {
-            // The copy paths read only headers; the decode path checks the size its
-            // decoder reads from the header before decoding.
-            let prepared = prepare(data, format, &limits, options.jpeg_quality).map_err(refused)?;
-            let image = &prepared.image;
-            check_size(image.width.into(), image.height.into(), &limits).map_err(refused)?;
-            vec![Page::Raster(prepared)]
-        }
-        Kind::Svg => vec![Page::Vector(svg::prepare(&data, &limits).map_err(refused)?)],
-        Kind::Avif => {
-            // Decoded: the limits apply to the size its `ispe` property states, before any
-            // pixel is decoded.
-            let decoded = crate::avif::decode(&data, &limits).map_err(refused)?;
-            let channels = if decoded.image.color().has_color() {
-                3
-            } else {
-                1
-            };
-            let mut image = raster::encode(decoded.image, options.jpeg_quality);
-            image.icc = decoded.icc.map(|data| ximage::Icc {
-                components: channels,
-                data,
-                deflated: false,
-            });
-            vec![Page::Raster(Prepared {
-                image,
-                dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),
-                orientation: 1,
-            })]
-        }
-    };
-    Ok(PreparedImage { pages })
+    embed::pages(data, &options.limits, options.jpeg_quality)
+        .map(|pages| PreparedImage { pages })
+        .map_err(|reason| PdfError::Image { index, reason })
 }
 
 /// Prepares images `0..count` on `threads` threads, each reading its image with `read` and
@@ -500,131 +406,3 @@ pub fn prepare_pipelined(
 /// 7 MiB into a PDF peaked at 31 MiB (46 MiB when read-ahead was two images a thread; 16
 /// MiB here gave 40); 6 RGBA PNGs, decoded, took the same time as before.
 pub const READ_AHEAD_BYTES: usize = 8 << 20;
-
-pub(crate) enum Kind {
-    Avif,
-    Jbig2,
-    Jp2,
-    Svg,
-    Tiff,
-    Raster(image::ImageFormat),
-}
-
-/// The brands of an ISO base media file (HEIF, AVIF): its major brand and the compatible
-/// ones of its leading `ftyp` box.
-fn ftyp_brands(data: &[u8]) -> Vec<&[u8]> {
-    if data.get(4..8) != Some(b"ftyp") {
-        return Vec::new();
-    }
-    let size = data
-        .get(..4)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .min(data.len());
-    let mut brands = Vec::new();
-    if let Some(major) = data.get(8..12) {
-        brands.push(major);
-    }
-    let mut at = 16;
-    while at + 4 <= size {
-        brands.push(&data[at..at + 4]);
-        at += 4;
-    }
-    brands
-}
-
-pub(crate) fn sniff(data: &[u8]) -> Result<Kind, String> {
-    let brands = ftyp_brands(data);
-    if brands.iter().any(|b| matches!(*b, b"avif" | b"avis")) {
-        return Ok(Kind::Avif);
-    }
-    if brands.iter().any(|b| {
-        matches!(
-            *b,
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1"
-        )
-    }) {
-        return Err("HEIC/HEIF images are not supported: no HEVC decoder exists under a licence Folio can ship (libheif and libde265 are LGPL)".to_string());
-    }
-    if data.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") || data.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
-    {
-        return Ok(Kind::Jp2);
-    }
-    if jbig2::sniff(data) {
-        return Ok(Kind::Jbig2);
-    }
-    // BigTIFF, which the tiff crate reads but format guessing does not know.
-    if data.starts_with(b"II\x2b\0") || data.starts_with(b"MM\0\x2b") {
-        return Ok(Kind::Tiff);
-    }
-    match image::guess_format(data) {
-        Ok(image::ImageFormat::Tiff) => Ok(Kind::Tiff),
-        Ok(format) => Ok(Kind::Raster(format)),
-        Err(_) if svg::sniff(data) || data.starts_with(&[0x1F, 0x8B]) => Ok(Kind::Svg),
-        Err(_) => Err("the file is not an image of a supported format".to_string()),
-    }
-}
-
-pub(crate) fn check_size(w: u64, h: u64, limits: &Limits) -> Result<(), String> {
-    if w == 0 || h == 0 {
-        return Err(format!("the image has no pixels ({w}x{h})"));
-    }
-    if w > limits.max_side as u64 || h > limits.max_side as u64 || w * h > limits.max_pixels {
-        return Err(format!(
-            "the image is {w}x{h}; the limits are {} pixels a side and {} pixels in all",
-            limits.max_side, limits.max_pixels
-        ));
-    }
-    Ok(())
-}
-
-/// One image, by the copy path where PDF can carry its data, else decoded.
-fn prepare(
-    data: Vec<u8>,
-    format: image::ImageFormat,
-    limits: &Limits,
-    jpeg_quality: Option<u8>,
-) -> Result<Prepared, String> {
-    // A BMP holding a JPEG or PNG: that file, by its own path (never a BMP again).
-    if format == image::ImageFormat::Bmp
-        && let Some((range, inner)) = bmp::embedded(&data)
-    {
-        let mut data = data;
-        data.truncate(range.end);
-        data.drain(..range.start);
-        return prepare(data, inner, limits, jpeg_quality);
-    }
-    match format {
-        image::ImageFormat::Jpeg => jpeg::prepare(data, limits, jpeg_quality),
-        image::ImageFormat::Png => match png::prepare(&data, limits)? {
-            png::Plan::Copy(copied) => Ok(copied),
-            png::Plan::Decode { dpi, orientation } => {
-                let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
-                Ok(Prepared {
-                    image: decoded.image,
-                    dpi,
-                    // The eXIf chunk wins; the decoder may know an orientation too.
-                    orientation: if orientation != 1 {
-                        orientation
-                    } else {
-                        decoded.orientation
-                    },
-                })
-            }
-        },
-        image::ImageFormat::Gif | image::ImageFormat::Bmp | image::ImageFormat::WebP => {
-            let mut data = data;
-            match format {
-                image::ImageFormat::Bmp => bmp::normalise(&mut data),
-                image::ImageFormat::Gif => data = gif::with_colour_table(data),
-                _ => {}
-            }
-            let decoded = raster::decode(&data, format, limits, jpeg_quality)?;
-            Ok(Prepared {
-                image: decoded.image,
-                dpi: (ximage::DEFAULT_DPI, ximage::DEFAULT_DPI),
-                orientation: decoded.orientation,
-            })
-        }
-        other => Err(format!("{other:?} images are not supported")),
-    }
-}

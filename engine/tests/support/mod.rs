@@ -383,7 +383,7 @@ pub fn over_white(rgba: &image::RgbaImage) -> RgbImage {
 /// A reference render of an SVG by resvg, from the tree Folio parses (same font, same
 /// refusals of external files), at one pixel per CSS pixel, over white.
 pub fn resvg_render(svg: &[u8]) -> RgbImage {
-    let tree = folio_engine::pdf::svg::parse(svg, &Default::default()).unwrap();
+    let tree = folio_engine::formats::svg::parse(svg, &Default::default()).unwrap();
     let size = tree.size();
     let (w, h) = (size.width().ceil() as u32, size.height().ceil() as u32);
     let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).unwrap();
@@ -618,6 +618,6 @@ pub fn run_plan(
     data: &[u8],
     plan: &folio_engine::convert::Plan,
 ) -> folio_engine::convert::Converted {
-    folio_engine::convert::convert(data, plan, &folio_engine::pdf::Limits::default())
+    folio_engine::convert(data, plan, &folio_engine::formats::Limits::default())
         .unwrap_or_else(|e| panic!("{e}"))
 }

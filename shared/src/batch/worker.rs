@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use folio_engine::convert::{ConvertError, convert};
+use folio_engine::convert;
+use folio_engine::convert::ConvertError;
 use tracing::Instrument;
 
 use super::announce::announce;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use folio_engine::convert::{ConvertError, convert_owned};
+use folio_engine::convert::ConvertError;
+use folio_engine::convert_owned;
 use sha2::{Digest, Sha256};
 
 use super::announce::announce;

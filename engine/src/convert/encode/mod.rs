@@ -1,4 +1,4 @@
-//! The encoders, one module a format; PDF goes through the PDF engine (see the parent).
+//! The encoders, one module a format; a PDF is written by the PDF engine (see the parent).
 
 pub mod avif;
 pub mod gif;

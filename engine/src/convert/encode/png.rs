@@ -1,4 +1,4 @@
-//! PNG, written chunk by chunk: rows filtered by the PDF engine's per-row filter choice and
+//! PNG, written chunk by chunk: rows filtered with the best filter each (`crate::deflate`) and
 //! deflated by libdeflate (the zlib stream is the image data as PNG stores it), or, when
 //! asked, a quantised palette. ICC profile, resolution and (when kept) EXIF ride along.
 
@@ -6,7 +6,7 @@ use image::DynamicImage;
 
 use super::super::plan::Target;
 use super::{Metadata, quant};
-use crate::pdf::raster::deflate_rows_at;
+use crate::deflate::{deflate_rows_at, zlib};
 
 /// Encodes the image; with a palette, partly transparent pixels are blended over
 /// `background`.
@@ -54,7 +54,7 @@ pub fn encode(
     chunk(&mut png, b"IHDR", &ihdr);
     if let Some(icc) = &meta.icc {
         let mut iccp = b"icc\0\0".to_vec();
-        iccp.extend_from_slice(&crate::pdf::raster::zlib(icc));
+        iccp.extend_from_slice(&zlib(icc));
         chunk(&mut png, b"iCCP", &iccp);
     }
     if let Some((x, y)) = meta.dpi {

@@ -13,8 +13,8 @@ use moxcms::{
     CicpColorPrimaries, CicpProfile, ColorProfile, MatrixCoefficients, TransferCharacteristics,
 };
 
-use crate::convert::colour;
-use crate::pdf::{Limits, check_size};
+use crate::formats::colour;
+use crate::formats::limits::{Limits, check_size};
 use container::{CleanAperture, Colour, Container, Grid, ItemKind, Properties};
 
 /// A decoded AVIF image.

@@ -5,8 +5,9 @@
 
 use std::io::Write;
 
+use super::exif;
+use super::limits::{Limits, check_size};
 use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Predictor, Prepared, XImage, sane_dpi};
-use super::{Limits, check_size, exif};
 
 #[derive(Debug, Default)]
 struct Chunks<'a> {

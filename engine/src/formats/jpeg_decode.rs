@@ -8,8 +8,8 @@ use std::ffi::c_int;
 
 use crate::turbo::{Handle, tj};
 
+use super::limits::{Limits, check_size};
 use super::raster::rescale;
-use super::{Limits, check_size};
 
 /// Decoded samples, interleaved, at the JPEG's own precision.
 pub enum Samples {

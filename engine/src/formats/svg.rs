@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use pdf_writer::{Chunk, Ref as ChunkRef};
 use svg2pdf::usvg::{self, ImageHrefResolver, ImageKind, fontdb};
 
-use super::Limits;
+use super::limits::Limits;
 
 /// The family every generic name (serif, sans-serif, monospace...) and every font the
 /// SVG names but Folio does not have falls back to.
@@ -226,7 +226,9 @@ fn embedded_within(kind: &ImageKind, limits: &Limits) -> bool {
         ImageKind::SVG(_) => return true,
     };
     match imagesize::blob_size(data) {
-        Ok(size) => super::check_size(size.width as u64, size.height as u64, limits).is_ok(),
+        Ok(size) => {
+            super::limits::check_size(size.width as u64, size.height as u64, limits).is_ok()
+        }
         Err(_) => false,
     }
 }
@@ -244,7 +246,7 @@ pub fn prepare(data: &[u8], limits: &Limits) -> Result<VectorArt, String> {
     let tree = parse(data, limits)?;
     let size = tree.size();
     let (width, height) = (size.width() as f64, size.height() as f64);
-    super::check_size(width.ceil() as u64, height.ceil() as u64, limits)?;
+    super::limits::check_size(width.ceil() as u64, height.ceil() as u64, limits)?;
     let options = svg2pdf::ConversionOptions {
         // Filters are rasterised at the page's own resolution and no finer.
         raster_scale: 1.0,

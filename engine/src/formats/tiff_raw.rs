@@ -1,6 +1,7 @@
 //! TIFF pages the tiff crate does not read, whose samples are stored plainly (uncompressed,
 //! one plane): gray of 9 to 15 bits a sample (12-bit scans), CIELab, and 1-bit palette
-//! images. Their strips are read straight from the file.
+//! images. Their strips are read straight from the file. Also the colour map of palette
+//! images, which the tiff crate leaves to its caller.
 
 use std::io::Cursor;
 
@@ -65,7 +66,7 @@ pub fn page(
             plain(w, h, ColorSpace::Lab, 8, lab)
         }
         Kind::Palette => {
-            let palette = super::tiff::palette(d, 1)?;
+            let palette = palette(d, 1)?;
             plain(w, h, ColorSpace::Indexed(palette), 1, pixels)
         }
     }))
@@ -128,6 +129,20 @@ fn widen(packed: &[u8], w: u32, h: u32, bits: u8, white_is_zero: bool) -> Vec<u8
         }
     }
     out
+}
+
+/// The colour map (16-bit R, then G, then B) as 8-bit RGB triples.
+pub(super) fn palette(d: &mut Decoder<Cursor<&[u8]>>, bits: u8) -> Result<Vec<u8>, String> {
+    let map = d
+        .get_tag_u16_vec(Tag::ColorMap)
+        .map_err(|_| "the palette TIFF has no colour map".to_string())?;
+    let n = 1usize << bits;
+    if map.len() < 3 * n {
+        return Err("the TIFF colour map is too short".into());
+    }
+    Ok((0..n)
+        .flat_map(|i| [map[i], map[n + i], map[2 * n + i]].map(|v| (v >> 8) as u8))
+        .collect())
 }
 
 #[cfg(test)]

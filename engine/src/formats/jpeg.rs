@@ -3,9 +3,10 @@
 //! The processes PDF readers cannot show (arithmetic coding, lossless, over 8 bits a sample)
 //! are decoded and re-embedded losslessly instead.
 
+use super::limits::Limits;
 use super::ximage::Filter::Dct;
 use super::ximage::{ColorSpace, DEFAULT_DPI, Icc, Prepared, XImage, sane_dpi};
-use super::{Limits, exif, jpeg_decode, raster};
+use super::{exif, jpeg_decode, raster};
 
 #[derive(Debug, Default)]
 struct Markers {
@@ -317,7 +318,7 @@ mod tests {
 
     #[test]
     fn orientation_from_exif() {
-        let exif = segment(0xE1, &crate::pdf::exif::block(6, true));
+        let exif = segment(0xE1, &crate::formats::exif::block(6, true));
         assert_eq!(
             prep(jpeg(&[exif, sof(0xC0, 8, 4, 4, 3)]))
                 .unwrap()

@@ -1,17 +1,17 @@
-//! Any accepted input as pixels, through the PDF engine's readers: one front end for both
-//! engines. The formats PDF carries compressed (JPEG, JPEG 2000, JBIG2, fax, the TIFF kinds
-//! read straight from strips) come back as the reader prepared them for the PDF and are
-//! decoded here; PNG, GIF, BMP and WebP go through the same normalisations as the PDF
-//! engine's decode path; SVG is drawn by resvg from the tree the PDF engine parses.
+//! Any accepted input as pixels, through the same readers as a PDF's pages: one front end for
+//! both engines. The formats PDF carries compressed (JPEG 2000, JBIG2, fax, the TIFF kinds
+//! read straight from strips) come back as the reader prepared them for a PDF and are
+//! decoded here; PNG, GIF, BMP and WebP go through the same normalisations as a PDF page's
+//! decode path; SVG is drawn by resvg from the tree the PDF page is made of.
 
 use std::io::{Cursor, Read};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-use super::plan::Resize;
-use super::{colour, ops};
-use crate::pdf::ximage::{ColorSpace, Filter, Prepared, XImage};
-use crate::pdf::{self, Kind, Limits, bmp, check_size, gif, jp2, jpeg, jpeg_decode, svg, tiff};
+use super::limits::{Limits, check_size};
+use super::sniff::{Kind, sniff};
+use super::ximage::{self, ColorSpace, DEFAULT_DPI, Filter, Prepared, XImage};
+use super::{avif, bmp, colour, exif, gif, jbig2, jp2, jpeg, jpeg_decode, png, raster, svg, tiff};
 
 /// Decoded pixels with what the file said about them.
 pub struct Raster {
@@ -27,31 +27,35 @@ pub struct Raster {
     pub exif: Option<Vec<u8>>,
 }
 
-/// What the decode needs to know of the plan, to save work.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Hints {
+/// A size in pixels, width by height.
+pub type Size = (u32, u32);
+
+/// What the decode needs to know of what follows it, to save work.
+#[derive(Clone, Copy, Default)]
+pub struct Hints<'a> {
     /// 0-based page of a multi-page input.
     pub page: u32,
-    /// The resize that follows: a JPEG may be decoded smaller (DCT scaling, never below the
-    /// size the resize asks for) and an SVG is drawn at that size.
-    pub resize: Option<Resize>,
-    /// Whether the image will be turned upright (the resize applies to it turned).
+    /// The size the pixels are needed at, given the image's own (both as it will be shown:
+    /// upright when `auto_orient`), when a resize follows: a JPEG may be decoded smaller
+    /// (DCT scaling, never below that size) and an SVG is drawn at it.
+    pub needed: Option<&'a dyn Fn(Size) -> Size>,
+    /// Whether the image will be turned upright.
     pub auto_orient: bool,
 }
 
-impl Hints {
+impl Hints<'_> {
     /// The smallest decode of an image stored at `stored` size with `orientation` that
-    /// still gives the resize all the pixels it needs, in the stored orientation.
+    /// still gives what follows all the pixels it needs, in the stored orientation.
     fn at_least(&self, stored: (u32, u32), orientation: u8) -> Option<(u32, u32)> {
-        let swap = self.auto_orient && ops::transposes(orientation);
+        let swap = self.auto_orient && exif::transposes(orientation);
         let turn = |(w, h): (u32, u32)| if swap { (h, w) } else { (w, h) };
-        let sizes = ops::resize_sizes(self.resize.as_ref()?, turn(stored));
-        Some(turn(sizes.scaled))
+        let needed = self.needed?;
+        Some(turn(needed(turn(stored))))
     }
 }
 
 pub fn decode(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, String> {
-    let kind = pdf::sniff(data)?;
+    let kind = sniff(data)?;
     if !matches!(kind, Kind::Tiff) && hints.page != 0 {
         return Err(format!(
             "the file has one page; page {} was asked for",
@@ -60,26 +64,26 @@ pub fn decode(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, Str
     }
     match kind {
         Kind::Raster(ImageFormat::Jpeg) => decode_jpeg(data, hints, limits),
-        // The PNG decoder refuses some files the PDF engine's chunk reader takes (image data
-        // split by another chunk, no IEND): their data as the PDF engine copies it.
+        // The PNG decoder refuses some files the PNG chunk reader takes (image data split by
+        // another chunk, no IEND): their data as a PDF page copies it.
         Kind::Raster(ImageFormat::Png) => decode_raster(data, ImageFormat::Png, hints, limits)
-            .or_else(|refusal| match pdf::png::prepare(data, limits) {
-                Ok(pdf::png::Plan::Copy(copied)) => prepared(copied, limits),
+            .or_else(|refusal| match png::prepare(data, limits) {
+                Ok(png::Plan::Copy(copied)) => prepared(copied, limits),
                 _ => Err(refusal),
             }),
         Kind::Raster(format) => decode_raster(data, format, hints, limits),
         Kind::Tiff => decode_tiff(data, hints, limits),
         Kind::Jp2 => prepared(jp2::prepare(data.to_vec(), limits, None)?, limits),
-        Kind::Jbig2 => prepared(pdf::jbig2::prepare(data)?, limits),
+        Kind::Jbig2 => prepared(jbig2::prepare(data)?, limits),
         Kind::Svg => decode_svg(data, hints, limits),
         Kind::Avif => {
-            let decoded = crate::avif::decode(data, limits)?;
+            let decoded = avif::decode(data, limits)?;
             Ok(Raster {
                 image: decoded.image,
                 icc: decoded.icc,
                 // AVIF's turn and mirror are applied by the reader, as HEIF requires.
                 orientation: 1,
-                dpi: (pdf::ximage::DEFAULT_DPI, pdf::ximage::DEFAULT_DPI),
+                dpi: (DEFAULT_DPI, DEFAULT_DPI),
                 exif: decoded.exif,
             })
         }
@@ -119,7 +123,7 @@ fn decode_jpeg(data: &[u8], hints: &Hints, limits: &Limits) -> Result<Raster, St
     })
 }
 
-/// PNG, GIF, BMP and WebP, by the image crate, after the PDF engine's fixes to files its
+/// PNG, GIF, BMP and WebP, by the image crate, after the readers' fixes to files its
 /// decoders refuse (BMP header forms, GIFs without a colour table); a BMP holding a JPEG or
 /// PNG is that file.
 fn decode_raster(
@@ -147,20 +151,20 @@ fn decode_raster(
         other => return Err(format!("{other:?} images are not supported")),
     };
     let mut reader = ImageReader::with_format(Cursor::new(data), format);
-    reader.limits(pdf::raster::image_limits(limits));
+    reader.limits(raster::image_limits(limits));
     let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
     let (w, h) = decoder.dimensions();
     check_size(w.into(), h.into(), limits)?;
     let orientation = decoder
         .orientation()
-        .map(pdf::raster::orientation_number)
+        .map(raster::orientation_number)
         .unwrap_or(1);
     let icc = decoder.icc_profile().ok().flatten();
     let exif = decoder.exif_metadata().ok().flatten();
     let image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
     let dpi = match format {
-        ImageFormat::Png => pdf::png::dpi(data),
-        _ => (pdf::ximage::DEFAULT_DPI, pdf::ximage::DEFAULT_DPI),
+        ImageFormat::Png => png::dpi(data),
+        _ => (DEFAULT_DPI, DEFAULT_DPI),
     };
     Ok(Raster {
         image: integer_samples(image),
@@ -243,7 +247,7 @@ pub fn animation(
     limits: &Limits,
 ) -> Result<Option<Vec<(image::RgbaImage, u32)>>, String> {
     use image::AnimationDecoder;
-    let frames = match pdf::sniff(data)? {
+    let frames = match sniff(data)? {
         Kind::Raster(ImageFormat::Gif) => {
             // As for a still GIF: a file without any colour table shows gray levels.
             let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(gif::with_colour_table(
@@ -291,12 +295,12 @@ pub fn still(frame: image::RgbaImage) -> Raster {
         image: DynamicImage::ImageRgba8(frame),
         icc: None,
         orientation: 1,
-        dpi: (pdf::ximage::DEFAULT_DPI, pdf::ximage::DEFAULT_DPI),
+        dpi: (DEFAULT_DPI, DEFAULT_DPI),
         exif: None,
     }
 }
 
-/// A page as the PDF engine prepared it, decoded.
+/// A page as its reader prepared it for a PDF, decoded.
 fn prepared(p: Prepared, limits: &Limits) -> Result<Raster, String> {
     let (image, icc) = ximage_pixels(&p.image, limits)?;
     Ok(Raster {
@@ -417,7 +421,7 @@ fn samples_image(
                 8 => raw,
                 _ => unpack(&raw, w, h, bits)
                     .into_iter()
-                    .map(|s| pdf::raster::rescale(s.into(), bits, 8) as u8)
+                    .map(|s| raster::rescale(s.into(), bits, 8) as u8)
                     .collect(),
             };
             v.truncate(samples);
@@ -530,7 +534,7 @@ fn unfilter(
                 1 => a,
                 2 => b,
                 3 => ((a as u16 + b as u16) / 2) as u8,
-                4 => pdf::raster::paeth(a, b, c),
+                4 => crate::deflate::paeth(a, b, c),
                 other => return Err(format!("row filter {other} is not a PNG filter")),
             };
             current[i] = line[i].wrapping_add(predicted);
@@ -539,7 +543,7 @@ fn unfilter(
     Ok(out)
 }
 
-fn fax_pixels(x: &XImage, fax: &pdf::ximage::Fax) -> Result<image::GrayImage, String> {
+fn fax_pixels(x: &XImage, fax: &ximage::Fax) -> Result<image::GrayImage, String> {
     let (w, h) = (x.width, x.height);
     let width = u16::try_from(w).map_err(|_| "the fax page is too wide".to_string())?;
     let mut pixels = Vec::with_capacity(w as usize * h as usize);
@@ -651,7 +655,7 @@ mod tests {
     #[test]
     fn filtered_rows_come_back() {
         let pixels: Vec<u8> = (0..(6 * 5 * 3)).map(|i| (i * 53 % 241) as u8).collect();
-        let deflated = pdf::raster::deflate_rows(pixels.clone(), 6, 3, 8);
+        let deflated = crate::deflate::deflate_rows(pixels.clone(), 6, 3, 8);
         assert_eq!(
             unfilter(&deflated, 6, 3, 8, &Limits::default()).unwrap(),
             pixels

@@ -487,7 +487,7 @@ pub(super) mod tests {
     use super::*;
 
     /// A box of `kind` around `payload`.
-    pub(in crate::avif) fn b(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    pub(in crate::formats::avif) fn b(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
         let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(payload);

@@ -8,8 +8,9 @@ use tiff::ColorType;
 use tiff::decoder::{Decoder, DecodingResult};
 use tiff::tags::Tag;
 
-use super::Limits;
+use super::limits::Limits;
 use super::raster::{be_bytes, colour, plain, with_alpha};
+use super::tiff_raw::palette;
 use super::ximage::{ColorSpace, DEFAULT_DPI, Prepared, XImage, sane_dpi};
 
 pub struct Pages<'a> {
@@ -195,20 +196,6 @@ fn resolution(d: &mut Decoder<Cursor<&[u8]>>) -> (f64, f64) {
         _ => 1.0,
     };
     sane_dpi(x * per_inch, y * per_inch)
-}
-
-/// The colour map (16-bit R, then G, then B) as 8-bit RGB triples.
-pub(super) fn palette(d: &mut Decoder<Cursor<&[u8]>>, bits: u8) -> Result<Vec<u8>, String> {
-    let map = d
-        .get_tag_u16_vec(Tag::ColorMap)
-        .map_err(|_| "the palette TIFF has no colour map".to_string())?;
-    let n = 1usize << bits;
-    if map.len() < 3 * n {
-        return Err("the TIFF colour map is too short".into());
-    }
-    Ok((0..n)
-        .flat_map(|i| [map[i], map[n + i], map[2 * n + i]].map(|v| (v >> 8) as u8))
-        .collect())
 }
 
 fn to_ximage(

@@ -61,6 +61,11 @@ pub fn reset_orientation(tiff: &mut [u8]) {
     }
 }
 
+/// Whether orientation `o` (1 to 8) swaps width and height.
+pub fn transposes(o: u8) -> bool {
+    (5..=8).contains(&o)
+}
+
 #[cfg(test)]
 pub(crate) fn block(orientation: u16, big_endian: bool) -> Vec<u8> {
     let mut v = b"Exif\0\0".to_vec();

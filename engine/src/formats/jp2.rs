@@ -5,7 +5,7 @@
 //! cannot show, are decoded (hayro-jpeg2000) and re-embedded losslessly when every component
 //! has at most 8 bits.
 
-use super::Limits;
+use super::limits::Limits;
 use super::raster::{colour, with_alpha};
 use super::ximage::{ColorSpace, DEFAULT_DPI, Filter, Icc, Prepared, XImage, sane_dpi};
 
@@ -173,7 +173,7 @@ pub(crate) fn decode_pixels(
         }
     };
     let (width, height) = (image.width(), image.height());
-    super::check_size(width.into(), height.into(), limits)?;
+    super::limits::check_size(width.into(), height.into(), limits)?;
     let (color, icc) = match image.color_space() {
         hayro_jpeg2000::ColorSpace::Gray => (ColorSpace::Gray, None),
         hayro_jpeg2000::ColorSpace::RGB => (ColorSpace::Rgb, None),
@@ -234,7 +234,7 @@ pub(crate) fn decode_pixels(
                 .chunks_exact(per)
                 .flat_map(|p| [p[0], p[1], p[2], p[3]])
                 .collect();
-            let rgb = crate::convert::colour::cmyk_to_srgb(&cmyk, false, icc.as_deref());
+            let rgb = crate::formats::colour::cmyk_to_srgb(&cmyk, false, icc.as_deref());
             let image = image::RgbImage::from_raw(width, height, rgb).ok_or_else(short)?;
             let mut image = image::DynamicImage::ImageRgb8(image);
             if alpha {
