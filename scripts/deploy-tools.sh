@@ -30,8 +30,8 @@ for tool in gcc g++ ar strip; do
   } > "$wrapper.new"
   chmod +x "$wrapper.new" && mv "$wrapper.new" "$wrapper"
 done
-# The x86_64 build's zig (see deploy-requirements.txt), first on the PATH `make package` gives
-# that build.
+# The x86_64 build's zig (see deploy-requirements.txt), the one `make package` gives that
+# build.
 x86="$ROOT/.folio/tools/zig-x86_64"
 if [ "$("$x86/bin/zig" version 2>/dev/null)" != "$ZIG_X86_64" ]; then
   log "installing zig $ZIG_X86_64 for x86_64 builds into ${x86#$ROOT/}"
@@ -40,5 +40,10 @@ if [ "$("$x86/bin/zig" version 2>/dev/null)" != "$ZIG_X86_64" ]; then
     "ziglang==$ZIG_X86_64"
   mkdir -p "$x86/bin" && ln -sf ../ziglang/zig "$x86/bin/zig"
 fi
+# cargo-lambda asks `python3 -m ziglang` for zig before it looks on the PATH: a python3 that
+# finds this zig first.
+printf '#!/bin/sh\nPYTHONPATH="%s" exec "%s" "$@"\n' "$x86" "$ROOT/.folio/tools/bin/python3" \
+  > "$x86/bin/python3"
+chmod +x "$x86/bin/python3"
 rustup target add x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu >/dev/null
 log "deploy tools in .folio/tools/bin: $("$ROOT/.folio/tools/bin/cargo-lambda" lambda --version 2>/dev/null || echo cargo-lambda), zig $("$zig" version) (x86_64: $("$x86/bin/zig" version)), $("$ROOT/.folio/tools/bin/sam" --version)"

@@ -20,7 +20,11 @@ for arch in ${ARCHS:-x86_64 arm64}; do
   out="$CARGO_TARGET_DIR/lambda/$arch"
   log "building $(( ${#packages[@]} / 2 )) functions for $arch into $out"
   started=$(date +%s)
-  PATH="$zig:$PATH" cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
+  # The zig of this architecture (see deploy-requirements.txt): cargo-lambda takes the one
+  # `python3 -m ziglang` runs, else the one named here.
+  CARGO_ZIGBUILD_PYTHON_PATH="$zig/python3" CARGO_ZIGBUILD_ZIG_PATH="$zig/zig" \
+    cargo lambda build --release "$flag" --lambda-dir "$out" "${packages[@]}"
+  log "$arch: built with zig $("$zig/zig" version)"
   log "$arch: $(ls "$out" | wc -l) functions in $(( $(date +%s) - started )) s"
   file "$out"/*/bootstrap 2>/dev/null | head -3 || true
 done
