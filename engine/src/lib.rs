@@ -12,10 +12,10 @@
 //! `pdf` and `convert` build on `formats` and never on each other; `formats` knows neither.
 //! A conversion into PDF meets both engines only here ([`convert()`]), where the
 //! conversion's result is handed to the PDF engine. Beside them are the helpers they
-//! share: [`deflate`] (PNG row filters and zlib) and libjpeg-turbo's handle.
+//! share: `deflate` (PNG row filters and zlib) and libjpeg-turbo's handle.
 
 pub mod convert;
-pub mod deflate;
+pub(crate) mod deflate;
 pub mod formats;
 mod into_pdf;
 pub mod pdf;

@@ -42,11 +42,13 @@ fn modules(src: &Path) -> BTreeMap<Module, String> {
 /// The text without comments and without the unit tests at the end of the file.
 fn code_of(text: &str) -> String {
     let mut code = String::new();
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("#[cfg(test)]") && code_ends_with_tests(text, line) {
+    let mut rest = text;
+    while let Some(line) = rest.split_inclusive('\n').next() {
+        rest = &rest[line.len()..];
+        if line.trim_start().starts_with("#[cfg(test)]") && opens_the_tests(rest) {
             break;
         }
+        let line = line.trim_end_matches('\n');
         let line = match line.find("//") {
             Some(at) if !line[..at].contains('"') => &line[..at],
             _ => line,
@@ -57,12 +59,10 @@ fn code_of(text: &str) -> String {
     code
 }
 
-/// Whether the `#[cfg(test)]` line is followed by the tests module.
-fn code_ends_with_tests(text: &str, line: &str) -> bool {
-    let Some(at) = text.find(line) else {
-        return false;
-    };
-    let after = text[at + line.len()..].trim_start();
+/// Whether the text after a `#[cfg(test)]` line opens the tests module (`mod tests`, with
+/// any visibility).
+fn opens_the_tests(after: &str) -> bool {
+    let after = after.trim_start();
     let after = match after.strip_prefix("pub") {
         Some(visible) => visible
             .split_once(')')
@@ -286,6 +286,7 @@ fn the_checks_see_the_paths_a_file_names() {
     let code = code_of(
         "use crate::formats::{Limits, png::{self, Plan}};\n\
          // crate::convert in a comment\n\
+         #[cfg(test)]\nfn helper() {}\n\
          fn f() { objects::write(); }\n\
          #[cfg(test)]\npub(in crate::pdf) mod tests { use crate::formats::limits; }\n",
     );

@@ -79,28 +79,18 @@ async fn schemathesis_finds_the_server_true_to_its_document() {
     stack.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // The failures come first, the hints after them: show the failures.
-    let shown: Vec<&str> = stdout
-        .lines()
-        .skip_while(|l| !l.contains("FAILURES"))
-        .take(120)
-        .collect();
-    let tail: Vec<&str> = if shown.is_empty() {
-        stdout
-            .lines()
-            .rev()
-            .take(80)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect()
-    } else {
-        shown
-    };
+    // The failures come first, the hints after them: show from the failures on (else the
+    // last lines).
+    let lines: Vec<&str> = stdout.lines().collect();
+    let from = lines
+        .iter()
+        .position(|l| l.contains("FAILURES"))
+        .unwrap_or(lines.len().saturating_sub(80));
+    let shown = &lines[from..lines.len().min(from + 120)];
     assert!(
         output.status.success(),
         "schemathesis (seed {seed}) found failures:\n{}\n{}",
-        tail.join("\n"),
+        shown.join("\n"),
         String::from_utf8_lossy(&output.stderr)
     );
 }
